@@ -1,0 +1,1 @@
+"""Remit: an accountability layer for autonomous AI actions in the cloud."""

@@ -1,0 +1,40 @@
+"""The `remit` command: wires the command groups together."""
+
+from __future__ import annotations
+
+import typer
+
+from remit.cli import decide_cmd, envelope_cmd, inventory_cmd, keygen_cmd, ledger_cmd
+
+app = typer.Typer(
+    name="remit",
+    help="Remit: an accountability layer for autonomous AI actions in the cloud.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("keygen")(keygen_cmd.keygen)
+app.command("decide")(decide_cmd.decide)
+app.command("inventory")(inventory_cmd.inventory)
+app.add_typer(envelope_cmd.app, name="envelope")
+app.add_typer(ledger_cmd.app, name="ledger")
+
+event_app = typer.Typer(help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True)
+event_app.command("add")(decide_cmd.event_add)
+app.add_typer(event_app, name="event")
+
+
+@app.command()
+def demo(
+    workdir: str = typer.Option(".remit/demo", "--workdir", help="Scratch folder (recreated)."),
+) -> None:
+    """Run the embedded demo: sign the example envelope, let a scripted AI agent ask, verify."""
+    from pathlib import Path
+
+    from remit.demo.run import main as run_demo
+
+    raise typer.Exit(run_demo(Path(workdir)))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,160 @@
+"""`remit envelope …`: check, sign, status and schema of a policy envelope."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from remit.cli.common import DbOption, console, fail, iso, parse_time, print_json
+from remit.cli.loading import envelope_or_fail, trust_or_fail, trusted_keys_or_fail
+from remit.domain.envelope import Envelope
+from remit.envelope.conflicts import find_conflicts, tag_only_regulations
+from remit.envelope.signoff import SignoffError, append_signoff, create_signoff, signoffs_path
+from remit.envelope.status import envelope_status
+from remit.signing.keys import KeyFormatError, load_signing_key
+
+app = typer.Typer(help="Check, sign off and inspect policy envelopes.", no_args_is_help=True)
+
+
+@app.command()
+def check(envelope: Path = typer.Argument(..., help="Envelope YAML file.")) -> None:
+    """Validate the envelope (schema, references, IAM actions) and report conflicts
+    between rules and regulations. Exit 2 if invalid, 1 if it has conflicts."""
+    loaded = envelope_or_fail(envelope)
+    conflicts = find_conflicts(loaded.envelope)
+    meta = loaded.envelope.metadata
+    console.print(
+        f"[green]valid[/]: {meta.name} v{meta.version} ({len(loaded.envelope.rules)} rules) "
+        f"digest {loaded.digest}",
+        highlight=False,
+    )
+    for reg in tag_only_regulations(loaded.envelope):
+        console.print(
+            f"note: regulation {reg} selects resources by tags only; it is enforced on each "
+            "request, not checked statically.",
+            highlight=False,
+        )
+    if conflicts:
+        for c in conflicts:
+            console.print(f"[red]conflict[/]: {c}", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def sign(
+    envelope: Path = typer.Argument(..., help="Envelope YAML file."),
+    key: str = typer.Option(..., "--key", help="Signing key file (from `remit keygen`)."),
+    signer: str = typer.Option(..., "--signer", help="Who signs off, e.g. ciso@example.com."),
+    role: str = typer.Option(..., "--role", help="The signer's role, e.g. CISO."),
+    at: str | None = typer.Option(None, "--at", help="Sign-off time (ISO-8601); default now."),
+) -> None:
+    """Add a detached sign-off over the envelope's canonical digest to
+    ENVELOPE.signoffs.json. Refuses an envelope that has conflicts."""
+    loaded = envelope_or_fail(envelope)
+    when = parse_time(at, "--at")
+    if not signer.strip() or not role.strip():
+        fail("--signer and --role must not be empty")
+    conflicts = find_conflicts(loaded.envelope)
+    if conflicts:
+        fail(
+            "refusing to sign an envelope that conflicts with its regulations:\n"
+            + "\n".join(str(c) for c in conflicts),
+            1,
+        )
+    try:
+        signing_key = load_signing_key(key)
+    except (KeyFormatError, OSError) as exc:
+        fail(f"--key {key}: {exc}")
+    record = create_signoff(loaded, signing_key, signer, role, when)
+    path = signoffs_path(envelope)
+    try:
+        append_signoff(path, record)
+    except (SignoffError, OSError) as exc:
+        fail(str(exc))
+    console.print(
+        f"signed off {loaded.envelope.metadata.name} v{loaded.envelope.metadata.version} "
+        f"({loaded.digest}) as {signer} ({role}) with key {signing_key.name}+"
+        f"{signing_key.key_id_hex} at {iso(when)} → {path}",
+        highlight=False,
+    )
+
+
+@app.command()
+def status(
+    envelope: Path = typer.Argument(..., help="Envelope YAML file."),
+    trusted_keys: list[str] = typer.Option(
+        None, "--trusted-keys", help="Trusted public key files or verifier-key strings."
+    ),
+    now: str | None = typer.Option(None, "--now", help="Evaluate at this time (ISO-8601)."),
+    db: str | None = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Who signed it off and when, when it was last reviewed and is next due, expiry,
+    pending re-validation events and conflicts — on one screen."""
+    from remit.ledger.open import open_existing_store_or_none
+
+    t = parse_time(now)
+    loaded = envelope_or_fail(envelope)
+    trusted = trusted_keys_or_fail(trusted_keys)
+    trust, checks = trust_or_fail(loaded, envelope, trusted, t)
+    store = open_existing_store_or_none(db)
+    events = list(store.events_after(None, frozenset(loaded.envelope.metadata.revalidate_on))) if store else []
+    st = envelope_status(loaded, trust, checks, events, t)
+    if as_json:
+        print_json(st.to_dict())
+        raise typer.Exit(0 if st.healthy else 1)
+    ok = "[green]yes[/]" if st.trust.valid else "[red]NO[/]"
+    head = Table.grid(padding=(0, 2))
+    head.add_row("Envelope", f"{st.name} v{st.version}")
+    head.add_row("Digest", st.digest)
+    head.add_row("Owner", st.owner)
+    head.add_row("Threat model", st.threat_model)
+    head.add_row("Authority", f"{ok} — {st.trust.detail}")
+    head.add_row(
+        "Last review",
+        f"{iso(st.last_review)}   next due {iso(st.next_review_due)}"
+        + ("  [red]OVERDUE[/]" if st.review_overdue else ""),
+    )
+    head.add_row("Expires", iso(st.expires_at) + ("  [red]EXPIRED[/]" if st.expired else ""))
+    console.print(Panel(head, title="Who signed it, when was it reviewed, does it still fit?"))
+    so = Table(title="Sign-offs")
+    for col in ("signer", "role", "key", "at", "verifies"):
+        so.add_column(col)
+    for c in st.signoffs:
+        s = c.signoff
+        so.add_row(
+            s.signer, s.role, f"{s.key_name}+{s.key_id}", iso(s.at),
+            "[green]yes[/]" if c.valid else f"[red]no[/]: {c.problem}",
+        )
+    if not st.signoffs:
+        so.add_row("—", "—", "—", "—", "[red]no sign-offs[/]")
+    console.print(so)
+    if st.pending_events:
+        ev = Table(title="[red]Re-validation pending[/]: events since the last sign-off")
+        for col in ("kind", "at", "note"):
+            ev.add_column(col)
+        for e in st.pending_events:
+            ev.add_row(e.kind, iso(e.at), e.note)
+        console.print(ev)
+    else:
+        console.print("Re-validation: nothing pending.")
+    if st.conflicts:
+        for c in st.conflicts:
+            console.print(f"[red]conflict[/]: {c}", highlight=False)
+    else:
+        console.print("Conflicts with regulations: none.")
+    raise typer.Exit(0 if st.healthy else 1)
+
+
+@app.command()
+def schema() -> None:
+    """Print the envelope's JSON Schema (for editors and CI validation)."""
+    data = Envelope.model_json_schema(by_alias=True)
+    data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    data["$id"] = "https://remit.dev/schemas/envelope-v1.json"
+    data["title"] = "Remit policy envelope (remit.dev/v1)"
+    print(json.dumps(data, indent=2))

@@ -1,0 +1,35 @@
+"""`remit inventory`: the decision inventory (C7) as a table or JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from remit.catalog import default_catalog
+from remit.cli.common import console, print_json
+from remit.cli.loading import envelope_or_fail
+from remit.envelope.inventory import build_inventory
+
+
+def inventory(
+    envelope: Path = typer.Argument(..., help="Envelope YAML file."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Per agent: what it may decide, at which tier, under which conditions."""
+    loaded = envelope_or_fail(envelope)
+    rows = build_inventory(loaded.envelope, default_catalog())
+    if as_json:
+        print_json([r.to_dict() for r in rows])
+        return
+    t = Table(title=f"Decision inventory — {loaded.envelope.metadata.name} v{loaded.envelope.metadata.version}")
+    for col in ("agent", "rule", "tier", "actions", "resources", "conditions"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(
+            r.agent, r.rule_id, r.effective_tier,
+            f"{', '.join(r.actions)}\n({r.action_count} IAM actions: {', '.join(r.access_levels)})",
+            "\n".join(r.resources), "\n".join(r.conditions),
+        )
+    console.print(t)

@@ -1,0 +1,235 @@
+"""`remit ledger …`: checkpoints, proofs, exports, verification and audit bundles."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Iterator, TextIO
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from remit.cli.common import DbOption, console, err_console, fail, parse_time, print_json
+from remit.cli.ledger_access import ledger_or_fail, store_or_fail
+from remit.ledger import merkle
+from remit.ledger.bundle import BundleError, read_bundle, write_bundle
+from remit.ledger.export import write_jsonl, write_ocsf, write_otel
+from remit.ledger.log import NoLogKey
+from remit.ledger.records import ts_text
+from remit.ledger.store import LedgerUnavailable
+from remit.ledger.verify import CheckpointIn, VerifyReport, verify_log
+from remit.signing.keys import KeyFormatError, VerifierKey, load_verifier_key
+
+app = typer.Typer(help="Checkpoints, proofs, exports and offline verification.", no_args_is_help=True)
+
+LogKeyOption = typer.Option(
+    None, "--log-key", help="The log's signing key (from `remit keygen`). Also REMIT_LOG_KEY."
+)
+
+
+@app.command()
+def checkpoint(db: str | None = DbOption, log_key: str | None = LogKeyOption) -> None:
+    """Sign a checkpoint of the current tree (if it grew) and print the latest one."""
+    ledger = ledger_or_fail(db, log_key)
+    try:
+        cp = ledger.checkpoint(datetime.now(UTC))
+    except NoLogKey as exc:
+        fail(str(exc))
+    except LedgerUnavailable as exc:
+        fail(str(exc), 1)
+    sys.stdout.write(cp.note)
+
+
+@app.command()
+def prove(
+    index: int = typer.Option(..., "--index", min=0, help="Entry index."),
+    size: int | None = typer.Option(None, "--size", min=1, help="Tree size (default: latest checkpoint)."),
+    db: str | None = DbOption,
+) -> None:
+    """Print an inclusion proof for one entry, against a signed checkpoint."""
+    store = store_or_fail(db, create=False)
+    checkpoints = {c.size: c for c in store.checkpoints()}
+    latest = max(checkpoints) if checkpoints else None
+    n = size or latest or store.size()
+    if index >= n:
+        fail(f"--index {index} is not in a tree of size {n}")
+    if n > store.size():
+        fail(f"--size {n} is larger than the ledger ({store.size()} entries)")
+    entry = store.entry(index)
+    proof = store.inclusion_proof(index, n)
+    lh = merkle.leaf_hash(entry.body)
+    root = store.root(n)
+    merkle.verify_inclusion(lh, index, n, proof, root)
+    cp = checkpoints.get(n)
+    print_json(
+        {
+            "index": index,
+            "tree_size": n,
+            "leaf_hash": lh.hex(),
+            "leaf": base64.b64encode(entry.body).decode(),
+            "root_hash": root.hex(),
+            "inclusion_proof": [h.hex() for h in proof],
+            "checkpoint": cp.note if cp else None,
+            "note": None if cp else f"no signed checkpoint at size {n}; run `remit ledger checkpoint`",
+        }
+    )
+
+
+@app.command()
+def consistency(
+    from_: int = typer.Option(..., "--from", min=1, help="Older tree size."),
+    to: int = typer.Option(..., "--to", min=1, help="Newer tree size."),
+    db: str | None = DbOption,
+) -> None:
+    """Print a consistency proof between two tree sizes."""
+    store = store_or_fail(db, create=False)
+    size = store.size()
+    if not from_ <= to <= size:
+        fail(f"need 1 <= --from ({from_}) <= --to ({to}) <= ledger size ({size})")
+    proof = store.consistency_proof(from_, to)
+    r1, r2 = store.root(from_), store.root(to)
+    merkle.verify_consistency(from_, to, proof, r1, r2)
+    cps = {c.size: c.note for c in store.checkpoints()}
+    print_json(
+        {
+            "from": from_,
+            "to": to,
+            "from_root": r1.hex(),
+            "to_root": r2.hex(),
+            "consistency_proof": [h.hex() for h in proof],
+            "from_checkpoint": cps.get(from_),
+            "to_checkpoint": cps.get(to),
+        }
+    )
+
+
+@contextmanager
+def _sink(out: Path | None) -> Iterator[TextIO]:
+    if out is None:
+        yield sys.stdout
+        return
+    with out.open("w", encoding="utf-8") as fh:
+        yield fh
+
+
+@app.command()
+def export(
+    format_: str = typer.Option("jsonl", "--format", help="jsonl, ocsf or otel."),
+    since: str | None = typer.Option(None, "--since", help="Only entries at or after this time."),
+    out: Path | None = typer.Option(None, "--out", help="Output file (default stdout)."),
+    db: str | None = DbOption,
+) -> None:
+    """Export entries as JSONL (exact leaf bytes), OCSF API Activity, or OTel spans."""
+    writers = {"jsonl": write_jsonl, "ocsf": write_ocsf, "otel": write_otel}
+    if format_ not in writers:
+        fail(f"--format must be one of {', '.join(writers)}, not {format_!r}")
+    cutoff = ts_text(parse_time(since, "--since")) if since else None
+    store = store_or_fail(db, create=False)
+    entries = (e for e in store.entries() if cutoff is None or e.ts >= cutoff)
+    with _sink(out) as fh:
+        n = writers[format_](entries, fh)
+    if out is not None:
+        console.print(f"wrote {n} {format_} record(s) to {out}", highlight=False)
+
+
+def _public_key(source: str) -> VerifierKey:
+    try:
+        return load_verifier_key(source)
+    except (KeyFormatError, OSError) as exc:
+        fail(f"--public-key: {exc}")
+
+
+def _report(report: VerifyReport) -> None:
+    if report.ok:
+        console.print(
+            f"[green]OK[/]: {report.size} entries, root {report.root.hex()}, "
+            f"{report.checkpoints_checked} checkpoint(s) verified",
+            highlight=False,
+        )
+        if report.uncovered:
+            console.print(
+                f"note: the last {report.uncovered} entries are not yet covered by a signed "
+                "checkpoint (run `remit ledger checkpoint`)",
+                highlight=False,
+            )
+        return
+    where = f"first bad index: {report.first_bad_index}" if report.first_bad_index is not None else "problems"
+    err_console.print(f"[bold red]FAILED[/] ({where})", highlight=False)
+    for p in report.problems:
+        err_console.print(f"  - {p}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def verify(
+    public_key: str = typer.Option(..., "--public-key", help="The log's public key: a .pub file or name+keyid+base64."),
+    db: str | None = DbOption,
+    bundle: Path | None = typer.Option(None, "--bundle", help="Verify an audit bundle instead of a database."),
+) -> None:
+    """Recompute every leaf and the tree from the entries, check every checkpoint's
+    signature, root and consistency. Exit 0 only if all holds."""
+    key = _public_key(public_key)
+    if bundle is not None:
+        try:
+            b = read_bundle(bundle)
+        except BundleError as exc:
+            fail(str(exc))
+        if b.public_key.strip() != key.to_vkey():
+            err_console.print(
+                "note: the bundle names a different public key; verifying with yours.",
+                highlight=False,
+            )
+        try:
+            report = verify_log(_progress(b.rows(), len(b.entries)), b.checkpoints, key)
+        except BundleError as exc:
+            fail(str(exc), 1)
+        _report(report)
+        return
+    store = store_or_fail(db, create=False)
+    try:
+        total = store.size()
+        cps = [CheckpointIn(c.size, c.note) for c in store.checkpoints()]
+        report = verify_log(_progress(store.raw_rows(), total), cps, key, store.stored_nodes(), store)
+    except LedgerUnavailable as exc:
+        fail(str(exc), 1)
+    _report(report)
+
+
+def _progress(rows: Iterator[tuple[int, bytes, bytes | None]], total: int) -> Iterator[tuple[int, bytes, bytes | None]]:
+    if total < 50_000 or not err_console.is_terminal:
+        yield from rows
+        return
+    with Progress(
+        TextColumn("verifying"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(), console=err_console, transient=True,
+    ) as bar:
+        task = bar.add_task("verify", total=total)
+        for i, row in enumerate(rows):
+            if not i % 10_000:
+                bar.update(task, completed=i)
+            yield row
+
+
+@app.command()
+def bundle(
+    out: Path = typer.Option(..., "--out", help="Bundle file to write."),
+    db: str | None = DbOption,
+    log_key: str | None = LogKeyOption,
+    public_key: str | None = typer.Option(None, "--public-key", help="Public key to embed (default: from --log-key)."),
+) -> None:
+    """Write a self-contained audit bundle (entries, checkpoints, public key)."""
+    if public_key:
+        vkey = _public_key(public_key).to_vkey()
+    else:
+        ledger = ledger_or_fail(db, log_key, create=False)
+        if ledger.log_key is None:
+            fail("give --public-key, or --log-key / REMIT_LOG_KEY to embed the log's public key")
+        vkey = ledger.log_key.verifier().to_vkey()
+    store = store_or_fail(db, create=False)
+    with out.open("w", encoding="utf-8") as fh:
+        n = write_bundle(store, vkey, fh)
+    console.print(f"wrote {n} entries and {len(store.checkpoints())} checkpoint(s) to {out}", highlight=False)

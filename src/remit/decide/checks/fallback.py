@@ -1,0 +1,62 @@
+"""Fallback authorization (T3): a retry with broader scope after a permission failure is
+matched against the envelope's pre-approved `fallbacks`, never against ordinary rules.
+"""
+
+from __future__ import annotations
+
+from remit.domain.decisions import Reason
+from remit.domain.envelope import Envelope, Fallback
+from remit.domain.patterns import compile_glob
+from remit.domain.reasons import ReasonCode
+from remit.domain.requests import ActionRequest
+from remit.domain.tiers import Tier
+
+
+def _covers(patterns: tuple[str, ...], name: str, *, ignore_case: bool) -> bool:
+    return any(compile_glob(p, ignore_case=ignore_case)(name) for p in patterns)
+
+
+def matching_fallbacks(envelope: Envelope, request: ActionRequest) -> list[Fallback]:
+    """Fallback entries whose `from` covers the failed action and `to` covers this request."""
+    fb = request.fallback
+    if fb is None:
+        return []
+    out = []
+    for entry in envelope.fallbacks:
+        if "*" not in entry.agents and request.agent not in entry.agents:
+            continue
+        if not _covers(entry.from_.actions, fb.failed_action, ignore_case=True):
+            continue
+        if not _covers(entry.to.actions, request.action, ignore_case=True):
+            continue
+        if all(_covers(entry.to.resources, r.arn, ignore_case=False) for r in request.resources):
+            out.append(entry)
+    return out
+
+
+def fallback_tier(envelope: Envelope, request: ActionRequest) -> tuple[Tier, Reason, list[str]]:
+    """The base tier of a fallback request, its reason and the fallback ids that matched."""
+    fb = request.fallback
+    assert fb is not None
+    entries = matching_fallbacks(envelope, request)
+    if not entries:
+        return (
+            Tier.DENY,
+            Reason(
+                ReasonCode.FALLBACK_UNAUTHORIZED,
+                f"Fallback after {fb.failed_action} failed ({fb.error}) in decision {fb.of}: no "
+                f"pre-approved fallback covers {request.action} on these resources.",
+            ),
+            [],
+        )
+    tier = Tier.strictest([e.tier for e in entries])
+    ids = [e.id for e in entries]
+    return (
+        tier,
+        Reason(
+            ReasonCode.FALLBACK_MATCHED,
+            f"Fallback after {fb.failed_action} failed in decision {fb.of} matches "
+            f"{', '.join(ids)}: {tier.value}.",
+        ),
+        ids,
+    )

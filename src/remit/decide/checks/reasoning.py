@@ -1,0 +1,36 @@
+"""Reasoning completeness (C3): the resulting tier names the reasoning fields a request
+must carry; a request without them is refused. Runs last, on the final tier.
+"""
+
+from __future__ import annotations
+
+from remit.decide.checks.base import NONE, Context, Finding
+from remit.domain.decisions import Reason
+from remit.domain.text import article as _article
+from remit.domain.reasons import ReasonCode
+from remit.domain.tiers import Tier
+
+
+class ReasoningCheck:
+    """Missing required reasoning fields for the tier → deny."""
+
+    def findings(self, ctx: Context) -> tuple[Finding, ...]:
+        if ctx.tier is Tier.DENY:
+            return NONE
+        required = ctx.envelope.defaults.reasoning.get(ctx.tier, ())
+        if not required:
+            return NONE
+        present = ctx.request.reasoning.present_fields()
+        missing = [f for f in required if f not in present]
+        if not missing:
+            return NONE
+        return (
+            Finding(
+                Tier.DENY,
+                Reason(
+                    ReasonCode.REASONING_INCOMPLETE,
+                    f"{_article(ctx.tier.value)} {ctx.tier.value} decision needs reasoning fields "
+                    f"{', '.join(required)}; missing: {', '.join(missing)}.",
+                ),
+            ),
+        )

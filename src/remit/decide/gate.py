@@ -1,0 +1,184 @@
+"""`Gate.decide(request, now, state) -> Decision`: the single place tiers are decided.
+
+Order: signature trust → agent → action → base tier (rules, or fallbacks for a fallback
+request) → floors from the checks (staleness, model, workflow, severity, protected
+resources, blast radius, confidence) → regulations (on the tier so far) → reasoning
+completeness (on the final tier). Checks can only make a decision stricter.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from remit.catalog import ActionCatalog, default_catalog
+from remit.decide.checks.base import Check, Context, Finding
+from remit.decide.checks.blast_radius import BlastRadiusCheck
+from remit.decide.checks.confidence import ConfidenceCheck
+from remit.decide.checks.fallback import fallback_tier
+from remit.decide.checks.model import ModelCheck
+from remit.decide.checks.reasoning import ReasoningCheck
+from remit.decide.checks.resources import ProtectedResourceCheck, RegulationCheck
+from remit.decide.checks.severity import SeverityFloorCheck
+from remit.decide.checks.staleness import ExpiryCheck, RevalidationCheck, ReviewCheck
+from remit.decide.checks.workflow import WorkflowCheck
+from remit.decide.index import RuleIndex
+from remit.decide.state import GateState
+from remit.domain.decisions import Decision, EnvelopeRef, Reason
+from remit.domain.envelope import Envelope
+from remit.domain.ids import new_id
+from remit.domain.reasons import ReasonCode
+from remit.domain.requests import ActionRequest
+from remit.domain.tiers import Tier
+from remit.domain.trust import EnvelopeTrust
+
+FLOOR_CHECKS: tuple[Check, ...] = (
+    ExpiryCheck(),
+    ReviewCheck(),
+    RevalidationCheck(),
+    ModelCheck(),
+    WorkflowCheck(),
+    SeverityFloorCheck(),
+    ProtectedResourceCheck(),
+    BlastRadiusCheck(),
+    ConfidenceCheck(),
+)
+LATE_CHECKS: tuple[Check, ...] = (RegulationCheck(), ReasoningCheck())
+
+
+class Gate:
+    """Decides requests against one envelope, with the trust its sign-offs establish."""
+
+    def __init__(
+        self,
+        envelope: Envelope,
+        digest: str,
+        trust: EnvelopeTrust,
+        catalog: ActionCatalog | None = None,
+    ) -> None:
+        self.envelope = envelope
+        self.trust = trust
+        self.catalog = catalog or default_catalog()
+        self.ref = EnvelopeRef(envelope.metadata.name, envelope.metadata.version, digest)
+        self.index = RuleIndex(envelope.rules)
+
+    def decide(
+        self,
+        request: ActionRequest,
+        now: datetime,
+        state: GateState,
+        decision_id: str | None = None,
+    ) -> Decision:
+        """The decision for `request` at `now` given recorded `state`."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        now = now.astimezone(UTC)
+        did = decision_id or new_id("dec", now)
+        reasons: list[Reason] = []
+
+        def finish(
+            tier: Tier,
+            rules: tuple[str, ...] = (),
+            access: str | None = None,
+            fallback: str | None = None,
+        ) -> Decision:
+            return Decision(
+                did,
+                tier,
+                tuple(reasons),
+                rules,
+                self.ref,
+                now,
+                request.agent,
+                request.action,
+                fallback,
+                access,
+            )
+
+        trust = self.trust
+        if trust.insecure:
+            reasons.append(
+                Reason(
+                    ReasonCode.ENVELOPE_UNSIGNED_INSECURE,
+                    "Envelope signatures were not checked (--insecure-unsigned); "
+                    "for experiments only.",
+                )
+            )
+        elif not trust.valid:
+            reasons.append(
+                Reason(
+                    ReasonCode.ENVELOPE_SIGNATURE_INVALID,
+                    f"Envelope is not authority: {trust.detail}. Everything is denied until "
+                    "a trusted key signs off the current envelope.",
+                )
+            )
+            return finish(Tier.DENY)
+
+        agent = self.envelope.agents.get(request.agent)
+        if agent is None:
+            reasons.append(
+                Reason(
+                    ReasonCode.UNKNOWN_AGENT,
+                    f"Agent {request.agent!r} is not declared in envelope "
+                    f"{self.ref.name} v{self.ref.version}.",
+                )
+            )
+            return finish(Tier.DENY)
+
+        action = self.catalog.get(request.action)
+        if action is None:
+            reasons.append(
+                Reason(
+                    ReasonCode.UNKNOWN_ACTION,
+                    f"{request.action} is not an action in the IAM action database.",
+                )
+            )
+            return finish(Tier.DENY)
+
+        fallback_ids: list[str] = []
+        if request.fallback is not None:
+            tier, reason, fallback_ids = fallback_tier(self.envelope, request)
+            reasons.append(reason)
+            matched = []
+        else:
+            matched = self.index.matching(request.agent, request.action, request.resources)
+            if matched:
+                tier = Tier.strictest([c.rule.tier for c in matched])
+                ids = ", ".join(c.rule.id for c in matched)
+                reasons.append(
+                    Reason(
+                        ReasonCode.RULE_MATCHED,
+                        f"Matched {ids}; strictest tier is {tier.value}.",
+                    )
+                )
+            else:
+                tier = self.envelope.defaults.unmatched
+                reasons.append(
+                    Reason(
+                        ReasonCode.NO_MATCHING_RULE,
+                        f"No rule lets {request.agent} do {action.name} on these resources; "
+                        f"the envelope's default is {tier.value}.",
+                    )
+                )
+        rule_ids = tuple(c.rule.id for c in matched)
+        fb_id = ", ".join(fallback_ids) or None
+        if tier is Tier.DENY:
+            return finish(tier, rule_ids, action.access_level, fb_id)
+
+        ctx = Context(
+            request, now, state, self.envelope, trust, agent, action, matched, tier
+        )
+        for group in (FLOOR_CHECKS, LATE_CHECKS):
+            for check in group:
+                found = check.findings(ctx)
+                if found:
+                    ctx.tier = _apply(ctx.tier, found, reasons)
+                if ctx.tier is Tier.DENY:
+                    return finish(Tier.DENY, rule_ids, action.access_level, fb_id)
+        return finish(ctx.tier, rule_ids, action.access_level, fb_id)
+
+
+def _apply(tier: Tier, found: tuple[Finding, ...], reasons: list[Reason]) -> Tier:
+    for f in found:
+        reasons.append(f.reason)
+        tier = tier.at_least(f.floor)
+    return tier

@@ -1,0 +1,1 @@
+"""The embedded demo: a scripted AI agent asking Remit before it acts."""

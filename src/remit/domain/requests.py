@@ -1,0 +1,151 @@
+"""What an AI actor asks: the `ActionRequest` and its reasoning, provenance and resources.
+
+Validation happens at construction (pydantic, strict about unknown fields), so an
+invalid request cannot exist. This module does not decide anything.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from remit.domain.patterns import ACTION_NAME, ARN, ARN_PATTERN, has_wildcard
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\w.@:/+-]+$")]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+class Origin(str, Enum):
+    """Who generated the decision to act: an AI, or a human."""
+
+    AI = "ai"
+    HUMAN = "human"
+
+
+class Signal(_Frozen):
+    """One piece of evidence behind the request (what triggered it, and where it came from)."""
+
+    name: Name
+    value: str | int | float | bool | None = None
+    source: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class Alternative(_Frozen):
+    """An alternative action the actor considered, and why it was rejected."""
+
+    action: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    rejected_because: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class Reasoning(_Frozen):
+    """Why the actor wants to act: summary, signals, confidence and alternatives."""
+
+    summary: Text | None = None
+    signals: tuple[Signal, ...] = ()
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    alternatives: tuple[Alternative, ...] = ()
+
+    def present_fields(self) -> frozenset[str]:
+        """The reasoning fields that carry content (empty strings and lists do not count)."""
+        present = set()
+        if self.summary and self.summary.strip():
+            present.add("summary")
+        if self.signals:
+            present.add("signals")
+        if self.confidence is not None:
+            present.add("confidence")
+        if self.alternatives:
+            present.add("alternatives")
+        return frozenset(present)
+
+
+class ModelRef(_Frozen):
+    """A model name and version."""
+
+    name: Name
+    version: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class WorkflowRef(_Frozen):
+    """The workflow, run and step a request belongs to."""
+
+    name: Name
+    run: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    step: Name | None = None
+
+
+class Provenance(_Frozen):
+    """Who and what produced the request: model, prompt hash, workflow, parent decision."""
+
+    model: ModelRef | None = None
+    prompt_sha256: Annotated[str, StringConstraints(max_length=200)] | None = None
+    workflow: WorkflowRef | None = None
+    parent_decision: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class Resource(_Frozen):
+    """A resource the action touches: its ARN and the tags that classify it."""
+
+    arn: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    tags: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=128)],
+        Annotated[str, StringConstraints(max_length=256)],
+    ] = Field(default_factory=dict)
+
+    @field_validator("arn")
+    @classmethod
+    def _arn(cls, v: str) -> str:
+        if not ARN.match(v) and not (has_wildcard(v) and ARN_PATTERN.match(v)):
+            raise ValueError(
+                f"not an ARN: {v!r} (expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)"
+            )
+        return v
+
+
+class FallbackRef(_Frozen):
+    """Marks a request as a retry with broader scope after a permission failure."""
+
+    of: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    failed_action: str
+    error: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+    @field_validator("failed_action")
+    @classmethod
+    def _action(cls, v: str) -> str:
+        if not ACTION_NAME.match(v):
+            raise ValueError(f"not an IAM action name: {v!r} (expected service:Action)")
+        return v
+
+
+class ActionRequest(_Frozen):
+    """An AI actor's question: may `agent` perform `action` on `resources`, for these reasons?"""
+
+    agent: Name
+    origin: Origin = Origin.AI
+    on_behalf_of: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = None
+    action: str
+    resources: Annotated[tuple[Resource, ...], Field(min_length=1, max_length=1000)]
+    environment: Name | None = None
+    reasoning: Reasoning = Field(default_factory=Reasoning)
+    provenance: Provenance = Field(default_factory=Provenance)
+    fallback: FallbackRef | None = None
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, v: str) -> str:
+        if not ACTION_NAME.match(v):
+            raise ValueError(
+                f"not an IAM action name: {v!r} (expected one exact action, like "
+                "'iam:DetachRolePolicy'; wildcards are for envelope rules, not requests)"
+            )
+        return v
+
+    def canonical(self) -> dict[str, Any]:
+        """The request as plain JSON-ready data (what the ledger records)."""
+        return self.model_dump(mode="json")

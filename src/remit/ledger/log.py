@@ -1,0 +1,80 @@
+"""The ledger as the rest of Remit uses it: record entries of each kind, sign checkpoints.
+
+Wraps a `LedgerStore`. The log's identity (its origin) is the name of its signing key, as
+C2SP recommends. Without a signing key the ledger still records; signing refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from remit.domain.decisions import Decision
+from remit.domain.requests import ActionRequest
+from remit.ledger.checkpoint import Checkpoint, sign_checkpoint
+from remit.ledger.records import NewEntry, make_entry, ts_text
+from remit.ledger.store import LedgerStore, StoredCheckpoint
+from remit.signing.keys import SigningKey
+
+
+class NoLogKey(RuntimeError):
+    """A command that must sign was given no log key."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no log signing key: pass --log-key FILE or set REMIT_LOG_KEY "
+            "(make one with `remit keygen --out log --name example.com/remit-log`)"
+        )
+
+
+class Ledger:
+    """Appends entries and signs checkpoints over one store."""
+
+    def __init__(self, store: LedgerStore, log_key: SigningKey | None = None) -> None:
+        self.store = store
+        self.log_key = log_key
+
+    @property
+    def origin(self) -> str | None:
+        return self.log_key.name if self.log_key else None
+
+    def append(self, entries: Sequence[NewEntry]) -> list[int]:
+        return self.store.append(entries)
+
+    def record(self, kind: str, at: datetime, actor: str, data: dict[str, Any]) -> int:
+        return self.store.append([make_entry(kind, at, actor, data)])[0]
+
+    @staticmethod
+    def decision_entry(request: ActionRequest, decision: Decision, actor: str) -> NewEntry:
+        """The entry for one decision: the full request (reasoning, provenance, resources)
+        and the full decision (tier, reasons, rules, envelope)."""
+        return make_entry(
+            "decision",
+            decision.decided_at,
+            actor,
+            {"decision": decision.to_dict(), "request": request.canonical()},
+        )
+
+    def record_decision(self, request: ActionRequest, decision: Decision, actor: str) -> int:
+        return self.store.append([self.decision_entry(request, decision, actor)])[0]
+
+    def record_event(self, kind: str, at: datetime, note: str, actor: str, recorded_at: datetime) -> int:
+        data = {"kind": kind, "at": ts_text(at), "note": note}
+        return self.record("event", recorded_at, actor, data)
+
+    def checkpoint(self, now: datetime, *, force: bool = False) -> StoredCheckpoint:
+        """Sign and store a checkpoint of the current tree if it grew; return the latest."""
+        if self.log_key is None:
+            raise NoLogKey()
+        latest = self.store.latest_checkpoint()
+        size = self.store.size()
+        if latest is not None and latest.size >= size and not force:
+            return latest
+        root = self.store.root(size)
+        note = sign_checkpoint(Checkpoint(self.log_key.name, size, root), self.log_key)
+        cp = StoredCheckpoint(size, root, note, ts_text(now))
+        self.store.put_checkpoint(cp)
+        newest = self.store.latest_checkpoint()
+        assert newest is not None
+        return newest

@@ -1,0 +1,369 @@
+"""The ledger store: one interface over SQLite (embedded) and PostgreSQL (shared) that
+persists entries, the Merkle nodes needed for O(log n) proofs, signed checkpoints, and the
+index rows the gate reads (decisions, rate windows, organisational events).
+
+Appends are serialised (SQLite `BEGIN IMMEDIATE`, PostgreSQL an advisory transaction
+lock), so several processes keep one gap-free order; an append returns only after its
+transaction committed durably. Any storage failure surfaces as `LedgerUnavailable`.
+Internal nodes are stored from level 4 up (one row per 8 leaves on average); lower levels
+are rehashed from at most 16 stored leaf hashes when a proof needs them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from remit.decide.state import GateState, OrgEvent
+from remit.ledger import merkle
+from remit.ledger.records import (
+    DecisionRow,
+    EventRow,
+    NewEntry,
+    StoredEntry,
+    derive,
+    parse_ts,
+    ts_text,
+)
+
+STORED_MIN_LEVEL = 4
+_LEVEL_SHIFT = 56
+
+
+def node_key(level: int, index: int) -> int:
+    return (level << _LEVEL_SHIFT) | index
+
+
+def split_node_key(key: int) -> tuple[int, int]:
+    return key >> _LEVEL_SHIFT, key & ((1 << _LEVEL_SHIFT) - 1)
+
+
+class LedgerUnavailable(RuntimeError):
+    """The ledger cannot be read or written right now (disk, lock, database)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A signed checkpoint as stored: tree size, root hash, signed note text, time."""
+
+    size: int
+    root: bytes
+    note: str
+    ts: str
+
+
+class LedgerStore(ABC):
+    """What every store provides. Implementations differ only in SQL dialect and locking."""
+
+    ph = "?"
+
+    def __init__(self) -> None:
+        self._compact: merkle.CompactRange | None = None
+
+    # -- connection and transactions (dialect-specific) -----------------------------------
+    @abstractmethod
+    def _write_tx(self) -> AbstractContextManager[Any]:
+        """A serialised write transaction; yields a cursor; commits durably on exit."""
+
+    @abstractmethod
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query."""
+
+    @abstractmethod
+    def _iter(self, sql: str, params: Sequence[Any] = (), batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+        """Stream a read-only query."""
+
+    @abstractmethod
+    def _is_storage_error(self, exc: BaseException) -> bool:
+        """True for the driver's errors (they become LedgerUnavailable)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the ledger lives (a path or a URL without password)."""
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.ph == "?" else sql.replace("?", self.ph)
+
+    # -- appends --------------------------------------------------------------------------
+    def append(self, entries: Sequence[NewEntry]) -> list[int]:
+        """Append entries in order; return their indexes once durably committed."""
+        if not entries:
+            return []
+        fixed = list(entries)
+        return self.append_computed(lambda _state, _size: fixed)[1]
+
+    def append_computed(
+        self, build: Callable[[GateState, int], Sequence[NewEntry]]
+    ) -> tuple[Sequence[NewEntry], list[int]]:
+        """Compute entries under the append lock from the state as it is then, and append.
+
+        This is how decisions are recorded: counting a rate window and recording the action
+        it admits happen atomically, whichever process or replica appends.
+        """
+        try:
+            with self._write_tx() as cur:
+                size = self._size_in(cur)
+                entries = build(_TxState(self, cur), size)
+                if not entries:
+                    return entries, []
+                compact = self._compact
+                if compact is None or compact.size != size:
+                    compact = merkle.CompactRange.from_reader(size, _CursorReader(self, cur))
+                else:
+                    compact = compact.copy()
+                entry_rows = []
+                node_rows = []
+                decision_rows = []
+                window_rows = []
+                event_rows = []
+                for offset, e in enumerate(entries):
+                    idx = size + offset
+                    lh = merkle.leaf_hash(e.body)
+                    for level, index, value in compact.append(lh):
+                        if level >= STORED_MIN_LEVEL:
+                            node_rows.append((node_key(level, index), value))
+                    entry_rows.append((idx, e.ts, e.kind, e.body, lh))
+                    row = derive(e)
+                    if isinstance(row, DecisionRow):
+                        decision_rows.append((row.id, idx, row.agent, row.action, row.tier, e.ts))
+                        window_rows.extend((row.agent, r, e.ts, idx) for r in row.window_rules)
+                    elif isinstance(row, EventRow):
+                        event_rows.append((idx, row.kind, row.at, row.note))
+                q = self._sql
+                cur.executemany(
+                    q("INSERT INTO entries(idx, ts, kind, body, leaf_hash) VALUES (?,?,?,?,?)"),
+                    entry_rows,
+                )
+                if node_rows:
+                    cur.executemany(q("INSERT INTO nodes(id, hash) VALUES (?,?)"), node_rows)
+                if decision_rows:
+                    cur.executemany(
+                        q("INSERT INTO decisions(id, idx, agent, action, tier, ts) VALUES (?,?,?,?,?,?)"),
+                        decision_rows,
+                    )
+                if window_rows:
+                    cur.executemany(
+                        q("INSERT INTO window_actions(agent, rule_id, ts, idx) VALUES (?,?,?,?)"),
+                        window_rows,
+                    )
+                if event_rows:
+                    cur.executemany(
+                        q("INSERT INTO events(idx, kind, at, note) VALUES (?,?,?,?)"), event_rows
+                    )
+        except LedgerUnavailable:
+            self._compact = None
+            raise
+        except Exception as exc:
+            self._compact = None
+            if self._is_storage_error(exc):
+                raise LedgerUnavailable(f"ledger write failed at {self.location}: {exc}") from exc
+            raise
+        self._compact = compact
+        return entries, list(range(size, size + len(entries)))
+
+    def _size_in(self, cur: Any) -> int:
+        cur.execute("SELECT MAX(idx) FROM entries")
+        (top,) = cur.fetchone()
+        return 0 if top is None else int(top) + 1
+
+    # -- reads ----------------------------------------------------------------------------
+    def _guard(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except LedgerUnavailable:
+            raise
+        except Exception as exc:
+            if self._is_storage_error(exc):
+                raise LedgerUnavailable(f"ledger read failed at {self.location}: {exc}") from exc
+            raise
+
+    def size(self) -> int:
+        rows = self._guard(self._read, "SELECT MAX(idx) FROM entries")
+        top = rows[0][0]
+        return 0 if top is None else int(top) + 1
+
+    def entry(self, index: int) -> StoredEntry:
+        rows = self._guard(
+            self._read, self._sql("SELECT idx, kind, ts, body FROM entries WHERE idx = ?"), (index,)
+        )
+        if not rows:
+            raise IndexError(f"no ledger entry at index {index} (size {self.size()})")
+        i, k, t, b = rows[0]
+        return StoredEntry(int(i), k, t, bytes(b))
+
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[StoredEntry]:
+        """Entries in index order (as stored: verification decides whether to trust them)."""
+        if end is None:
+            sql, params = "SELECT idx, kind, ts, body FROM entries WHERE idx >= ? ORDER BY idx", (start,)
+        else:
+            sql = "SELECT idx, kind, ts, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"
+            params = (start, end)  # type: ignore[assignment]
+        try:
+            for i, k, t, b in self._iter(self._sql(sql), params):
+                yield StoredEntry(int(i), k, t, bytes(b))
+        except Exception as exc:
+            if self._is_storage_error(exc):
+                raise LedgerUnavailable(f"ledger read failed at {self.location}: {exc}") from exc
+            raise
+
+    def raw_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
+        """(index, body, stored leaf hash) in index order: what verification streams."""
+        for i, b, h in self._iter("SELECT idx, body, leaf_hash FROM entries ORDER BY idx"):
+            yield int(i), bytes(b), bytes(h)
+
+    def stored_nodes(self) -> dict[tuple[int, int], bytes]:
+        return {split_node_key(int(k)): bytes(h) for k, h in self._iter("SELECT id, hash FROM nodes")}
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        rows = self._read(
+            self._sql("SELECT leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"),
+            (start, end),
+        )
+        return [bytes(r[0]) for r in rows]
+
+    # NodeReader
+    def node(self, level: int, index: int) -> bytes:
+        return self.nodes([(level, index)])[0]
+
+    def nodes(self, ids: Sequence[tuple[int, int]]) -> list[bytes]:
+        return self._guard(_nodes_via, self, self._read, ids)
+
+    def root(self, size: int | None = None) -> bytes:
+        n = self.size() if size is None else size
+        return merkle.root_at(n, self)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return merkle.inclusion_proof(index, size, self)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        return merkle.consistency_proof(size1, size2, self)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def put_checkpoint(self, cp: StoredCheckpoint) -> bool:
+        """Store a checkpoint; False if one for that size exists already."""
+        try:
+            with self._write_tx() as cur:
+                cur.execute(self._sql("SELECT 1 FROM checkpoints WHERE size = ?"), (cp.size,))
+                if cur.fetchone():
+                    return False
+                cur.execute(
+                    self._sql("INSERT INTO checkpoints(size, root, note, ts) VALUES (?,?,?,?)"),
+                    (cp.size, cp.root, cp.note, cp.ts),
+                )
+                return True
+        except Exception as exc:
+            if self._is_storage_error(exc):
+                raise LedgerUnavailable(f"checkpoint write failed at {self.location}: {exc}") from exc
+            raise
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        rows = self._guard(self._read, "SELECT size, root, note, ts FROM checkpoints ORDER BY size")
+        return [StoredCheckpoint(int(s), bytes(r), n, t) for s, r, n, t in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        rows = self._guard(
+            self._read, "SELECT size, root, note, ts FROM checkpoints ORDER BY size DESC LIMIT 1"
+        )
+        return StoredCheckpoint(int(rows[0][0]), bytes(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
+
+    # -- GateState ------------------------------------------------------------------------
+    def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:
+        return self._guard(_events_after, self, self._read, after, kinds)  # type: ignore[no-any-return]
+
+    def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
+        return self._guard(_actions_in_window, self, self._read, agent, rule_id, since)  # type: ignore[no-any-return]
+
+    def decision_entry(self, decision_id: str) -> StoredEntry | None:
+        rows = self._guard(self._read, self._sql("SELECT idx FROM decisions WHERE id = ?"), (decision_id,))
+        return self.entry(int(rows[0][0])) if rows else None
+
+    def recent_decisions(self, limit: int = 50) -> list[StoredEntry]:
+        rows = self._guard(
+            self._read, self._sql("SELECT idx FROM decisions ORDER BY idx DESC LIMIT ?"), (limit,)
+        )
+        return [self.entry(int(r[0])) for r in rows]
+
+
+def _events_after(
+    store: LedgerStore, read: Any, after: datetime | None, kinds: frozenset[str]
+) -> list[OrgEvent]:
+    if not kinds:
+        return []
+    marks = ",".join("?" for _ in kinds)
+    sql = f"SELECT idx, kind, at, note FROM events WHERE kind IN ({marks})"
+    params: list[Any] = sorted(kinds)
+    if after is not None:
+        sql += " AND at > ?"
+        params.append(ts_text(after))
+    rows = read(store._sql(sql + " ORDER BY at"), params)
+    return [OrgEvent(k, parse_ts(a), n, int(i)) for i, k, a, n in rows]
+
+
+def _actions_in_window(store: LedgerStore, read: Any, agent: str, rule_id: str, since: datetime) -> int:
+    sql = "SELECT COUNT(*) FROM window_actions WHERE agent = ? AND rule_id = ? AND ts >= ?"
+    rows = read(store._sql(sql), (agent, rule_id, ts_text(since)))
+    return int(rows[0][0])
+
+
+class _CursorReader:
+    """A NodeReader bound to an open write transaction (so appends read what they lock)."""
+
+    def __init__(self, store: LedgerStore, cur: Any) -> None:
+        self._store = store
+        self._cur = cur
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cur.execute(sql, params)
+        return list(self._cur.fetchall())
+
+    def node(self, level: int, index: int) -> bytes:
+        return self.nodes([(level, index)])[0]
+
+    def nodes(self, ids: Sequence[tuple[int, int]]) -> list[bytes]:
+        return _nodes_via(self._store, self._read, ids)
+
+
+class _TxState(_CursorReader):
+    """The gate's view of recorded state, read inside the append transaction."""
+
+    def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:
+        return _events_after(self._store, self._read, after, kinds)
+
+    def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
+        return _actions_in_window(self._store, self._read, agent, rule_id, since)
+
+
+def _nodes_via(store: LedgerStore, read: Any, ids: Sequence[tuple[int, int]]) -> list[bytes]:
+    """Fetch complete-subtree hashes: stored levels from `nodes`, low levels from leaves."""
+    out: dict[tuple[int, int], bytes] = {}
+    high = [(lv, ix) for lv, ix in ids if lv >= STORED_MIN_LEVEL]
+    if high:
+        keys = [node_key(lv, ix) for lv, ix in high]
+        marks = ",".join("?" for _ in keys)
+        rows = read(store._sql(f"SELECT id, hash FROM nodes WHERE id IN ({marks})"), keys)
+        found = {split_node_key(int(k)): bytes(h) for k, h in rows}
+        for nid in high:
+            if nid not in found:
+                raise merkle.NodeNotFoundError(f"node {nid} is not stored")
+            out[nid] = found[nid]
+    for lv, ix in ids:
+        if lv >= STORED_MIN_LEVEL:
+            continue
+        start, end = ix << lv, (ix + 1) << lv
+        rows = read(
+            store._sql("SELECT leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"),
+            (start, end),
+        )
+        hashes = [bytes(r[0]) for r in rows]
+        if len(hashes) != end - start:
+            raise merkle.NodeNotFoundError(f"leaves [{start}, {end}) are not all stored")
+        out[(lv, ix)] = hashes[0] if lv == 0 else merkle.root_of(hashes)
+    return [out[i] for i in ids]
