@@ -240,14 +240,50 @@ def test_compact_range_append_returns_bottom_up_nodes() -> None:
 def test_extend_data_matches_append(start: int, count: int) -> None:
     data = [i.to_bytes(4, "big") for i in range(start + count)]
     reference = CompactRange()
-    for item in data:
-        reference.append(leaf_hash(item))
+    formed_after_start: list[tuple[int, int, bytes]] = []
+    for position, item in enumerate(data):
+        formed = reference.append(leaf_hash(item))
+        if position >= start:
+            formed_after_start.extend(formed)
     fast = CompactRange()
-    fast.extend_data(data[:start])
-    fast.extend_data(iter(data[start:]))
+    assert fast.extend_data(data[:start]) == []
+    assert fast.extend_data(iter(data[start:])) == []
     assert fast.size == reference.size == start + count
     assert fast.hashes == reference.hashes
     assert fast.root() == reference.root()
+    for from_level in (0, 1, 3, 11):
+        wanted = sorted(n for n in formed_after_start if n[0] >= from_level)
+        by_data = CompactRange()
+        by_data.extend_data(data[:start])
+        got = by_data.extend_data(data[start:], nodes_from_level=from_level)
+        assert len(got) == len(set(got))
+        assert sorted(got) == wanted
+        by_hash = CompactRange()
+        by_hash.extend(leaf_hash(x) for x in data[:start])
+        got = by_hash.extend([leaf_hash(x) for x in data[start:]], nodes_from_level=from_level)
+        assert sorted(got) == wanted
+        assert by_data.hashes == by_hash.hashes == reference.hashes
+
+
+def test_bulk_paths_stop_exactly_at_a_bad_item() -> None:
+    good = [leaf_hash(i.to_bytes(4, "big")) for i in range(3000)]
+    hashes_in: list[Any] = list(good)
+    hashes_in[1500] = b"short"
+    compact = CompactRange()
+    with pytest.raises(MerkleError, match="leaf hash #1500 must be 32 bytes, found 5 bytes"):
+        compact.extend(hashes_in)
+    assert compact.size == 1500
+    assert compact.root() == root_of(good[:1500])
+    data: list[Any] = [i.to_bytes(4, "big") for i in range(3000)]
+    data[1500] = "not bytes"
+    streamed = CompactRange()
+    with pytest.raises(TypeError):
+        streamed.extend_data(data)
+    assert streamed.size == 1500
+    assert streamed.root() == root_of(good[:1500])
+    coerced = CompactRange()
+    coerced.extend([bytearray(x) for x in good[:1030]])
+    assert coerced.root() == root_of(good[:1030])
 
 
 def test_extend_leaf_hashes_and_state_resume() -> None:

@@ -19,7 +19,9 @@ app.command("inventory")(inventory_cmd.inventory)
 app.add_typer(envelope_cmd.app, name="envelope")
 app.add_typer(ledger_cmd.app, name="ledger")
 
-event_app = typer.Typer(help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True)
+event_app = typer.Typer(
+    help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True
+)
 event_app.command("add")(decide_cmd.event_add)
 app.add_typer(event_app, name="event")
 

@@ -3,6 +3,7 @@ organisational event."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import typer
 from pydantic import ValidationError
 
 from remit.cli.common import DbOption, fail, parse_time, print_json
-from remit.cli.loading import gate_for
 from remit.cli.ledger_access import ledger_or_fail
+from remit.cli.loading import gate_for
 from remit.domain.requests import ActionRequest
 from remit.envelope.loader import EnvelopeError
 from remit.ledger.store import LedgerUnavailable
@@ -50,7 +51,11 @@ def decide(
     """Decide one request, record it on the ledger, and print the decision as JSON."""
     t = parse_time(now)
     try:
-        text = typer.get_text_stream("stdin").read() if str(request) == "-" else request.read_text("utf-8")
+        text = (
+            typer.get_text_stream("stdin").read()
+            if str(request) == "-"
+            else request.read_text("utf-8")
+        )
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"--request {request}: cannot read: {exc}")
     try:
@@ -58,10 +63,12 @@ def decide(
     except ValueError as exc:
         fail(f"request is not valid:\n{exc}")
     try:
-        gate, _, _ = gate_for(envelope, trusted_keys, insecure_unsigned, t)
+        gate, _, checks = gate_for(envelope, trusted_keys, insecure_unsigned, t)
     except EnvelopeError as exc:
         fail(str(exc))
     ledger = ledger_or_fail(db)
+    with contextlib.suppress(LedgerUnavailable):  # the decision below fails closed and says why
+        ledger.record_signoffs(checks, t, actor)
     decision = DecisionRecorder(gate, ledger).decide(req, actor, t)
     print_json(decision.to_dict())
 

@@ -102,7 +102,11 @@ def status(
     trusted = trusted_keys_or_fail(trusted_keys)
     trust, checks = trust_or_fail(loaded, envelope, trusted, t)
     store = open_existing_store_or_none(db)
-    events = list(store.events_after(None, frozenset(loaded.envelope.metadata.revalidate_on))) if store else []
+    events = (
+        list(store.events_after(None, frozenset(loaded.envelope.metadata.revalidate_on)))
+        if store
+        else []
+    )
     st = envelope_status(loaded, trust, checks, events, t)
     if as_json:
         print_json(st.to_dict())
@@ -127,7 +131,10 @@ def status(
     for c in st.signoffs:
         s = c.signoff
         so.add_row(
-            s.signer, s.role, f"{s.key_name}+{s.key_id}", iso(s.at),
+            s.signer,
+            s.role,
+            f"{s.key_name}+{s.key_id}",
+            iso(s.at),
             "[green]yes[/]" if c.valid else f"[red]no[/]: {c.problem}",
         )
     if not st.signoffs:

@@ -20,16 +20,20 @@ def inventory(
     """Per agent: what it may decide, at which tier, under which conditions."""
     loaded = envelope_or_fail(envelope)
     rows = build_inventory(loaded.envelope, default_catalog())
+    meta = loaded.envelope.metadata
     if as_json:
         print_json([r.to_dict() for r in rows])
         return
-    t = Table(title=f"Decision inventory — {loaded.envelope.metadata.name} v{loaded.envelope.metadata.version}")
+    t = Table(title=f"Decision inventory — {meta.name} v{meta.version}")
     for col in ("agent", "rule", "tier", "actions", "resources", "conditions"):
         t.add_column(col, overflow="fold")
     for r in rows:
         t.add_row(
-            r.agent, r.rule_id, r.effective_tier,
+            r.agent,
+            r.rule_id,
+            r.effective_tier,
             f"{', '.join(r.actions)}\n({r.action_count} IAM actions: {', '.join(r.access_levels)})",
-            "\n".join(r.resources), "\n".join(r.conditions),
+            "\n".join(r.resources),
+            "\n".join(r.conditions),
         )
     console.print(t)

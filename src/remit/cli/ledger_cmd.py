@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import TextIO
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,7 +24,9 @@ from remit.ledger.store import LedgerUnavailable
 from remit.ledger.verify import CheckpointIn, VerifyReport, verify_log
 from remit.signing.keys import KeyFormatError, VerifierKey, load_verifier_key
 
-app = typer.Typer(help="Checkpoints, proofs, exports and offline verification.", no_args_is_help=True)
+app = typer.Typer(
+    help="Checkpoints, proofs, exports and offline verification.", no_args_is_help=True
+)
 
 LogKeyOption = typer.Option(
     None, "--log-key", help="The log's signing key (from `remit keygen`). Also REMIT_LOG_KEY."
@@ -47,7 +49,9 @@ def checkpoint(db: str | None = DbOption, log_key: str | None = LogKeyOption) ->
 @app.command()
 def prove(
     index: int = typer.Option(..., "--index", min=0, help="Entry index."),
-    size: int | None = typer.Option(None, "--size", min=1, help="Tree size (default: latest checkpoint)."),
+    size: int | None = typer.Option(
+        None, "--size", min=1, help="Tree size (default: latest checkpoint)."
+    ),
     db: str | None = DbOption,
 ) -> None:
     """Print an inclusion proof for one entry, against a signed checkpoint."""
@@ -74,7 +78,9 @@ def prove(
             "root_hash": root.hex(),
             "inclusion_proof": [h.hex() for h in proof],
             "checkpoint": cp.note if cp else None,
-            "note": None if cp else f"no signed checkpoint at size {n}; run `remit ledger checkpoint`",
+            "note": None
+            if cp
+            else f"no signed checkpoint at size {n}; run `remit ledger checkpoint`",
         }
     )
 
@@ -149,6 +155,7 @@ def _report(report: VerifyReport) -> None:
             f"[green]OK[/]: {report.size} entries, root {report.root.hex()}, "
             f"{report.checkpoints_checked} checkpoint(s) verified",
             highlight=False,
+            soft_wrap=True,
         )
         if report.uncovered:
             console.print(
@@ -157,7 +164,11 @@ def _report(report: VerifyReport) -> None:
                 highlight=False,
             )
         return
-    where = f"first bad index: {report.first_bad_index}" if report.first_bad_index is not None else "problems"
+    where = (
+        f"first bad index: {report.first_bad_index}"
+        if report.first_bad_index is not None
+        else "problems"
+    )
     err_console.print(f"[bold red]FAILED[/] ({where})", highlight=False)
     for p in report.problems:
         err_console.print(f"  - {p}", highlight=False, soft_wrap=True)
@@ -166,9 +177,13 @@ def _report(report: VerifyReport) -> None:
 
 @app.command()
 def verify(
-    public_key: str = typer.Option(..., "--public-key", help="The log's public key: a .pub file or name+keyid+base64."),
+    public_key: str = typer.Option(
+        ..., "--public-key", help="The log's public key: a .pub file or name+keyid+base64."
+    ),
     db: str | None = DbOption,
-    bundle: Path | None = typer.Option(None, "--bundle", help="Verify an audit bundle instead of a database."),
+    bundle: Path | None = typer.Option(
+        None, "--bundle", help="Verify an audit bundle instead of a database."
+    ),
 ) -> None:
     """Recompute every leaf and the tree from the entries, check every checkpoint's
     signature, root and consistency. Exit 0 only if all holds."""
@@ -193,19 +208,27 @@ def verify(
     try:
         total = store.size()
         cps = [CheckpointIn(c.size, c.note) for c in store.checkpoints()]
-        report = verify_log(_progress(store.raw_rows(), total), cps, key, store.stored_nodes(), store)
+        report = verify_log(
+            _progress(store.raw_rows(), total), cps, key, store.stored_nodes(), store
+        )
     except LedgerUnavailable as exc:
         fail(str(exc), 1)
     _report(report)
 
 
-def _progress(rows: Iterator[tuple[int, bytes, bytes | None]], total: int) -> Iterator[tuple[int, bytes, bytes | None]]:
+def _progress(
+    rows: Iterator[tuple[int, bytes, bytes | None]], total: int
+) -> Iterator[tuple[int, bytes, bytes | None]]:
     if total < 50_000 or not err_console.is_terminal:
         yield from rows
         return
     with Progress(
-        TextColumn("verifying"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-        TimeElapsedColumn(), console=err_console, transient=True,
+        TextColumn("verifying"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
     ) as bar:
         task = bar.add_task("verify", total=total)
         for i, row in enumerate(rows):
@@ -219,7 +242,9 @@ def bundle(
     out: Path = typer.Option(..., "--out", help="Bundle file to write."),
     db: str | None = DbOption,
     log_key: str | None = LogKeyOption,
-    public_key: str | None = typer.Option(None, "--public-key", help="Public key to embed (default: from --log-key)."),
+    public_key: str | None = typer.Option(
+        None, "--public-key", help="Public key to embed (default: from --log-key)."
+    ),
 ) -> None:
     """Write a self-contained audit bundle (entries, checkpoints, public key)."""
     if public_key:
@@ -232,4 +257,6 @@ def bundle(
     store = store_or_fail(db, create=False)
     with out.open("w", encoding="utf-8") as fh:
         n = write_bundle(store, vkey, fh)
-    console.print(f"wrote {n} entries and {len(store.checkpoints())} checkpoint(s) to {out}", highlight=False)
+    console.print(
+        f"wrote {n} entries and {len(store.checkpoints())} checkpoint(s) to {out}", highlight=False
+    )

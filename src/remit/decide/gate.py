@@ -164,9 +164,7 @@ class Gate:
         if tier is Tier.DENY:
             return finish(tier, rule_ids, action.access_level, fb_id)
 
-        ctx = Context(
-            request, now, state, self.envelope, trust, agent, action, matched, tier
-        )
+        ctx = Context(request, now, state, self.envelope, trust, agent, action, matched, tier)
         for group in (FLOOR_CHECKS, LATE_CHECKS):
             for check in group:
                 found = check.findings(ctx)

@@ -70,7 +70,11 @@ def steps() -> list[Step]:
     return [
         Step(
             "List roles to find stale ones",
-            _req(action="iam:ListRoles", resources=[{"arn": f"arn:aws:iam::{ACCOUNT}:role/*", "tags": {}}], workflow=find),
+            _req(
+                action="iam:ListRoles",
+                resources=[{"arn": f"arn:aws:iam::{ACCOUNT}:role/*", "tags": {}}],
+                workflow=find,
+            ),
             "autonomous",
         ),
         Step("Detach a policy from a stale role (the example request)", _req(), "notify"),
@@ -102,7 +106,10 @@ def steps() -> list[Step]:
         ),
         Step(
             "Create an access key (not in the workflow, no rule)",
-            _req(action="iam:CreateAccessKey", resources=[{"arn": f"arn:aws:iam::{ACCOUNT}:user/ops", "tags": {}}]),
+            _req(
+                action="iam:CreateAccessKey",
+                resources=[{"arn": f"arn:aws:iam::{ACCOUNT}:user/ops", "tags": {}}],
+            ),
             "deny",
         ),
         Step(
@@ -116,7 +123,11 @@ def steps() -> list[Step]:
                 action="s3:GetObject",
                 resources=[{"arn": "arn:aws:s3:::reports-archive/2026/q3.csv", "tags": {}}],
                 workflow={"name": "iam-hygiene", "run": "r-123", "step": "find-stale"},
-                fallback={"of": "dec_previous", "failed_action": "s3:GetObject", "error": "AccessDenied"},
+                fallback={
+                    "of": "dec_previous",
+                    "failed_action": "s3:GetObject",
+                    "error": "AccessDenied",
+                },
             ),
             "approve",
         ),
@@ -125,7 +136,11 @@ def steps() -> list[Step]:
 
 AFTER_ACQUISITION = Step(
     "List roles again, after an acquisition was recorded",
-    _req(action="iam:ListRoles", resources=[{"arn": f"arn:aws:iam::{ACCOUNT}:role/*", "tags": {}}], workflow={"name": "iam-hygiene", "run": "r-124", "step": "find-stale"}),
+    _req(
+        action="iam:ListRoles",
+        resources=[{"arn": f"arn:aws:iam::{ACCOUNT}:role/*", "tags": {}}],
+        workflow={"name": "iam-hygiene", "run": "r-124", "step": "find-stale"},
+    ),
     "approve",
 )
 AFTER_RESIGN = Step(

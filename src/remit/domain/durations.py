@@ -23,9 +23,11 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"expected an ISO-8601 duration string like 'P90D', got {text!r}")
     m = _DURATION.match(text)
     if not m or text in ("P", "PT") or text.endswith("T"):
-        hint = " (years and months are not allowed: use days, e.g. P365D)" if re.search(
-            r"^P\d+[YM]", text
-        ) else ""
+        hint = (
+            " (years and months are not allowed: use days, e.g. P365D)"
+            if re.search(r"^P\d+[YM]", text)
+            else ""
+        )
         raise ValueError(f"not an ISO-8601 duration: {text!r}; expected e.g. P90D or PT1H{hint}")
     w, d, h, mi, s = (m.group(k) for k in "wdhms")
     td = timedelta(

@@ -26,7 +26,9 @@ from remit.domain.requests import ModelRef
 from remit.domain.tiers import Tier
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
-EventKind = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+EventKind = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+]
 AccessLevel = Literal["Read", "List", "Write", "Permissions management", "Tagging"]
 ReasoningField = Literal["summary", "signals", "confidence", "alternatives"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 ACTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*:[A-Za-z0-9]+$")
 ACTION_PATTERN = re.compile(r"^(\*|[a-z0-9*?][a-z0-9*?-]*:[A-Za-z0-9*?]+)$", re.IGNORECASE)
@@ -86,7 +86,7 @@ def globs_overlap(a: str, b: str) -> bool:
     Used to find envelope rules whose resources can fall under a regulation.
     """
 
-    @lru_cache(maxsize=None)
+    @cache
     def go(i: int, j: int) -> bool:
         if i == len(a) and j == len(b):
             return True

@@ -6,10 +6,10 @@ message is one readable sentence built by the check that found it.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ReasonCode(str, Enum):
+class ReasonCode(StrEnum):
     """Why a decision has the tier it has. Codes are part of the public API: never rename."""
 
     RULE_MATCHED = "RULE_MATCHED"

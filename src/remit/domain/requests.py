@@ -6,7 +6,7 @@ invalid request cannot exist. This module does not decide anything.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -21,7 +21,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
 
-class Origin(str, Enum):
+class Origin(StrEnum):
     """Who generated the decision to act: an AI, or a human."""
 
     AI = "ai"

@@ -6,10 +6,10 @@ and times out to deny, `deny` never runs. Stricter always wins when tiers are co
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     """A severity tier. Compare strictness with `rank` or `strictest`, never by name."""
 
     AUTONOMOUS = "autonomous"

@@ -51,7 +51,9 @@ def _conditions(env: Envelope, rule: Rule, agent: str) -> list[str]:
     if a and a.workflows:
         out.append("within workflows: " + ", ".join(a.workflows))
     if env.protected:
-        out.append("protected sets: ≥ " + ", ".join(f"{p.id}→{p.min_tier.value}" for p in env.protected))
+        out.append(
+            "protected sets: ≥ " + ", ".join(f"{p.id}→{p.min_tier.value}" for p in env.protected)
+        )
     if env.regulations:
         out.append("regulations: " + ", ".join(r.id for r in env.regulations))
     return out

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,6 +98,11 @@ def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def signoff_id(s: Signoff) -> str:
+    """A stable id for a sign-off: the SHA-256 of its signature."""
+    return "so_" + hashlib.sha256(s.signature).hexdigest()[:32]
+
+
 def signoffs_path(envelope_path: str | Path) -> Path:
     """Where the sign-offs of an envelope file live: `<envelope>.signoffs.json`."""
     return Path(f"{envelope_path}.signoffs.json")
@@ -111,8 +116,15 @@ def create_signoff(
         raise ValueError("the sign-off time must carry a time zone")
     meta = loaded.envelope.metadata
     unsigned = Signoff(
-        signer, role, key.name, key.key_id_hex, at.astimezone(UTC), meta.name, meta.version,
-        loaded.digest, b"",
+        signer,
+        role,
+        key.name,
+        key.key_id_hex,
+        at.astimezone(UTC),
+        meta.name,
+        meta.version,
+        loaded.digest,
+        b"",
     )
     return Signoff(**{**unsigned.__dict__, "signature": key.sign(unsigned.message())})
 
@@ -136,7 +148,7 @@ def append_signoff(path: Path, signoff: Signoff) -> None:
     body = {"signoffs": [s.to_dict() for s in [*existing, signoff]]}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 @dataclass(frozen=True)

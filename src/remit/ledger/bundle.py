@@ -25,7 +25,10 @@ class BundleError(ValueError):
 def write_bundle(store: LedgerStore, public_key: str, out: TextIO) -> int:
     """Stream the bundle for `store` to `out`; return the number of entries written."""
     out.write('{"format":' + json.dumps(FORMAT) + ',"public_key":' + json.dumps(public_key))
-    out.write(',"checkpoints":' + json.dumps([{"size": c.size, "note": c.note} for c in store.checkpoints()]))
+    out.write(
+        ',"checkpoints":'
+        + json.dumps([{"size": c.size, "note": c.note} for c in store.checkpoints()])
+    )
     out.write(',"entries":[')
     n = 0
     for e in store.entries():

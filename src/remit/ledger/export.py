@@ -87,7 +87,9 @@ def ocsf_event(entry: StoredEntry, body: dict[str, Any]) -> dict[str, Any]:
         metadata=Metadata(
             version="1.7.0",
             uid=d["id"],
-            correlation_uid="/".join(x for x in (wf.get("name"), wf.get("run"), wf.get("step")) if x)
+            correlation_uid="/".join(
+                x for x in (wf.get("name"), wf.get("run"), wf.get("step")) if x
+            )
             or None,
             product=Product(name="Remit", vendor_name="Remit", version=PRODUCT_VERSION),
             log_name="remit-ledger",
@@ -111,7 +113,12 @@ def ocsf_event(entry: StoredEntry, body: dict[str, Any]) -> dict[str, Any]:
         ),
         api=Api(operation=operation, service=Service(name=f"{service}.amazonaws.com")),
         src_endpoint=NetworkEndpoint(svc_name=d["agent"]),
-        resources=[ResourceDetails(uid=x["arn"], labels=[f"{k}={v}" for k, v in x.get("tags", {}).items()] or None) for x in r["resources"]],
+        resources=[
+            ResourceDetails(
+                uid=x["arn"], labels=[f"{k}={v}" for k, v in x.get("tags", {}).items()] or None
+            )
+            for x in r["resources"]
+        ],
         unmapped={
             "remit.tier": tier,
             "remit.rules": d["rules"],

@@ -12,6 +12,7 @@ from typing import Any
 
 from remit.domain.decisions import Decision
 from remit.domain.requests import ActionRequest
+from remit.envelope.signoff import SignoffCheck, signoff_id
 from remit.ledger.checkpoint import Checkpoint, sign_checkpoint
 from remit.ledger.records import NewEntry, make_entry, ts_text
 from remit.ledger.store import LedgerStore, StoredCheckpoint
@@ -59,9 +60,26 @@ class Ledger:
     def record_decision(self, request: ActionRequest, decision: Decision, actor: str) -> int:
         return self.store.append([self.decision_entry(request, decision, actor)])[0]
 
-    def record_event(self, kind: str, at: datetime, note: str, actor: str, recorded_at: datetime) -> int:
+    def record_event(
+        self, kind: str, at: datetime, note: str, actor: str, recorded_at: datetime
+    ) -> int:
         data = {"kind": kind, "at": ts_text(at), "note": note}
         return self.record("event", recorded_at, actor, data)
+
+    def record_signoffs(
+        self, checks: Sequence[SignoffCheck], now: datetime, actor: str
+    ) -> list[int]:
+        """Put every sign-off on the ledger once, with whether it verified when first seen."""
+        known = self.store.recorded_signoffs()
+        fresh = []
+        for c in checks:
+            sid = signoff_id(c.signoff)
+            if sid in known:
+                continue
+            known.add(sid)
+            data = {**c.signoff.to_dict(), "id": sid, "valid": c.valid, "problem": c.problem}
+            fresh.append(make_entry("signoff", now, actor, data))
+        return self.store.append(fresh)
 
     def checkpoint(self, now: datetime, *, force: bool = False) -> StoredCheckpoint:
         """Sign and store a checkpoint of the current tree if it grew; return the latest."""

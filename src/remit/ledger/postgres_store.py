@@ -63,7 +63,9 @@ class PostgresStore(LedgerStore):
             cur.execute(sql, params)
             return list(cur.fetchall())
 
-    def _iter(self, sql: str, params: Sequence[Any] = (), batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    def _iter(
+        self, sql: str, params: Sequence[Any] = (), batch: int = 10_000
+    ) -> Iterator[tuple[Any, ...]]:
         with psycopg.connect(self.url) as conn, conn.cursor(name="remit_scan") as cur:
             cur.itersize = batch
             cur.execute(sql, params)

@@ -82,11 +82,18 @@ class EventRow:
     note: str
 
 
-def derive(entry: NewEntry) -> DecisionRow | EventRow | None:
+@dataclass(frozen=True, slots=True)
+class SignoffRow:
+    id: str
+
+
+def derive(entry: NewEntry) -> DecisionRow | EventRow | SignoffRow | None:
     """The index row a store keeps for an entry (rebuildable from the entries alone)."""
-    if entry.kind not in ("decision", "event"):
+    if entry.kind not in ("decision", "event", "signoff"):
         return None
     data = json.loads(entry.body)["data"]
+    if entry.kind == "signoff":
+        return SignoffRow(str(data["id"]))
     if entry.kind == "decision":
         d = data["decision"]
         runs = d["tier"] in ("autonomous", "notify")

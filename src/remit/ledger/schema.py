@@ -26,4 +26,5 @@ def ddl(blob: str) -> list[str]:
         """CREATE TABLE IF NOT EXISTS events (
             idx BIGINT PRIMARY KEY, kind TEXT NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS events_by_kind ON events (kind, at)",
+        "CREATE TABLE IF NOT EXISTS signoffs (id TEXT PRIMARY KEY, idx BIGINT NOT NULL)",
     ]

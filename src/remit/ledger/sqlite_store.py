@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ class SqliteStore(LedgerStore):
 
     ph = "?"
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = True
+    ) -> None:
         super().__init__()
         self.path = Path(path)
         self._lock = threading.RLock()
@@ -31,7 +33,9 @@ class SqliteStore(LedgerStore):
             elif not self.path.exists():
                 raise LedgerUnavailable(f"no ledger at {self.path}")
             self._conn = sqlite3.connect(
-                str(self.path), timeout=busy_timeout_ms / 1000, isolation_level=None,
+                str(self.path),
+                timeout=busy_timeout_ms / 1000,
+                isolation_level=None,
                 check_same_thread=False,
             )
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -55,10 +59,8 @@ class SqliteStore(LedgerStore):
             try:
                 yield cur
             except BaseException:
-                try:
+                with suppress(sqlite3.Error):
                     cur.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
                 raise
             else:
                 cur.execute("COMMIT")
@@ -69,7 +71,9 @@ class SqliteStore(LedgerStore):
         with self._lock:
             return list(self._conn.execute(sql, params).fetchall())
 
-    def _iter(self, sql: str, params: Sequence[Any] = (), batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    def _iter(
+        self, sql: str, params: Sequence[Any] = (), batch: int = 10_000
+    ) -> Iterator[tuple[Any, ...]]:
         # A separate connection, so a long scan neither blocks nor is disturbed by writes.
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         try:

@@ -24,6 +24,7 @@ from remit.ledger.records import (
     DecisionRow,
     EventRow,
     NewEntry,
+    SignoffRow,
     StoredEntry,
     derive,
     parse_ts,
@@ -74,7 +75,9 @@ class LedgerStore(ABC):
         """Run a read-only query."""
 
     @abstractmethod
-    def _iter(self, sql: str, params: Sequence[Any] = (), batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    def _iter(
+        self, sql: str, params: Sequence[Any] = (), batch: int = 10_000
+    ) -> Iterator[tuple[Any, ...]]:
         """Stream a read-only query."""
 
     @abstractmethod
@@ -122,8 +125,9 @@ class LedgerStore(ABC):
                 entry_rows = []
                 node_rows = []
                 decision_rows = []
-                window_rows = []
+                window_rows: list[tuple[str, str, str, int]] = []
                 event_rows = []
+                signoff_rows = []
                 for offset, e in enumerate(entries):
                     idx = size + offset
                     lh = merkle.leaf_hash(e.body)
@@ -137,6 +141,8 @@ class LedgerStore(ABC):
                         window_rows.extend((row.agent, r, e.ts, idx) for r in row.window_rules)
                     elif isinstance(row, EventRow):
                         event_rows.append((idx, row.kind, row.at, row.note))
+                    elif isinstance(row, SignoffRow):
+                        signoff_rows.append((row.id, idx))
                 q = self._sql
                 cur.executemany(
                     q("INSERT INTO entries(idx, ts, kind, body, leaf_hash) VALUES (?,?,?,?,?)"),
@@ -146,7 +152,10 @@ class LedgerStore(ABC):
                     cur.executemany(q("INSERT INTO nodes(id, hash) VALUES (?,?)"), node_rows)
                 if decision_rows:
                     cur.executemany(
-                        q("INSERT INTO decisions(id, idx, agent, action, tier, ts) VALUES (?,?,?,?,?,?)"),
+                        q(
+                            "INSERT INTO decisions(id, idx, agent, action, tier, ts) "
+                            "VALUES (?,?,?,?,?,?)"
+                        ),
                         decision_rows,
                     )
                 if window_rows:
@@ -154,6 +163,8 @@ class LedgerStore(ABC):
                         q("INSERT INTO window_actions(agent, rule_id, ts, idx) VALUES (?,?,?,?)"),
                         window_rows,
                     )
+                if signoff_rows:
+                    cur.executemany(q("INSERT INTO signoffs(id, idx) VALUES (?,?)"), signoff_rows)
                 if event_rows:
                     cur.executemany(
                         q("INSERT INTO events(idx, kind, at, note) VALUES (?,?,?,?)"), event_rows
@@ -202,7 +213,10 @@ class LedgerStore(ABC):
     def entries(self, start: int = 0, end: int | None = None) -> Iterator[StoredEntry]:
         """Entries in index order (as stored: verification decides whether to trust them)."""
         if end is None:
-            sql, params = "SELECT idx, kind, ts, body FROM entries WHERE idx >= ? ORDER BY idx", (start,)
+            sql, params = (
+                "SELECT idx, kind, ts, body FROM entries WHERE idx >= ? ORDER BY idx",
+                (start,),
+            )
         else:
             sql = "SELECT idx, kind, ts, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"
             params = (start, end)  # type: ignore[assignment]
@@ -220,7 +234,9 @@ class LedgerStore(ABC):
             yield int(i), bytes(b), bytes(h)
 
     def stored_nodes(self) -> dict[tuple[int, int], bytes]:
-        return {split_node_key(int(k)): bytes(h) for k, h in self._iter("SELECT id, hash FROM nodes")}
+        return {
+            split_node_key(int(k)): bytes(h) for k, h in self._iter("SELECT id, hash FROM nodes")
+        }
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         rows = self._read(
@@ -234,7 +250,8 @@ class LedgerStore(ABC):
         return self.nodes([(level, index)])[0]
 
     def nodes(self, ids: Sequence[tuple[int, int]]) -> list[bytes]:
-        return self._guard(_nodes_via, self, self._read, ids)
+        found: list[bytes] = self._guard(_nodes_via, self, self._read, ids)
+        return found
 
     def root(self, size: int | None = None) -> bytes:
         n = self.size() if size is None else size
@@ -261,7 +278,9 @@ class LedgerStore(ABC):
                 return True
         except Exception as exc:
             if self._is_storage_error(exc):
-                raise LedgerUnavailable(f"checkpoint write failed at {self.location}: {exc}") from exc
+                raise LedgerUnavailable(
+                    f"checkpoint write failed at {self.location}: {exc}"
+                ) from exc
             raise
 
     def checkpoints(self) -> list[StoredCheckpoint]:
@@ -272,7 +291,11 @@ class LedgerStore(ABC):
         rows = self._guard(
             self._read, "SELECT size, root, note, ts FROM checkpoints ORDER BY size DESC LIMIT 1"
         )
-        return StoredCheckpoint(int(rows[0][0]), bytes(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
+        return (
+            StoredCheckpoint(int(rows[0][0]), bytes(rows[0][1]), rows[0][2], rows[0][3])
+            if rows
+            else None
+        )
 
     # -- GateState ------------------------------------------------------------------------
     def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:
@@ -282,8 +305,14 @@ class LedgerStore(ABC):
         return self._guard(_actions_in_window, self, self._read, agent, rule_id, since)  # type: ignore[no-any-return]
 
     def decision_entry(self, decision_id: str) -> StoredEntry | None:
-        rows = self._guard(self._read, self._sql("SELECT idx FROM decisions WHERE id = ?"), (decision_id,))
+        rows = self._guard(
+            self._read, self._sql("SELECT idx FROM decisions WHERE id = ?"), (decision_id,)
+        )
         return self.entry(int(rows[0][0])) if rows else None
+
+    def recorded_signoffs(self) -> set[str]:
+        """Ids of the sign-offs already on the ledger."""
+        return {str(r[0]) for r in self._guard(self._read, "SELECT id FROM signoffs")}
 
     def recent_decisions(self, limit: int = 50) -> list[StoredEntry]:
         rows = self._guard(
@@ -307,7 +336,9 @@ def _events_after(
     return [OrgEvent(k, parse_ts(a), n, int(i)) for i, k, a, n in rows]
 
 
-def _actions_in_window(store: LedgerStore, read: Any, agent: str, rule_id: str, since: datetime) -> int:
+def _actions_in_window(
+    store: LedgerStore, read: Any, agent: str, rule_id: str, since: datetime
+) -> int:
     sql = "SELECT COUNT(*) FROM window_actions WHERE agent = ? AND rule_id = ? AND ts >= ?"
     rows = read(store._sql(sql), (agent, rule_id, ts_text(since)))
     return int(rows[0][0])

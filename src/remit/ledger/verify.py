@@ -9,6 +9,7 @@ stored hash it can recompute.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -136,7 +137,7 @@ def _check_consistency(
     report: VerifyReport, opened: list[tuple[int, bytes]], proofs: merkle.NodeReader, size: int
 ) -> None:
     usable = [c for c in opened if 0 < c[0] <= size]
-    for (s1, r1), (s2, r2) in zip(usable, usable[1:], strict=False):
+    for (s1, r1), (s2, r2) in itertools.pairwise(usable):
         try:
             proof = merkle.consistency_proof(s1, s2, proofs)
             merkle.verify_consistency(s1, s2, proof, r1, r2)

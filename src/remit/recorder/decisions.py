@@ -29,9 +29,7 @@ def _utcnow() -> datetime:
 class DecisionRecorder:
     """Decides requests with `gate` and records each decision on `ledger` first."""
 
-    def __init__(
-        self, gate: Gate, ledger: Ledger, clock: Callable[[], datetime] = _utcnow
-    ) -> None:
+    def __init__(self, gate: Gate, ledger: Ledger, clock: Callable[[], datetime] = _utcnow) -> None:
         self.gate = gate
         self.ledger = ledger
         self.clock = clock
@@ -70,9 +68,19 @@ class DecisionRecorder:
         )
         if made:
             return dataclasses.replace(
-                made[-1], tier=Tier.DENY, reasons=(*made[-1].reasons, reason), extra={"recorded": False}
+                made[-1],
+                tier=Tier.DENY,
+                reasons=(*made[-1].reasons, reason),
+                extra={"recorded": False},
             )
         return Decision(
-            did, Tier.DENY, (reason,), (), self.gate.ref, at, request.agent, request.action,
+            did,
+            Tier.DENY,
+            (reason,),
+            (),
+            self.gate.ref,
+            at,
+            request.agent,
+            request.action,
             extra={"recorded": False},
         )

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from remit.decide.checks.base import NONE, Context, Finding
 from remit.domain.decisions import Reason
-from remit.domain.text import article as _article
 from remit.domain.reasons import ReasonCode
+from remit.domain.text import article as _article
 from remit.domain.tiers import Tier
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from remit.decide.checks.base import NONE, Context, Finding
 from remit.domain.decisions import Reason
-from remit.domain.text import article as _article
 from remit.domain.reasons import ReasonCode
+from remit.domain.text import article as _article
 from remit.domain.tiers import Tier
 
 
@@ -74,9 +74,9 @@ class RevalidationCheck:
                 Tier.APPROVE,
                 Reason(
                     ReasonCode.ENVELOPE_REVALIDATION_PENDING,
-                    f"{_article(first.kind)} {first.kind} event on {_iso(first.at)}{more} happened after the "
-                    "envelope's last sign-off; it must be re-validated before AI actions run "
-                    "without approval.",
+                    f"{_article(first.kind)} {first.kind} event on {_iso(first.at)}{more} "
+                    "happened after the envelope's last sign-off; it must be re-validated "
+                    "before AI actions run without approval.",
                 ),
             ),
         )
