@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import re
 from typing import Any
 
 import pytest
@@ -107,7 +109,7 @@ def test_foreign_origin_with_spaces_parses_but_we_do_not_sign_it(key: SigningKey
 
 def test_open_rejects_wrong_origin_unknown_key_and_non_checkpoint(key: SigningKey) -> None:
     note = sign_checkpoint(Checkpoint("example.com/log", 3, ROOT), key)
-    with pytest.raises(CheckpointError, match="origin must be 'example.com/other'"):
+    with pytest.raises(CheckpointError, match=re.escape("origin must be 'example.com/other'")):
         open_checkpoint(note, [key.verifier()], expected_origin="example.com/other")
     other = generate_signing_key("example.com/other").verifier()
     with pytest.raises(CheckpointError, match="signature check failed"):
@@ -158,7 +160,7 @@ def test_malformed_text_rejected(text: str, message: str) -> None:
 def test_constructor_validates() -> None:
     with pytest.raises(CheckpointError, match="root must be 32 bytes, found 31 bytes"):
         Checkpoint("o", 1, bytes(31))
-    with pytest.raises(CheckpointError, match="size must be in 0..2\\*\\*64-1, found -1"):
+    with pytest.raises(CheckpointError, match=re.escape("size must be in 0..2**64-1, found -1")):
         Checkpoint("o", -1, ROOT)
     with pytest.raises(CheckpointError, match="size must be an int, found bool"):
         Checkpoint("o", True, ROOT)
@@ -173,14 +175,16 @@ def test_constructor_validates() -> None:
     assert issubclass(CheckpointError, ValueError)
 
 
-_LINE = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30
-)
+_LINE = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30)
 
 
 @settings(max_examples=300, deadline=None)
-@given(_LINE, st.integers(min_value=0, max_value=MAX_TREE_SIZE), st.binary(min_size=32, max_size=32),
-       st.lists(_LINE, max_size=3))
+@given(
+    _LINE,
+    st.integers(min_value=0, max_value=MAX_TREE_SIZE),
+    st.binary(min_size=32, max_size=32),
+    st.lists(_LINE, max_size=3),
+)
 def test_property_round_trip(origin: str, size: int, root: bytes, extensions: list[str]) -> None:
     checkpoint = Checkpoint(origin, size, root, tuple(extensions))
     assert Checkpoint.parse(checkpoint.to_text()) == checkpoint
@@ -205,10 +209,8 @@ def test_property_parse_never_crashes(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(max_size=200), st.binary(max_size=200), _CHECKPOINTISH))
 def test_property_open_never_crashes(note: str | bytes) -> None:
-    try:
+    with contextlib.suppress(CheckpointError):
         open_checkpoint(note, [_FUZZ_KEY.verifier()])
-    except CheckpointError:
-        pass
 
 
 _FUZZ_KEY = generate_signing_key("example.com/fuzz-log")

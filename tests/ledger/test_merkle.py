@@ -73,7 +73,7 @@ def test_hasher_vectors(vectors: dict[str, Any]) -> None:
 
 
 def test_empty_tree_differs_from_empty_leaf() -> None:
-    assert EMPTY_ROOT == hashlib.sha256(b"").digest()
+    assert hashlib.sha256(b"").digest() == EMPTY_ROOT
     assert leaf_hash(b"") != EMPTY_ROOT
     assert len(EMPTY_ROOT) == HASH_SIZE
 
@@ -282,7 +282,8 @@ def test_bulk_paths_stop_exactly_at_a_bad_item() -> None:
     assert streamed.size == 1500
     assert streamed.root() == root_of(good[:1500])
     coerced = CompactRange()
-    coerced.extend([bytearray(x) for x in good[:1030]])
+    bytes_like: list[Any] = [bytearray(x) for x in good[:1030]]
+    coerced.extend(bytes_like)
     assert coerced.root() == root_of(good[:1030])
 
 
@@ -496,7 +497,7 @@ class UniformTree:
 
     def node(self, level: int, index: int) -> bytes:
         self.reads += 1
-        start, end = leaf_range(level, index)
+        _start, end = leaf_range(level, index)
         if end > self.size:
             raise NodeNotFoundError(f"node ({level}, {index}) is not complete at {self.size}")
         return self.by_level[level]

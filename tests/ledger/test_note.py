@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from remit.ledger.note import (
     MAX_SIGNATURES,
     NoteError,
+    NoteVerifier,
     check_note_text,
     open_note,
     sign_note,
@@ -152,7 +154,12 @@ def test_duplicate_signature_lines_count_once(keys: list[SigningKey]) -> None:
 
 
 def test_text_may_contain_blank_lines(keys: list[SigningKey]) -> None:
-    text = "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\ned è subito sera.\n"
+    text = (
+        "Ognuno sta solo sul cuor della terra\n"
+        "trafitto da un raggio di sole:\n"
+        "\n"
+        "ed è subito sera.\n"
+    )
     note = sign_note(text, keys[0])
     opened, _ = open_note(note, [keys[0].verifier()])
     assert opened == text
@@ -215,7 +222,8 @@ def test_ambiguous_verifiers_rejected(keys: list[SigningKey]) -> None:
     assert key_id_for(verifier.name, verifier.raw_public()) == verifier.key_id
     clash = FakeVerifier(verifier.name, verifier.key_id)
     with pytest.raises(NoteError, match="ambiguous verifiers"):
-        open_note(note, [verifier, clash])
+        mixed: list[NoteVerifier] = [verifier, clash]
+        open_note(note, mixed)
 
 
 def test_protocol_verifiers_are_accepted(keys: list[SigningKey]) -> None:
@@ -271,10 +279,8 @@ _NOTE_ALPHABET = st.sampled_from(["\n", " ", EM, "+", "=", "/", "a", "Z", "0", "
 )
 def test_arbitrary_input_only_raises_note_error(note: str | bytes) -> None:
     verifier = generate_signing_key("fuzz").verifier()
-    try:
+    with contextlib.suppress(NoteError):
         open_note(note, [verifier])
-    except NoteError:
-        pass
 
 
 @settings(max_examples=200, deadline=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import stat
 from pathlib import Path
 from typing import Any
@@ -194,10 +195,8 @@ def test_skey_errors_never_echo_the_secret() -> None:
 @given(st.text(max_size=120))
 def test_arbitrary_text_only_raises_key_format_error(text: str) -> None:
     for parse in (parse_vkey, parse_skey):
-        try:
+        with contextlib.suppress(KeyFormatError):
             parse(text)
-        except KeyFormatError:
-            pass
 
 
 @settings(max_examples=300, deadline=None)
@@ -274,7 +273,7 @@ def test_write_refuses_to_overwrite(tmp_path: Path) -> None:
     assert load_signing_key(key_path).to_skey() == first.to_skey()
     # Only the .pub existing is enough to refuse, and no .key is left behind.
     (tmp_path / "other.pub").write_text("x\n")
-    with pytest.raises(FileExistsError, match="other.pub"):
+    with pytest.raises(FileExistsError, match=r"other\.pub"):
         write_key_pair(tmp_path / "other", second)
     assert not (tmp_path / "other.key").exists()
     assert pub_path.exists()

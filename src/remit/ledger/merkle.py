@@ -163,8 +163,9 @@ class CompactRange:
 
     Holds only the roots of the maximal complete subtrees (one per set bit of
     ``size``, largest first), so memory is O(log n). ``append`` reports the
-    complete nodes it forms; ``extend``/``extend_data`` are the fast paths for
-    streaming verification when nodes need not be reported.
+    complete nodes each leaf forms (for a store to persist); ``extend`` (leaf
+    hashes) and ``extend_data`` (leaf inputs) are the bulk fast paths for
+    streaming verification, reporting nodes only when asked.
     """
 
     __slots__ = ("_hashes", "_size")
@@ -261,7 +262,8 @@ class CompactRange:
 
         Equivalent to ``append(leaf_hash(e))`` for each entry, but builds whole
         aligned subtrees of ``2**10`` leaves at a time with minimal overhead.
-        ``nodes_from_level`` works as in ``extend``.
+        ``nodes_from_level`` works as in ``extend``. A non-bytes entry raises
+        TypeError, with every entry before it appended.
         """
         return self._absorb(entries, True, nodes_from_level)
 

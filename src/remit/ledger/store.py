@@ -230,8 +230,7 @@ class LedgerStore(ABC):
 
     def raw_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
         """(index, body, stored leaf hash) in index order: what verification streams."""
-        for i, b, h in self._iter("SELECT idx, body, leaf_hash FROM entries ORDER BY idx"):
-            yield int(i), bytes(b), bytes(h)
+        yield from self._iter("SELECT idx, body, leaf_hash FROM entries ORDER BY idx")
 
     def stored_nodes(self) -> dict[tuple[int, int], bytes]:
         return {
@@ -385,16 +384,22 @@ def _nodes_via(store: LedgerStore, read: Any, ids: Sequence[tuple[int, int]]) ->
             if nid not in found:
                 raise merkle.NodeNotFoundError(f"node {nid} is not stored")
             out[nid] = found[nid]
-    for lv, ix in ids:
-        if lv >= STORED_MIN_LEVEL:
-            continue
-        start, end = ix << lv, (ix + 1) << lv
-        rows = read(
-            store._sql("SELECT leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"),
-            (start, end),
-        )
-        hashes = [bytes(r[0]) for r in rows]
-        if len(hashes) != end - start:
-            raise merkle.NodeNotFoundError(f"leaves [{start}, {end}) are not all stored")
-        out[(lv, ix)] = hashes[0] if lv == 0 else merkle.root_of(hashes)
+    low = [(lv, ix) for lv, ix in ids if lv < STORED_MIN_LEVEL]
+    if low:
+        # One range read per 16-leaf block: the low levels of a proof all sit in one block.
+        span = 1 << STORED_MIN_LEVEL
+        starts = [ix << lv for lv, ix in low]
+        ranges = sorted({(s // span) * span for s in starts})
+        leaves: dict[int, bytes] = {}
+        for lo in ranges:
+            sql = "SELECT idx, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"
+            for i, h in read(store._sql(sql), (lo, lo + span)):
+                leaves[int(i)] = bytes(h)
+        for lv, ix in low:
+            start, end = ix << lv, (ix + 1) << lv
+            hashes = [leaves.get(i) for i in range(start, end)]
+            if any(h is None for h in hashes):
+                raise merkle.NodeNotFoundError(f"leaves [{start}, {end}) are not all stored")
+            present = [h for h in hashes if h is not None]
+            out[(lv, ix)] = present[0] if lv == 0 else merkle.root_of(present)
     return [out[i] for i in ids]

@@ -1,0 +1,146 @@
+"""Subprocess workers for the ledger store tests (run as `python -m tests.ledger_store._workers`).
+
+Not a test module. Each command opens its own store on the target it is given (an SQLite
+path or a postgresql:// URL), so several OS processes really share one ledger.
+
+    append TARGET WORKER COUNT SEED   append COUNT entries of WORKER in batches of 1-5
+    decide TARGET COUNT               decide the example request COUNT times (rule R7)
+    crash  TARGET                     sign a checkpoint, then append one entry at a time
+                                      forever, printing each acknowledged index
+
+`append` and `decide` print "ready", wait for a line on stdin (so all workers start
+together), then print one JSON line with what they did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from remit.ledger.records import NewEntry, make_entry
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+KEY_ENV = "REMIT_TEST_LOG_KEY"
+
+
+def worker_entry(worker: int, seq: int) -> NewEntry:
+    """The entry number `seq` of concurrent writer `worker` (unique per pair)."""
+    return make_entry(
+        "note", T0 + timedelta(milliseconds=seq), f"worker-{worker}", {"worker": worker, "seq": seq}
+    )
+
+
+def crash_entry(index: int) -> NewEntry:
+    """The entry the crash writer puts at `index`: its bytes follow from the index alone."""
+    pad = hashlib.sha256(str(index).encode()).hexdigest() * (1 + index % 7)
+    return make_entry(
+        "note", T0 + timedelta(seconds=index), "crash-writer", {"i": index, "pad": pad}
+    )
+
+
+def _open(target: str):  # type: ignore[no-untyped-def]
+    from remit.ledger.open import open_store
+
+    return open_store(target)
+
+
+def _wait_for_go() -> None:
+    print("ready", flush=True)
+    sys.stdin.readline()
+
+
+def cmd_append(target: str, worker: int, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    store = _open(target)
+    _wait_for_go()
+    acked: list[tuple[int, int]] = []  # (seq, index)
+    seq = 0
+    while seq < count:
+        n = min(rng.randint(1, 5), count - seq)
+        indexes = store.append([worker_entry(worker, s) for s in range(seq, seq + n)])
+        acked.extend(zip(range(seq, seq + n), indexes, strict=True))
+        seq += n
+    store.close()
+    print(json.dumps({"worker": worker, "acked": acked}), flush=True)
+
+
+def cmd_decide(target: str, count: int) -> None:
+    from remit.decide import Gate
+    from remit.domain import ActionRequest
+    from remit.domain.trust import EnvelopeTrust
+    from remit.envelope import load_envelope
+    from remit.ledger.log import Ledger
+    from remit.recorder.decisions import DecisionRecorder
+    from tests.conftest import EXAMPLES, NOW, SIGNED_AT
+
+    loaded = load_envelope(EXAMPLES / "envelope.yaml")
+    gate = Gate(loaded.envelope, loaded.digest, EnvelopeTrust(True, SIGNED_AT, "signed off"))
+    request = ActionRequest.model_validate(json.loads((EXAMPLES / "request.json").read_text()))
+    store = _open(target)
+    recorder = DecisionRecorder(gate, Ledger(store))
+    _wait_for_go()
+    out = []
+    for _ in range(count):
+        d = recorder.decide(request, "concurrency-test", NOW)
+        out.append(
+            {
+                "id": d.id,
+                "tier": d.tier.value,
+                "codes": [r.code.value for r in d.reasons],
+                "index": d.extra.get("ledger_index"),
+            }
+        )
+    store.close()
+    print(json.dumps(out), flush=True)
+
+
+def cmd_crash(target: str) -> None:
+    from remit.ledger.log import Ledger
+    from remit.ledger.store import LedgerStore
+    from remit.signing.keys import parse_skey
+
+    key = parse_skey(os.environ[KEY_ENV])
+    store: LedgerStore = _open(target)
+    Ledger(store, key).checkpoint(datetime.now(UTC))
+    print("started", flush=True)
+    while True:
+        _, indexes = store.append_computed(lambda _state, size: [crash_entry(size)])
+        print(indexes[0], flush=True)
+
+
+def main(argv: list[str]) -> None:
+    cmd, target, *rest = argv
+    if cmd == "append":
+        cmd_append(target, int(rest[0]), int(rest[1]), int(rest[2]))
+    elif cmd == "decide":
+        cmd_decide(target, int(rest[0]))
+    elif cmd == "crash":
+        cmd_crash(target)
+    else:
+        raise SystemExit(f"unknown command {cmd!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+
+
+def start(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """Start a worker subprocess (stdin/stdout pipes, text mode) from the repository root."""
+    import subprocess
+
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.ledger_store._workers", *args],
+        cwd=REPO,
+        env=full_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
