@@ -3,10 +3,12 @@
 Not a test module. Each command opens its own store on the target it is given (an SQLite
 path or a postgresql:// URL), so several OS processes really share one ledger.
 
-    append TARGET WORKER COUNT SEED   append COUNT entries of WORKER in batches of 1-5
-    decide TARGET COUNT               decide the example request COUNT times (rule R7)
-    crash  TARGET                     sign a checkpoint, then append one entry at a time
-                                      forever, printing each acknowledged index
+    append   TARGET WORKER COUNT SEED  append COUNT entries of WORKER in batches of 1-5
+    decide   TARGET COUNT              decide the example request COUNT times (rule R7)
+    crash    TARGET                    sign a checkpoint, then append one entry at a time
+                                       forever, printing each acknowledged index
+    diskfull TARGET                    decide with the file size limit at the WAL's size
+                                       (a full disk), then with it lifted
 
 `append` and `decide` print "ready", wait for a line on stdin (so all workers start
 together), then print one JSON line with what they did.
@@ -18,9 +20,11 @@ import hashlib
 import json
 import os
 import random
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from remit.ledger.records import NewEntry, make_entry
 
@@ -44,7 +48,21 @@ def crash_entry(index: int) -> NewEntry:
     )
 
 
-def _open(target: str):  # type: ignore[no-untyped-def]
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start a worker subprocess (stdin/stdout pipes, text mode) from the repository root."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.ledger_store._workers", *args],
+        cwd=REPO,
+        env=full_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _open(target: str) -> Any:
     from remit.ledger.open import open_store
 
     return open_store(target)
@@ -53,6 +71,31 @@ def _open(target: str):  # type: ignore[no-untyped-def]
 def _wait_for_go() -> None:
     print("ready", flush=True)
     sys.stdin.readline()
+
+
+def _recorder(store: Any) -> tuple[Any, Any]:
+    """A DecisionRecorder over the example envelope (signed off) and the example request."""
+    from remit.decide import Gate
+    from remit.domain import ActionRequest
+    from remit.domain.trust import EnvelopeTrust
+    from remit.envelope import load_envelope
+    from remit.ledger.log import Ledger
+    from remit.recorder.decisions import DecisionRecorder
+    from tests.conftest import EXAMPLES, SIGNED_AT
+
+    loaded = load_envelope(EXAMPLES / "envelope.yaml")
+    gate = Gate(loaded.envelope, loaded.digest, EnvelopeTrust(True, SIGNED_AT, "signed off"))
+    request = ActionRequest.model_validate(json.loads((EXAMPLES / "request.json").read_text()))
+    return DecisionRecorder(gate, Ledger(store)), request
+
+
+def _summary(d: Any) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "tier": d.tier.value,
+        "codes": [r.code.value for r in d.reasons],
+        "extra": d.extra,
+    }
 
 
 def cmd_append(target: str, worker: int, count: int, seed: int) -> None:
@@ -71,47 +114,57 @@ def cmd_append(target: str, worker: int, count: int, seed: int) -> None:
 
 
 def cmd_decide(target: str, count: int) -> None:
-    from remit.decide import Gate
-    from remit.domain import ActionRequest
-    from remit.domain.trust import EnvelopeTrust
-    from remit.envelope import load_envelope
-    from remit.ledger.log import Ledger
-    from remit.recorder.decisions import DecisionRecorder
-    from tests.conftest import EXAMPLES, NOW, SIGNED_AT
+    from tests.conftest import NOW
 
-    loaded = load_envelope(EXAMPLES / "envelope.yaml")
-    gate = Gate(loaded.envelope, loaded.digest, EnvelopeTrust(True, SIGNED_AT, "signed off"))
-    request = ActionRequest.model_validate(json.loads((EXAMPLES / "request.json").read_text()))
     store = _open(target)
-    recorder = DecisionRecorder(gate, Ledger(store))
+    recorder, request = _recorder(store)
     _wait_for_go()
-    out = []
-    for _ in range(count):
-        d = recorder.decide(request, "concurrency-test", NOW)
-        out.append(
-            {
-                "id": d.id,
-                "tier": d.tier.value,
-                "codes": [r.code.value for r in d.reasons],
-                "index": d.extra.get("ledger_index"),
-            }
-        )
+    out = [_summary(recorder.decide(request, "concurrency-test", NOW)) for _ in range(count)]
     store.close()
     print(json.dumps(out), flush=True)
 
 
 def cmd_crash(target: str) -> None:
     from remit.ledger.log import Ledger
-    from remit.ledger.store import LedgerStore
     from remit.signing.keys import parse_skey
 
     key = parse_skey(os.environ[KEY_ENV])
-    store: LedgerStore = _open(target)
+    store = _open(target)
     Ledger(store, key).checkpoint(datetime.now(UTC))
     print("started", flush=True)
     while True:
         _, indexes = store.append_computed(lambda _state, size: [crash_entry(size)])
         print(indexes[0], flush=True)
+
+
+def cmd_diskfull(target: str) -> None:
+    import resource
+    import signal
+
+    from tests.conftest import NOW
+
+    store = _open(target)
+    recorder, request = _recorder(store)
+    for _ in range(5):
+        recorder.decide(request, "diskfull-test", NOW)
+    before = store.size()
+    wal = Path(target + "-wal").stat().st_size
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (wal, hard))
+    full = [_summary(recorder.decide(request, "diskfull-test", NOW)) for _ in range(3)]
+    size_while_full = store.size()
+    resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+    after = _summary(recorder.decide(request, "diskfull-test", NOW))
+    result = {
+        "before": before,
+        "full": full,
+        "size_while_full": size_while_full,
+        "after": after,
+        "size_after": store.size(),
+    }
+    store.close()
+    print(json.dumps(result), flush=True)
 
 
 def main(argv: list[str]) -> None:
@@ -122,25 +175,11 @@ def main(argv: list[str]) -> None:
         cmd_decide(target, int(rest[0]))
     elif cmd == "crash":
         cmd_crash(target)
+    elif cmd == "diskfull":
+        cmd_diskfull(target)
     else:
         raise SystemExit(f"unknown command {cmd!r}")
 
 
 if __name__ == "__main__":
     main(sys.argv[1:])
-
-
-def start(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    """Start a worker subprocess (stdin/stdout pipes, text mode) from the repository root."""
-    import subprocess
-
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.ledger_store._workers", *args],
-        cwd=REPO,
-        env=full_env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )

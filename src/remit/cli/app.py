@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from remit.cli import decide_cmd, envelope_cmd, inventory_cmd, keygen_cmd, ledger_cmd
+from remit.cli import decide_cmd, envelope_cmd, inventory_cmd, keygen_cmd, ledger_cmd, serve_cmd
 
 app = typer.Typer(
     name="remit",
@@ -18,6 +18,8 @@ app.command("decide")(decide_cmd.decide)
 app.command("inventory")(inventory_cmd.inventory)
 app.add_typer(envelope_cmd.app, name="envelope")
 app.add_typer(ledger_cmd.app, name="ledger")
+app.command("serve")(serve_cmd.serve)
+app.add_typer(serve_cmd.keys_app, name="keys")
 
 event_app = typer.Typer(
     help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True

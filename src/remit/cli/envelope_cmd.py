@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -40,7 +41,7 @@ def check(envelope: Path = typer.Argument(..., help="Envelope YAML file.")) -> N
         )
     if conflicts:
         for c in conflicts:
-            console.print(f"[red]conflict[/]: {c}", highlight=False)
+            console.print(f"[red]conflict[/]: {escape(str(c))}", highlight=False)
         raise typer.Exit(1)
 
 
@@ -80,6 +81,7 @@ def sign(
         f"({loaded.digest}) as {signer} ({role}) with key {signing_key.name}+"
         f"{signing_key.key_id_hex} at {iso(when)} → {path}",
         highlight=False,
+        markup=False,
     )
 
 
@@ -115,9 +117,9 @@ def status(
     head = Table.grid(padding=(0, 2))
     head.add_row("Envelope", f"{st.name} v{st.version}")
     head.add_row("Digest", st.digest)
-    head.add_row("Owner", st.owner)
-    head.add_row("Threat model", st.threat_model)
-    head.add_row("Authority", f"{ok} — {st.trust.detail}")
+    head.add_row("Owner", escape(st.owner))
+    head.add_row("Threat model", escape(st.threat_model))
+    head.add_row("Authority", f"{ok} — {escape(st.trust.detail)}")
     head.add_row(
         "Last review",
         f"{iso(st.last_review)}   next due {iso(st.next_review_due)}"
@@ -131,11 +133,11 @@ def status(
     for c in st.signoffs:
         s = c.signoff
         so.add_row(
-            s.signer,
-            s.role,
-            f"{s.key_name}+{s.key_id}",
+            escape(s.signer),
+            escape(s.role),
+            escape(f"{s.key_name}+{s.key_id}"),
             iso(s.at),
-            "[green]yes[/]" if c.valid else f"[red]no[/]: {c.problem}",
+            "[green]yes[/]" if c.valid else f"[red]no[/]: {escape(c.problem or '')}",
         )
     if not st.signoffs:
         so.add_row("—", "—", "—", "—", "[red]no sign-offs[/]")
@@ -145,13 +147,13 @@ def status(
         for col in ("kind", "at", "note"):
             ev.add_column(col)
         for e in st.pending_events:
-            ev.add_row(e.kind, iso(e.at), e.note)
+            ev.add_row(e.kind, iso(e.at), escape(e.note))
         console.print(ev)
     else:
         console.print("Re-validation: nothing pending.")
     if st.conflicts:
         for c in st.conflicts:
-            console.print(f"[red]conflict[/]: {c}", highlight=False)
+            console.print(f"[red]conflict[/]: {escape(str(c))}", highlight=False)
     else:
         console.print("Conflicts with regulations: none.")
     raise typer.Exit(0 if st.healthy else 1)

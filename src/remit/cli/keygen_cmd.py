@@ -32,7 +32,7 @@ def keygen(
         priv, pub = write_key_pair(out, key)
     except FileExistsError as exc:
         fail(str(exc))
-    console.print(f"private key: {priv} (keep it secret; mode 600)", highlight=False)
-    console.print(f"public key:  {pub}", highlight=False)
+    console.print(f"private key: {priv} (keep it secret; mode 600)", highlight=False, markup=False)
+    console.print(f"public key:  {pub}", highlight=False, markup=False)
     console.print("verifier key:", highlight=False)
     print(key.verifier().to_vkey())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from remit.cli.common import DbOption, console, err_console, fail, parse_time, print_json
@@ -139,7 +140,7 @@ def export(
     with _sink(out) as fh:
         n = writers[format_](entries, fh)
     if out is not None:
-        console.print(f"wrote {n} {format_} record(s) to {out}", highlight=False)
+        console.print(f"wrote {n} {format_} record(s) to {out}", highlight=False, markup=False)
 
 
 def _public_key(source: str) -> VerifierKey:
@@ -171,7 +172,7 @@ def _report(report: VerifyReport) -> None:
     )
     err_console.print(f"[bold red]FAILED[/] ({where})", highlight=False)
     for p in report.problems:
-        err_console.print(f"  - {p}", highlight=False, soft_wrap=True)
+        err_console.print(f"  - {escape(p)}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -258,5 +259,7 @@ def bundle(
     with out.open("w", encoding="utf-8") as fh:
         n = write_bundle(store, vkey, fh)
     console.print(
-        f"wrote {n} entries and {len(store.checkpoints())} checkpoint(s) to {out}", highlight=False
+        f"wrote {n} entries and {len(store.checkpoints())} checkpoint(s) to {out}",
+        highlight=False,
+        markup=False,
     )

@@ -60,8 +60,9 @@ def gate_for(
     trust, checks = trust_or_fail(loaded, envelope_path, trusted, now)
     if insecure_unsigned:
         warn(
-            "--insecure-unsigned: envelope sign-offs are NOT checked; every decision is "
-            "marked ENVELOPE_UNSIGNED_INSECURE. Never use this outside experiments."
+            "--insecure-unsigned: if no trusted sign-off covers the envelope it is used "
+            "anyway, and every decision is marked ENVELOPE_UNSIGNED_INSECURE. Never use "
+            "this outside experiments."
         )
         if not trust.valid:
             trust = EnvelopeTrust.insecure_unsigned()

@@ -10,13 +10,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from remit.domain.canonical import canonical_json, sha256_hex
 from remit.domain.decisions import Decision
 from remit.domain.requests import ActionRequest
+from remit.domain.tiers import Tier
 from remit.envelope.signoff import SignoffCheck, signoff_id
 from remit.ledger.checkpoint import Checkpoint, sign_checkpoint
 from remit.ledger.records import NewEntry, make_entry, ts_text
 from remit.ledger.store import LedgerStore, StoredCheckpoint
 from remit.signing.keys import SigningKey
+
+
+def request_digest(request_json: dict[str, Any]) -> str:
+    """The digest an approval is bound to: SHA-256 of the request's canonical JSON."""
+    return "sha256:" + sha256_hex(canonical_json(request_json))
 
 
 class NoLogKey(RuntimeError):
@@ -47,18 +54,35 @@ class Ledger:
         return self.store.append([make_entry(kind, at, actor, data)])[0]
 
     @staticmethod
-    def decision_entry(request: ActionRequest, decision: Decision, actor: str) -> NewEntry:
+    def decision_entry(
+        request: ActionRequest,
+        decision: Decision,
+        actor: str,
+        approval_expires: datetime | None = None,
+    ) -> NewEntry:
         """The entry for one decision: the full request (reasoning, provenance, resources)
-        and the full decision (tier, reasons, rules, envelope)."""
-        return make_entry(
-            "decision",
-            decision.decided_at,
-            actor,
-            {"decision": decision.to_dict(), "request": request.canonical()},
-        )
+        and the full decision (tier, reasons, rules, envelope). A decision held for approval
+        also records what the approval is bound to: the request digest and its deadline."""
+        req = request.canonical()
+        data: dict[str, Any] = {"decision": decision.to_dict(), "request": req}
+        if decision.tier is Tier.APPROVE:
+            if approval_expires is None:
+                raise ValueError("a decision held for approval needs its approval deadline")
+            data["approval"] = {
+                "request_digest": request_digest(req),
+                "expires_at": ts_text(approval_expires),
+            }
+        return make_entry("decision", decision.decided_at, actor, data)
 
-    def record_decision(self, request: ActionRequest, decision: Decision, actor: str) -> int:
-        return self.store.append([self.decision_entry(request, decision, actor)])[0]
+    def record_decision(
+        self,
+        request: ActionRequest,
+        decision: Decision,
+        actor: str,
+        approval_expires: datetime | None = None,
+    ) -> int:
+        entry = self.decision_entry(request, decision, actor, approval_expires)
+        return self.store.append([entry])[0]
 
     def record_event(
         self, kind: str, at: datetime, note: str, actor: str, recorded_at: datetime

@@ -16,7 +16,18 @@ from remit.domain.canonical import canonical_json
 
 ENTRY_VERSION = 1
 KINDS = frozenset(
-    {"decision", "outcome", "event", "signoff", "approval", "grant", "revocation", "note"}
+    {
+        "decision",
+        "outcome",
+        "event",
+        "signoff",
+        "approval",
+        "grant",
+        "revocation",
+        "note",
+        "notification",
+        "identity",
+    }
 )
 
 
@@ -67,40 +78,70 @@ def make_entry(kind: str, at: datetime, actor: str, data: dict[str, Any]) -> New
 
 
 @dataclass(frozen=True, slots=True)
-class DecisionRow:
-    id: str
-    agent: str
-    action: str
-    tier: str
-    window_rules: tuple[str, ...]
+class IndexRow:
+    """A row of a derived index table (see `schema.INDEX_TABLES`)."""
+
+    table: str
+    values: tuple[object, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    kind: str
-    at: str
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class SignoffRow:
-    id: str
-
-
-def derive(entry: NewEntry) -> DecisionRow | EventRow | SignoffRow | None:
-    """The index row a store keeps for an entry (rebuildable from the entries alone)."""
-    if entry.kind not in ("decision", "event", "signoff"):
-        return None
-    data = json.loads(entry.body)["data"]
-    if entry.kind == "signoff":
-        return SignoffRow(str(data["id"]))
+def derive(entry: NewEntry, idx: int) -> list[IndexRow]:
+    """The index rows a store keeps for an entry. They are rebuildable from the entries
+    alone, so the log stays the one source of truth."""
+    if entry.kind not in ("decision", "event", "signoff", "approval", "outcome"):
+        return []
+    body = json.loads(entry.body)
+    data = body["data"]
+    ts = entry.ts
     if entry.kind == "decision":
-        d = data["decision"]
-        runs = d["tier"] in ("autonomous", "notify")
-        return DecisionRow(
-            d["id"], d["agent"], d["action"], d["tier"], tuple(d["rules"]) if runs else ()
-        )
-    return EventRow(str(data["kind"]), ts_text(_parse_iso(data["at"])), str(data.get("note", "")))
+        d, req = data["decision"], data["request"]
+        rows = [
+            IndexRow(
+                "decisions", (d["id"], idx, d["agent"], d["action"], d["tier"], ts, body["actor"])
+            )
+        ]
+        if d["tier"] in ("autonomous", "notify"):
+            rows += [IndexRow("window_actions", (d["agent"], r, ts, idx)) for r in d["rules"]]
+        elif d["tier"] == "approve":
+            a = data["approval"]
+            rows.append(
+                IndexRow(
+                    "approvals",
+                    (
+                        d["id"],
+                        idx,
+                        body["actor"],
+                        req.get("on_behalf_of"),
+                        a["request_digest"],
+                        a["expires_at"],
+                        d["agent"],
+                    ),
+                )
+            )
+        return rows
+    if entry.kind == "event":
+        at = ts_text(_parse_iso(data["at"]))
+        return [IndexRow("events", (idx, str(data["kind"]), at, str(data.get("note", ""))))]
+    if entry.kind == "signoff":
+        return [IndexRow("signoffs", (str(data["id"]), idx))]
+    if entry.kind == "approval":
+        rows = [
+            IndexRow(
+                "approval_actions",
+                (
+                    data["decision_id"],
+                    idx,
+                    data["state"],
+                    body["actor"],
+                    data.get("comment") or "",
+                    ts,
+                ),
+            )
+        ]
+        if data["state"] == "approved":
+            rows += [IndexRow("window_actions", (data["agent"], r, ts, idx)) for r in data["rules"]]
+        return rows
+    return [IndexRow("outcomes", (data["decision_id"], idx, data["status"], ts))]
 
 
 def _parse_iso(text: str) -> datetime:

@@ -6,6 +6,25 @@ signed over it (checkpoints) and can be rebuilt or checked against it.
 
 from __future__ import annotations
 
+INDEX_TABLES: dict[str, tuple[str, ...]] = {
+    "decisions": ("id", "idx", "agent", "action", "tier", "ts", "actor"),
+    "window_actions": ("agent", "rule_id", "ts", "idx"),
+    "events": ("idx", "kind", "at", "note"),
+    "signoffs": ("id", "idx"),
+    "approvals": (
+        "decision_id",
+        "idx",
+        "requested_by",
+        "on_behalf_of",
+        "request_digest",
+        "expires_at",
+        "agent",
+    ),
+    "approval_actions": ("decision_id", "idx", "state", "actor", "comment", "ts"),
+    "outcomes": ("decision_id", "idx", "status", "ts"),
+}
+"""Derived index tables and their columns, in insert order."""
+
 
 def ddl(blob: str) -> list[str]:
     """CREATE statements, with the dialect's binary type name."""
@@ -19,7 +38,7 @@ def ddl(blob: str) -> list[str]:
             size BIGINT PRIMARY KEY, root {blob} NOT NULL, note TEXT NOT NULL, ts TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS decisions (
             id TEXT PRIMARY KEY, idx BIGINT NOT NULL, agent TEXT NOT NULL, action TEXT NOT NULL,
-            tier TEXT NOT NULL, ts TEXT NOT NULL)""",
+            tier TEXT NOT NULL, ts TEXT NOT NULL, actor TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS window_actions (
             agent TEXT NOT NULL, rule_id TEXT NOT NULL, ts TEXT NOT NULL, idx BIGINT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS window_actions_by_rule ON window_actions (agent, rule_id, ts)",
@@ -27,4 +46,18 @@ def ddl(blob: str) -> list[str]:
             idx BIGINT PRIMARY KEY, kind TEXT NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS events_by_kind ON events (kind, at)",
         "CREATE TABLE IF NOT EXISTS signoffs (id TEXT PRIMARY KEY, idx BIGINT NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS approvals (
+            decision_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, requested_by TEXT NOT NULL,
+            on_behalf_of TEXT, request_digest TEXT NOT NULL, expires_at TEXT NOT NULL,
+            agent TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS approval_actions (
+            decision_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, state TEXT NOT NULL,
+            actor TEXT NOT NULL, comment TEXT NOT NULL, ts TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS outcomes (
+            decision_id TEXT NOT NULL, idx BIGINT PRIMARY KEY, status TEXT NOT NULL,
+            ts TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS outcomes_by_decision ON outcomes (decision_id)",
+        """CREATE TABLE IF NOT EXISTS api_keys (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
+            secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",
     ]

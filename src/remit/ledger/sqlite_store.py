@@ -5,6 +5,7 @@ acknowledged append survives a crash or power loss; writers serialise with
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -41,6 +42,7 @@ class SqliteStore(LedgerStore):
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
+            self._file_id = _file_id(self.path)
             with self._write_tx() as cur:
                 for stmt in ddl("BLOB"):
                     cur.execute(stmt)
@@ -57,6 +59,7 @@ class SqliteStore(LedgerStore):
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
+                self._check_same_file()
                 yield cur
             except BaseException:
                 with suppress(sqlite3.Error):
@@ -66,6 +69,16 @@ class SqliteStore(LedgerStore):
                 cur.execute("COMMIT")
             finally:
                 cur.close()
+
+    def _check_same_file(self) -> None:
+        # SQLite in WAL mode keeps committing into a file that was deleted or replaced
+        # while open (with its folder): acknowledged appends that no one can ever read.
+        try:
+            same = _file_id(self.path) == self._file_id
+        except OSError:
+            same = False
+        if not same:
+            raise LedgerUnavailable(f"ledger file {self.path} was removed or replaced")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -92,3 +105,8 @@ class SqliteStore(LedgerStore):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino

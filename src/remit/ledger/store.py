@@ -20,16 +20,8 @@ from typing import Any
 
 from remit.decide.state import GateState, OrgEvent
 from remit.ledger import merkle
-from remit.ledger.records import (
-    DecisionRow,
-    EventRow,
-    NewEntry,
-    SignoffRow,
-    StoredEntry,
-    derive,
-    parse_ts,
-    ts_text,
-)
+from remit.ledger.records import NewEntry, StoredEntry, derive, parse_ts, ts_text
+from remit.ledger.schema import INDEX_TABLES
 
 STORED_MIN_LEVEL = 4
 _LEVEL_SHIFT = 56
@@ -95,6 +87,23 @@ class LedgerStore(ABC):
     def _sql(self, sql: str) -> str:
         return sql if self.ph == "?" else sql.replace("?", self.ph)
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read-only query (written with `?` placeholders) on the ledger's database."""
+        rows: list[tuple[Any, ...]] = self._guard(self._read, self._sql(sql), params)
+        return rows
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement (with `?` placeholders) in its own serialised transaction, for the
+        few tables that are not derived from the log (API key hashes). Returns rowcount."""
+        try:
+            with self._write_tx() as cur:
+                cur.execute(self._sql(sql), params)
+                return int(cur.rowcount)
+        except Exception as exc:
+            if self._is_storage_error(exc):
+                raise LedgerUnavailable(f"write failed at {self.location}: {exc}") from exc
+            raise
+
     # -- appends --------------------------------------------------------------------------
     def append(self, entries: Sequence[NewEntry]) -> list[int]:
         """Append entries in order; return their indexes once durably committed."""
@@ -124,10 +133,7 @@ class LedgerStore(ABC):
                     compact = compact.copy()
                 entry_rows = []
                 node_rows = []
-                decision_rows = []
-                window_rows: list[tuple[str, str, str, int]] = []
-                event_rows = []
-                signoff_rows = []
+                index_rows: dict[str, list[tuple[object, ...]]] = {}
                 for offset, e in enumerate(entries):
                     idx = size + offset
                     lh = merkle.leaf_hash(e.body)
@@ -135,14 +141,8 @@ class LedgerStore(ABC):
                         if level >= STORED_MIN_LEVEL:
                             node_rows.append((node_key(level, index), value))
                     entry_rows.append((idx, e.ts, e.kind, e.body, lh))
-                    row = derive(e)
-                    if isinstance(row, DecisionRow):
-                        decision_rows.append((row.id, idx, row.agent, row.action, row.tier, e.ts))
-                        window_rows.extend((row.agent, r, e.ts, idx) for r in row.window_rules)
-                    elif isinstance(row, EventRow):
-                        event_rows.append((idx, row.kind, row.at, row.note))
-                    elif isinstance(row, SignoffRow):
-                        signoff_rows.append((row.id, idx))
+                    for row in derive(e, idx):
+                        index_rows.setdefault(row.table, []).append(row.values)
                 q = self._sql
                 cur.executemany(
                     q("INSERT INTO entries(idx, ts, kind, body, leaf_hash) VALUES (?,?,?,?,?)"),
@@ -150,24 +150,11 @@ class LedgerStore(ABC):
                 )
                 if node_rows:
                     cur.executemany(q("INSERT INTO nodes(id, hash) VALUES (?,?)"), node_rows)
-                if decision_rows:
+                for table, values in index_rows.items():
+                    cols = INDEX_TABLES[table]
+                    marks = ",".join("?" for _ in cols)
                     cur.executemany(
-                        q(
-                            "INSERT INTO decisions(id, idx, agent, action, tier, ts) "
-                            "VALUES (?,?,?,?,?,?)"
-                        ),
-                        decision_rows,
-                    )
-                if window_rows:
-                    cur.executemany(
-                        q("INSERT INTO window_actions(agent, rule_id, ts, idx) VALUES (?,?,?,?)"),
-                        window_rows,
-                    )
-                if signoff_rows:
-                    cur.executemany(q("INSERT INTO signoffs(id, idx) VALUES (?,?)"), signoff_rows)
-                if event_rows:
-                    cur.executemany(
-                        q("INSERT INTO events(idx, kind, at, note) VALUES (?,?,?,?)"), event_rows
+                        q(f"INSERT INTO {table}({', '.join(cols)}) VALUES ({marks})"), values
                     )
         except LedgerUnavailable:
             self._compact = None

@@ -43,7 +43,8 @@ class DecisionRecorder:
         def build(state: GateState, _size: int) -> Sequence[NewEntry]:
             decision = self.gate.decide(request, at, state, decision_id=did)
             made.append(decision)
-            return [Ledger.decision_entry(request, decision, actor)]
+            expires = at + self.gate.envelope.defaults.approval_timeout
+            return [Ledger.decision_entry(request, decision, actor, expires)]
 
         try:
             _, indexes = self.ledger.store.append_computed(build)

@@ -1,0 +1,1 @@
+"""The Remit service: FastAPI over the decision core, the ledger and the workflows."""

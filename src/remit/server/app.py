@@ -1,0 +1,136 @@
+"""The FastAPI application: routes under /v1, a request-body size limit, readable
+validation errors, and background work (periodic checkpoints, approval expiry)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from remit.server.routes import admin, approvals, decisions, health, ledger
+from remit.server.runtime import Runtime
+
+log = logging.getLogger("remit.server")
+
+
+class BodyLimit:
+    """Refuses request bodies larger than `limit` bytes with 413, before parsing them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _too_large(send, self.limit)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(send, self.limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = f'{{"detail":"request body larger than {limit} bytes"}}'.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _readable(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        out.append({"field": loc or "(body)", "message": msg, "type": err.get("type")})
+    return out
+
+
+async def _every(seconds: float, fn: Callable[[], Any], name: str) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(fn)
+        except Exception:  # keep the loop alive; the next round retries
+            log.exception("background task %s failed", name)
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    """The app for one runtime."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(_every(1.0, lambda: rt.approvals.expire_due(rt.clock()), "expire"))
+        ]
+        if rt.ledger.log_key is not None:
+            tasks.append(
+                asyncio.create_task(
+                    _every(
+                        rt.config.checkpoint_every,
+                        lambda: rt.ledger.checkpoint(rt.clock()),
+                        "checkpoint",
+                    )
+                )
+            )
+        try:
+            yield
+        finally:
+            for t in tasks:
+                t.cancel()
+            rt.close()
+
+    app = FastAPI(
+        title="Remit",
+        version="0.1.0",
+        description="Ask before acting: decisions by a signed policy envelope, recorded on a "
+        "tamper-evident ledger before they are answered.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _readable(exc)}, status_code=422)
+
+    for r in (decisions.router, approvals.router, ledger.router, admin.router, health.router):
+        app.include_router(r)
+    app.add_middleware(BodyLimit, limit=rt.config.max_body_bytes)
+    return app
+
+
+Handler = Callable[[Request], Awaitable[Any]]

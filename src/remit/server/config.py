@@ -1,0 +1,111 @@
+"""Service configuration: one file (YAML) plus REMIT_* environment variables plus the
+command line, in rising order of precedence. Validated at start; a bad value stops the
+service with a message naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class WebhookConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    timeout: float = 5.0
+
+
+class SmtpConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str
+    port: int = 25
+    sender: str
+    recipients: list[str]
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+class NotifyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    webhook: WebhookConfig | None = None
+    smtp: SmtpConfig | None = None
+
+
+class ServerConfig(BaseModel):
+    """Everything `remit serve` needs."""
+
+    model_config = ConfigDict(extra="forbid")
+    envelope: Path
+    trusted_keys: list[str] = Field(default_factory=list)
+    db: str = ".remit/remit.db"
+    log_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8700, ge=0, le=65535)
+    insecure_unsigned: bool = False
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    checkpoint_every: float = Field(30.0, gt=0, description="seconds between checkpoints")
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    public_url: str | None = None
+
+    def notify_dict(self) -> dict[str, Any]:
+        return self.notify.model_dump(exclude_none=True)
+
+
+ENV = {
+    "REMIT_ENVELOPE": "envelope",
+    "REMIT_TRUSTED_KEYS": "trusted_keys",
+    "REMIT_DB": "db",
+    "REMIT_LOG_KEY": "log_key",
+    "REMIT_HOST": "host",
+    "REMIT_PORT": "port",
+    "REMIT_WEBHOOK_URL": "notify.webhook.url",
+    "REMIT_CHECKPOINT_EVERY": "checkpoint_every",
+    "REMIT_PUBLIC_URL": "public_url",
+}
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message names the setting."""
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = value
+
+
+def load_config(path: Path | None, overrides: dict[str, Any]) -> ServerConfig:
+    """File, then environment, then command-line `overrides` (dotted keys; None = unset)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"--config {path}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--config {path}: expected a mapping of settings")
+        data = loaded
+    for var, key in ENV.items():
+        if var in os.environ:
+            value: Any = os.environ[var]
+            if key == "trusted_keys":
+                value = [v for v in value.split(os.pathsep) if v]
+            _set(data, key, value)
+    for key, value in overrides.items():
+        if value is not None and value != []:
+            _set(data, key, value)
+    try:
+        return ServerConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"configuration is not valid: {problems}") from None

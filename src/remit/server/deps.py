@@ -1,0 +1,54 @@
+"""Request-scoped dependencies: the runtime and the caller's identity (Bearer API key),
+with 401 for a missing or bad key and 403 for a role that may not do this."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from remit.identity.model import Identity, Role
+from remit.ledger.store import LedgerUnavailable
+from remit.server.runtime import Runtime
+
+_bearer = HTTPBearer(auto_error=False, description="Remit API key: `Authorization: Bearer rk_…`")
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def identity(
+    creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    rt: Runtime = Depends(runtime),
+) -> Identity:
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise HTTPException(
+            401,
+            "missing API key: send Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        who = rt.keys.authenticate(creds.credentials)
+    except LedgerUnavailable as exc:
+        raise HTTPException(503, f"cannot check the API key: {exc}") from None
+    if who is None:
+        raise HTTPException(
+            401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return who
+
+
+def require(*roles: Role) -> Callable[[Identity], Identity]:
+    """A dependency that admits only `roles` (admin is always admitted)."""
+    allowed = {*roles, Role.ADMIN}
+
+    def check(who: Identity = Depends(identity)) -> Identity:
+        if who.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(403, f"role {who.role.value} may not do this (needs {names})")
+        return who
+
+    return check

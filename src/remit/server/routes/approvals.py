@@ -1,0 +1,97 @@
+"""`/v1/approvals`: the queue of held decisions, with everything an approver must see, and
+approve / reject with a comment (separation of duties enforced)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from remit.approvals.queue import ApprovalRecord
+from remit.approvals.rules import ApprovalRefused, ApprovalState
+from remit.identity.model import Identity, Role
+from remit.ledger.store import LedgerUnavailable
+from remit.server.deps import require, runtime
+from remit.server.routes.decisions import ERRORS, decision_view
+from remit.server.runtime import Runtime
+from remit.server.schemas import ApprovalDetailOut, ResolveIn
+
+router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
+
+
+def detail(rt: Runtime, rec: ApprovalRecord) -> ApprovalDetailOut:
+    decision, request = decision_view(rt, rec.pending.decision_id)
+    blast: dict[str, Any] | None = None
+    env = rt.envelope_view().loaded.envelope
+    for rule in env.rules:
+        if rule.id in decision["rules"] and rule.blast_radius is not None:
+            blast = {
+                "rule": rule.id,
+                **rule.blast_radius.model_dump(mode="json", exclude_none=True),
+            }
+    return ApprovalDetailOut(
+        approval=rec.to_dict(rt.clock()),  # type: ignore[arg-type]
+        decision=decision,
+        request=request,
+        blast_radius=blast,
+    )
+
+
+@router.get("", response_model=list[ApprovalDetailOut], responses=ERRORS)
+def list_approvals(
+    state: ApprovalState | None = Query(
+        ApprovalState.PENDING, description="Filter by state (omit for pending)."
+    ),
+    limit: int = Query(100, ge=1, le=500),
+    who: Identity = Depends(require(Role.APPROVER, Role.AUDITOR)),
+    rt: Runtime = Depends(runtime),
+) -> list[ApprovalDetailOut]:
+    """Approvals in a state, newest first, each with the full request and reasons."""
+    try:
+        return [detail(rt, r) for r in rt.approvals.list(state, rt.clock(), limit)]
+    except LedgerUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+def _resolve(
+    rt: Runtime, decision_id: str, who: Identity, state: ApprovalState, body: ResolveIn
+) -> ApprovalDetailOut:
+    try:
+        rec = rt.approvals.resolve(
+            decision_id, who, state, body.comment, rt.clock(), body.request_digest
+        )
+    except ApprovalRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    except LedgerUnavailable as exc:
+        raise HTTPException(503, f"not recorded, so not resolved: {exc}") from None
+    return detail(rt, rec)
+
+
+@router.post(
+    "/{decision_id}/approve",
+    response_model=ApprovalDetailOut,
+    responses={**ERRORS, 409: {"description": "already resolved, expired, or digest mismatch"}},
+)
+def approve(
+    decision_id: str,
+    body: ResolveIn,
+    who: Identity = Depends(require(Role.APPROVER)),
+    rt: Runtime = Depends(runtime),
+) -> ApprovalDetailOut:
+    """Approve a held decision (recorded with your identity and comment)."""
+    return _resolve(rt, decision_id, who, ApprovalState.APPROVED, body)
+
+
+@router.post(
+    "/{decision_id}/reject",
+    response_model=ApprovalDetailOut,
+    responses={**ERRORS, 409: {"description": "already resolved or expired"}},
+)
+def reject(
+    decision_id: str,
+    body: ResolveIn,
+    who: Identity = Depends(require(Role.APPROVER)),
+    rt: Runtime = Depends(runtime),
+) -> ApprovalDetailOut:
+    """Reject a held decision (recorded with your identity and comment)."""
+    return _resolve(rt, decision_id, who, ApprovalState.REJECTED, body)

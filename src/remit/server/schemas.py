@@ -1,0 +1,126 @@
+"""Request and response bodies of the HTTP API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReasonOut(BaseModel):
+    code: str
+    message: str
+
+
+class EnvelopeRefOut(BaseModel):
+    name: str
+    version: int
+    digest: str
+
+
+class ApprovalOut(BaseModel):
+    decision_id: str
+    state: Literal["pending", "approved", "rejected", "expired"]
+    requested_by: str
+    on_behalf_of: str | None
+    request_digest: str
+    expires_at: str
+    resolved_by: str | None = None
+    comment: str | None = None
+    resolved_at: str | None = None
+
+
+class DecisionOut(BaseModel):
+    """A decision, and what the agent may do now (`status`)."""
+
+    id: str
+    tier: Literal["autonomous", "notify", "approve", "deny"]
+    status: Literal["allowed", "pending", "denied"]
+    allowed: bool
+    reasons: list[ReasonOut]
+    rules: list[str]
+    envelope: EnvelopeRefOut
+    decided_at: str
+    agent: str
+    action: str
+    access_level: str | None = None
+    fallback_rule: str | None = None
+    ledger_index: int | None = None
+    recorded: bool = True
+    approval: ApprovalOut | None = None
+
+
+class OutcomeIn(_In):
+    status: Literal["succeeded", "failed"]
+    error: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    cloud_request_ids: Annotated[
+        list[Annotated[str, StringConstraints(max_length=200)]], Field(max_length=1000)
+    ] = Field(default_factory=list)
+
+
+class OutcomeOut(BaseModel):
+    decision_id: str
+    ledger_index: int
+    ran_without_allow: bool
+
+
+class ResolveIn(_In):
+    comment: Annotated[str, StringConstraints(max_length=4000)] = ""
+    request_digest: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+        None, description="The digest of the request you reviewed; refused if it differs."
+    )
+
+
+class ApprovalDetailOut(BaseModel):
+    """Everything an approver needs to judge one held action."""
+
+    approval: ApprovalOut
+    decision: dict[str, Any]
+    request: dict[str, Any]
+    blast_radius: dict[str, Any] | None
+
+
+class EventIn(_In):
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    at: datetime | None = None
+    note: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class EventOut(BaseModel):
+    ledger_index: int
+    kind: str
+    at: str
+
+
+class CheckpointOut(BaseModel):
+    size: int
+    root_hash: str
+    note: str
+
+
+class ProofOut(BaseModel):
+    index: int
+    tree_size: int
+    leaf_hash: str
+    leaf: str
+    inclusion_proof: list[str]
+    checkpoint: str | None
+
+
+class ConsistencyOut(BaseModel):
+    from_size: int = Field(alias="from")
+    to_size: int = Field(alias="to")
+    consistency_proof: list[str]
+    from_checkpoint: str | None
+    to_checkpoint: str | None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Problem(BaseModel):
+    detail: str | list[Any]
