@@ -29,4 +29,5 @@ def log_key_or_none(source: str | None) -> SigningKey | None:
 
 
 def ledger_or_fail(db: str | None, log_key: str | None = None, *, create: bool = True) -> Ledger:
-    return Ledger(store_or_fail(db, create=create), log_key_or_none(log_key))
+    key = log_key_or_none(log_key)  # a bad key must fail before the store is opened (created)
+    return Ledger(store_or_fail(db, create=create), key)

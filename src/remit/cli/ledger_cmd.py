@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from remit.cli.common import DbOption, console, err_console, fail, parse_time, print_json
-from remit.cli.ledger_access import ledger_or_fail, store_or_fail
+from remit.cli.ledger_access import ledger_or_fail, log_key_or_none, store_or_fail
 from remit.ledger import merkle
 from remit.ledger.bundle import BundleError, read_bundle, write_bundle
 from remit.ledger.export import write_jsonl, write_ocsf, write_otel
@@ -37,7 +37,9 @@ LogKeyOption = typer.Option(
 @app.command()
 def checkpoint(db: str | None = DbOption, log_key: str | None = LogKeyOption) -> None:
     """Sign a checkpoint of the current tree (if it grew) and print the latest one."""
-    ledger = ledger_or_fail(db, log_key)
+    if log_key_or_none(log_key) is None:
+        fail(str(NoLogKey()))  # before opening: a checkpoint must not create a ledger
+    ledger = ledger_or_fail(db, log_key, create=False)
     try:
         cp = ledger.checkpoint(datetime.now(UTC))
     except NoLogKey as exc:
