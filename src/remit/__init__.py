@@ -1,1 +1,29 @@
-"""Remit: an accountability layer for autonomous AI actions in the cloud."""
+"""Remit: an accountability layer for autonomous AI actions in the cloud.
+
+`remit.Client`, `remit.AsyncClient` and `remit.instrument` are the SDK (imported on first
+use, so the core stays light).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_SDK = {
+    "Client",
+    "AsyncClient",
+    "instrument",
+    "Denied",
+    "ApprovalTimedOut",
+    "FallbackRequired",
+    "RemitUnavailable",
+    "RemitRefused",
+    "RemitError",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SDK:
+        import remit.sdk
+
+        return getattr(remit.sdk, name)
+    raise AttributeError(f"module 'remit' has no attribute {name!r}")

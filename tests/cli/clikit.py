@@ -130,7 +130,9 @@ def file_digest(path: Path) -> str:
 
 def tree_files(root: Path) -> dict[str, str]:
     """Every file under root with its SHA-256: to show a command wrote nothing."""
-    return {str(p.relative_to(root)): file_digest(p) for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): file_digest(p) for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 # --- RFC 6962 / RFC 9162, written out here so the CLI is checked against an
@@ -216,9 +218,9 @@ def open_checkpoint(note: str, vkey: str) -> tuple[str, int, bytes]:
         if line.startswith(f"\u2014 {name} ")
     ]
     assert ours, f"no signature line by {name} in:\n{note}"
-    assert any(
-        sig[:4] == key_id and _verifies(public, sig[4:], text.encode()) for sig in ours
-    ), "no signature by the key verifies"
+    assert any(sig[:4] == key_id and _verifies(public, sig[4:], text.encode()) for sig in ours), (
+        "no signature by the key verifies"
+    )
     return lines[0], int(lines[1]), base64.b64decode(lines[2])
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from tests.cli.clikit import CISO_NAME, LOG_NAME, SIGNED_AT, copy_examples, ok, remit
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.cli.clikit import (
     NOW,
     codes,
@@ -233,12 +232,12 @@ def test_rate_window_21st_decision_needs_approval(ws: Path, keys: Keys) -> None:
     first = [one(0)]
     with ThreadPoolExecutor(max_workers=3) as pool:
         first += pool.map(one, range(2, 40, 2))
-    assert [d["tier"] for d in first] == ["notify"] * 20
+    assert [d["tier"] for d in first] == ["notify"] * 20, [codes(d) for d in first]
     assert sorted(d["ledger_index"] for d in first) == list(range(1, 21))
     assert len({d["id"] for d in first}) == 20
 
     last = one(40)
-    assert last["tier"] == "approve"
+    assert last["tier"] == "approve", last["reasons"]
     assert "RATE_LIMIT_EXCEEDED" in codes(last)
     assert last["ledger_index"] == 21
 
@@ -287,6 +286,17 @@ def test_event_requires_revalidation_until_resigned(ws: Path, keys: Keys) -> Non
         }
     ]
     assert st["healthy"] is False
+    text = ok(
+        remit(
+            "envelope", "status", "envelope.yaml", "--trusted-keys", keys.ciso_pub,
+            "--now", NOW, "--db", "ledger.db",
+            cwd=ws,
+        ),
+        1,
+    ).stdout  # fmt: skip
+    assert "Re-validation pending" in text
+    row = next(line for line in text.splitlines() if "2026-11-05T00:00:00Z" in line)
+    assert "acquisition" in row and "Bought Acquired Co [incl. its AWS org]" in row, row
 
     ok(
         remit(
@@ -322,7 +332,9 @@ def test_event_add_rejects_bad_kind(tmp_path: Path) -> None:
     proc = ok(remit("event", "add", "--kind", "Acquisition!", "--db", "ledger.db", cwd=tmp_path), 2)
     assert "--kind" in proc.stderr and "Acquisition!" in proc.stderr
     proc = ok(
-        remit("event", "add", "--kind", "acquisition", "--at", "soon", "--db", "l.db", cwd=tmp_path),
+        remit(
+            "event", "add", "--kind", "acquisition", "--at", "soon", "--db", "l.db", cwd=tmp_path
+        ),
         2,
     )
     assert "--at" in proc.stderr

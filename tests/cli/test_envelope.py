@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.cli.clikit import (
     EXAMPLES,
     EXPIRES,
     NEXT_REVIEW_DUE,
     NOW,
     SIGNED_AT,
+    cli_env,
     edit,
     ok,
     remit,
@@ -73,7 +73,13 @@ BAD_ENVELOPES = [
         25,
         ["service_account", "ARN"],
     ),
-    ("duplicate-key", "  version: 7\n", "  version: 7\n  version: 8\n", 8, ["duplicate", "version"]),
+    (
+        "duplicate-key",
+        "  version: 7\n",
+        "  version: 7\n  version: 8\n",
+        8,
+        ["duplicate", "version"],
+    ),
     (
         "no-such-action",
         'actions: ["iam:DetachRolePolicy", "iam:DeleteRolePolicy"]\n    resources',
@@ -110,7 +116,11 @@ def test_check_missing_file(tmp_path: Path) -> None:
 
 
 def test_check_reports_conflict_and_sign_refuses(unsigned_ws: Path, keys: Keys) -> None:
-    edit(unsigned_ws / "envelope.yaml", "    forbid_tiers: [autonomous, notify]\n", CONFLICTING_REGULATION)
+    edit(
+        unsigned_ws / "envelope.yaml",
+        "    forbid_tiers: [autonomous, notify]\n",
+        CONFLICTING_REGULATION,
+    )
     proc = ok(remit("envelope", "check", "envelope.yaml", cwd=unsigned_ws), 1)
     conflicts = [line for line in proc.stdout.splitlines() if line.startswith("conflict")]
     assert any("R7-revoke-stale" in c and "SOX-roles" in c for c in conflicts), proc.stdout
@@ -240,7 +250,11 @@ def test_status_untrusted_key_and_edited_envelope(ws: Path, keys: Keys) -> None:
 
 
 def test_status_shows_conflicts(unsigned_ws: Path, keys: Keys) -> None:
-    edit(unsigned_ws / "envelope.yaml", "    forbid_tiers: [autonomous, notify]\n", CONFLICTING_REGULATION)
+    edit(
+        unsigned_ws / "envelope.yaml",
+        "    forbid_tiers: [autonomous, notify]\n",
+        CONFLICTING_REGULATION,
+    )
     st = status_json(unsigned_ws, keys, "--now", NOW, code=1)
     assert any("R7-revoke-stale" in c and "SOX-roles" in c for c in st["conflicts"])
     assert st["signoffs"] == [] and st["authority"] is False
@@ -323,3 +337,18 @@ def test_inventory_of_invalid_envelope(unsigned_ws: Path) -> None:
     edit(unsigned_ws / "envelope.yaml", "version: 7", "version: seven")
     proc = ok(remit("inventory", "envelope.yaml", cwd=unsigned_ws), 2)
     assert "metadata.version" in proc.stderr
+
+
+def test_status_on_a_narrow_pipe_never_truncates(ws: Path, keys: Keys) -> None:
+    """Piped output is 80 columns wide; digests, keys and times must wrap, not end in '…'."""
+    proc = ok(
+        remit(
+            "envelope", "status", "envelope.yaml", "--trusted-keys", keys.ciso_pub,
+            "--now", NOW, "--db", "ledger.db",
+            cwd=ws, env=cli_env(COLUMNS="80"),
+        )
+    )  # fmt: skip
+    assert "…" not in proc.stdout, proc.stdout
+    digest = json.loads((ws / "envelope.yaml.signoffs.json").read_text())["signoffs"][0]
+    flat = re.sub(r"[\s│┃]", "", proc.stdout)
+    assert digest["envelope"]["digest"] in flat

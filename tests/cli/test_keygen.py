@@ -16,8 +16,8 @@ def test_keygen_writes_private_key_mode_600_and_public_key(keys: Keys) -> None:
     assert stat.S_IMODE(keys.ciso_key.stat().st_mode) == 0o600
     assert keys.ciso_pub.is_file()
     assert keys.ciso_key.read_text() != keys.ciso_pub.read_text()
-    # The private key file must not be world- or group-readable, the public one may be.
     assert "ciso.key" in keys.keygen_stdout and "ciso.pub" in keys.keygen_stdout
+    assert "mode 600" in keys.keygen_stdout
 
 
 def test_keygen_prints_a_c2sp_verifier_key_on_its_last_line(keys: Keys) -> None:

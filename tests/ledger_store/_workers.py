@@ -75,13 +75,14 @@ def _wait_for_go() -> None:
 
 def _recorder(store: Any) -> tuple[Any, Any]:
     """A DecisionRecorder over the example envelope (signed off) and the example request."""
+    from tests.conftest import EXAMPLES, SIGNED_AT
+
     from remit.decide import Gate
     from remit.domain import ActionRequest
     from remit.domain.trust import EnvelopeTrust
     from remit.envelope import load_envelope
     from remit.ledger.log import Ledger
     from remit.recorder.decisions import DecisionRecorder
-    from tests.conftest import EXAMPLES, SIGNED_AT
 
     loaded = load_envelope(EXAMPLES / "envelope.yaml")
     gate = Gate(loaded.envelope, loaded.digest, EnvelopeTrust(True, SIGNED_AT, "signed off"))

@@ -65,12 +65,6 @@ def admin_url() -> str:
     return url
 
 
-def database_url(admin: str, name: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(admin)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
-
-
 def as_url(admin: str, name: str) -> str:
     """A postgresql:// URL for database `name` (what open_store and subprocesses take)."""
     info = psycopg.conninfo.conninfo_to_dict(admin)
@@ -106,11 +100,11 @@ def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
-def open_target(target: str, **options: int) -> LedgerStore:
-    """A store on `target`, with store-specific options (busy/lock timeouts)."""
+def open_target(target: str) -> LedgerStore:
+    """A store on `target`: PostgresStore for a postgresql:// URL, else SqliteStore."""
     if target.startswith("postgresql://"):
-        return PostgresStore(target, **options)
-    return SqliteStore(target, **options)
+        return PostgresStore(target)
+    return SqliteStore(target)
 
 
 @pytest.fixture

@@ -7,18 +7,20 @@ admits: of 30 concurrent requests under rule R7 (20 per hour) exactly 20 run (no
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from collections import Counter
 from typing import Any
 
+from tests.conftest import NOW
+from tests.ledger_store import _workers
+from tests.ledger_store.conftest import open_target
+
 from remit.ledger.checkpoint import open_checkpoint
 from remit.ledger.log import Ledger
 from remit.ledger.verify import CheckpointIn, verify_log
 from remit.signing.keys import SigningKey
-from tests.conftest import NOW
-from tests.ledger_store import _workers
-from tests.ledger_store.conftest import open_target
 
 PROCESSES = 4
 PER_PROCESS = 200
@@ -80,16 +82,14 @@ def test_concurrent_appends_stay_gap_free_and_complete(db_target: str, log_key: 
         assert per_worker == dict.fromkeys(range(PROCESSES), PER_PROCESS)
         # Batches from several processes interleaved (otherwise this tested nothing).
         owners = [acked[i][0] for i in range(total)]
-        assert sum(a != b for a, b in zip(owners, owners[1:], strict=False)) > PROCESSES
+        assert sum(a != b for a, b in itertools.pairwise(owners)) > PROCESSES
 
         cp = Ledger(store, log_key).checkpoint(NOW)
         assert cp.size == total
         parsed = open_checkpoint(cp.note, [log_key.verifier()], expected_origin=log_key.name)
         assert parsed.root == store.root()
         cps = [CheckpointIn(c.size, c.note) for c in store.checkpoints()]
-        report = verify_log(
-            store.raw_rows(), cps, log_key.verifier(), store.stored_nodes(), store
-        )
+        report = verify_log(store.raw_rows(), cps, log_key.verifier(), store.stored_nodes(), store)
         assert report.ok, report.problems
         assert (report.size, report.root, report.uncovered) == (total, cp.root, 0)
     finally:

@@ -11,8 +11,12 @@ import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from tests.conftest import NOW, SIGNED_AT
+from tests.ledger_store.conftest import open_target
 
 from remit.decide import Gate
 from remit.domain import ActionRequest
@@ -22,12 +26,11 @@ from remit.ledger import merkle
 from remit.ledger.checkpoint import open_checkpoint
 from remit.ledger.log import Ledger, NoLogKey
 from remit.ledger.records import NewEntry, make_entry
+from remit.ledger.sqlite_store import SqliteStore
 from remit.ledger.store import LedgerStore
-from remit.ledger.verify import CheckpointIn, verify_log
+from remit.ledger.verify import CheckpointIn, VerifyReport, verify_log
 from remit.recorder.decisions import DecisionRecorder
 from remit.signing.keys import SigningKey
-from tests.conftest import NOW, SIGNED_AT
-from tests.ledger_store.conftest import open_target
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 R7 = "R7-revoke-stale"
@@ -53,7 +56,7 @@ def fill(store: LedgerStore, n: int) -> list[bytes]:
     return [merkle.leaf_hash(b) for b in bodies]
 
 
-def verify_store(store: LedgerStore, key: SigningKey):  # type: ignore[no-untyped-def]
+def verify_store(store: LedgerStore, key: SigningKey) -> VerifyReport:
     cps = [CheckpointIn(c.size, c.note) for c in store.checkpoints()]
     return verify_log(store.raw_rows(), cps, key.verifier(), store.stored_nodes(), store)
 
@@ -153,7 +156,9 @@ def test_consistency_proofs_verify_between_many_sizes(store: LedgerStore) -> Non
     roots = {s: merkle.root_of(hashes[:s]) for s in range(301)}
     pairs = {(s1, s2) for s2 in range(1, 41) for s1 in range(1, s2 + 1)}
     rng = random.Random(5)
-    pairs |= {tuple(sorted(rng.sample(range(1, 301), 2))) for _ in range(150)}  # type: ignore[misc]
+    for _ in range(150):
+        a, b = sorted(rng.sample(range(1, 301), 2))
+        pairs.add((a, b))
     pairs |= {(1, 300), (255, 256), (256, 257), (128, 300), (299, 300), (300, 300)}
     for s1, s2 in sorted(pairs):
         proof = store.consistency_proof(s1, s2)
@@ -284,10 +289,10 @@ def test_events_after_reflects_recorded_events(store: LedgerStore) -> None:
     assert indexes == [1, 2, 3, 4]
     everything = frozenset({"acquisition", "model_update", "regulation_change"})
 
-    def seen(after: datetime | None, kinds: frozenset[str]) -> list[tuple[str, datetime, str, int]]:
-        return [(e.kind, e.at, e.note, e.index) for e in store.events_after(after, kinds)]  # type: ignore[misc]
+    def seen(after: datetime | None, kinds: frozenset[str]) -> list[tuple[Any, ...]]:
+        return [(e.kind, e.at, e.note, e.index) for e in store.events_after(after, kinds)]
 
-    def want(after: datetime | None, kinds: frozenset[str]) -> list[tuple[str, datetime, str, int]]:
+    def want(after: datetime | None, kinds: frozenset[str]) -> list[tuple[Any, ...]]:
         rows = [
             (k, at, n, idx)
             for (k, at, n), idx in zip(recorded, indexes, strict=True)
@@ -328,7 +333,12 @@ def test_actions_in_window_reflects_recorded_decisions(
     low = recorder.decide(make_request(confidence=0.1), "tester", NOW)
     assert denied.tier is Tier.DENY
     assert low.tier in (Tier.DENY, Tier.APPROVE)
-    for since in (NOW - timedelta(hours=5), NOW - timedelta(hours=1), NOW - timedelta(minutes=5), NOW):
+    for since in (
+        NOW - timedelta(hours=5),
+        NOW - timedelta(hours=1),
+        NOW - timedelta(minutes=5),
+        NOW,
+    ):
         assert store.actions_in_window("remediator", R7, since) == sum(t >= since for t in times)
     assert store.actions_in_window("someone-else", R7, NOW - timedelta(days=1)) == 0
     assert store.actions_in_window("remediator", "R1-read", NOW - timedelta(days=1)) == 0
@@ -352,3 +362,27 @@ def test_rate_window_closes_at_the_limit(
     assert later.tier is Tier.NOTIFY
     assert store.actions_in_window("remediator", R7, NOW) == 21
     assert store.actions_in_window("remediator", R7, NOW + timedelta(microseconds=1)) == 1
+
+
+@pytest.mark.parametrize("folder", ["a b", "a#b", "a?b", "a%20b", "a%b", "a%23b"])
+def test_sqlite_scans_read_the_ledger_at_a_path_with_uri_characters(
+    tmp_path: Path, log_key: SigningKey, folder: str
+) -> None:
+    """Verification and export stream through a second, read-only connection opened by
+    URI: a '#', '?' or '%' in the path must not make it read (or create) another file."""
+    decoy = SqliteStore(tmp_path / "a")  # what "file:.../a#b/..." would wrongly name
+    decoy.append([note(1000 + i) for i in range(5)])
+    decoy.close()
+    store = SqliteStore(tmp_path / folder / "remit.db")
+    try:
+        written = [note(i) for i in range(3)]
+        store.append(written)
+        Ledger(store, log_key).checkpoint(NOW)
+        assert [e.body for e in store.entries()] == [e.body for e in written]
+        assert [b for _, b, _ in store.raw_rows()] == [e.body for e in written]
+        report = verify_store(store, log_key)
+        assert report.ok, report.problems
+        assert report.size == 3
+    finally:
+        store.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"a", folder})

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import EXAMPLES, NOW, SIGNED_AT
 
 from remit.decide import Gate
 from remit.domain import ActionRequest
@@ -36,7 +37,6 @@ from remit.ledger.store import LedgerUnavailable, node_key, split_node_key
 from remit.ledger.verify import CheckpointIn, VerifyReport, verify_log
 from remit.recorder.decisions import DecisionRecorder
 from remit.signing.keys import SigningKey, generate_signing_key, parse_vkey
-from tests.conftest import EXAMPLES, NOW, SIGNED_AT
 
 SIZE = 200
 CHECKPOINT_SIZES = (1, 16, 37, 64, 100, 128, 173, SIZE)
@@ -86,12 +86,12 @@ def detect(path: Path, key: SigningKey) -> VerifyReport | str:
     """What verification says: a report, or why the store could not even be read."""
     try:
         store = SqliteStore(path, create=False)
-    except (LedgerUnavailable, sqlite3.DatabaseError) as exc:
+    except LedgerUnavailable as exc:
         return f"open failed: {exc}"
     try:
         cps = [CheckpointIn(c.size, c.note) for c in store.checkpoints()]
         return verify_log(store.raw_rows(), cps, key.verifier(), store.stored_nodes(), store)
-    except (LedgerUnavailable, sqlite3.DatabaseError) as exc:
+    except LedgerUnavailable as exc:  # a storage failure never escapes as a driver error
         return f"read failed: {exc}"
     finally:
         store.close()
@@ -110,9 +110,10 @@ def _flip(data: bytes, rng: random.Random) -> bytes:
 
 
 def _row(conn: sqlite3.Connection, idx: int) -> tuple[Any, ...]:
-    return conn.execute(
+    row: tuple[Any, ...] = conn.execute(
         "SELECT ts, kind, body, leaf_hash FROM entries WHERE idx = ?", (idx,)
     ).fetchone()
+    return row
 
 
 def flip_entry_byte(conn: sqlite3.Connection, rng: random.Random, h: Honest) -> int:
@@ -294,13 +295,56 @@ def test_every_mutation_is_detected(honest: Honest, tmp_path: Path, case: int, k
         what = kind
     result = detect(copy, honest.key)
     if isinstance(result, str):
-        return  # the store refused to read it: detected
+        # The store refused to read it: detected. Only a damaged file may end this way;
+        # a well-formed database with forged rows must be caught by verification.
+        assert kind == "truncate_file", result
+        return
     assert not result.ok, f"{what} was not detected"
     if touched is not None and kind not in ("corrupt_node", "delete_node"):
         assert result.first_bad_index is not None
         assert result.first_bad_index <= touched, (what, touched, result.problems)
     if kind == "flip_leaf_hash_byte":
         assert result.first_bad_index == touched
+
+
+def _reads(store: SqliteStore) -> list[Callable[[], object]]:
+    return [
+        lambda: list(store.raw_rows()),
+        lambda: list(store.entries()),
+        store.stored_nodes,
+        store.checkpoints,
+        store.latest_checkpoint,
+        store.size,
+        store.root,
+        lambda: store.leaf_hashes(0, SIZE),
+        lambda: store.inclusion_proof(SIZE - 1, SIZE),
+        lambda: store.consistency_proof(1, SIZE),
+        lambda: store.recent_decisions(SIZE),
+    ]
+
+
+def test_damaged_file_reads_fail_as_ledger_unavailable(honest: Honest, tmp_path: Path) -> None:
+    """Every read of a damaged file either works or raises LedgerUnavailable: callers
+    (the CLI's verify among them) catch that one error, never a raw driver error."""
+    read_failures = 0
+    for cut in (600, 1200, 2000, 3000, 4000):
+        copy = tmp_path / f"cut{cut}.db"
+        shutil.copy(honest.path, copy)
+        with copy.open("r+b") as f:
+            f.truncate(copy.stat().st_size - cut)
+        try:
+            store = SqliteStore(copy, create=False)
+        except LedgerUnavailable:
+            continue
+        try:
+            for read in _reads(store):
+                try:
+                    read()
+                except LedgerUnavailable:
+                    read_failures += 1
+        finally:
+            store.close()
+    assert read_failures > 0
 
 
 # -- audit bundles ------------------------------------------------------------------------

@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from tests.conftest import NOW
 
 from remit.decide import Gate, StaticState
 from remit.domain import ActionRequest
 from remit.notify import DeliveryResult, Notification
-from tests.conftest import NOW
 
 
 @dataclass
@@ -76,7 +77,9 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def url(self, path: str = "/services/T000/B000/secret-token") -> str:
@@ -130,6 +133,34 @@ class Mailbox:
 def mailbox() -> Iterator[Mailbox]:
     box = Mailbox("127.0.0.1", free_port())
     controller = Controller(box, hostname=box.host, port=box.port)
+    controller.start()
+    yield box
+    controller.stop()
+
+
+USER, PASSWORD = "remit", "s3cret-pass"
+
+
+def _check_login(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        USER.encode(),
+        PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def auth_mailbox() -> Iterator[Mailbox]:
+    """An SMTP server that requires a login (over plain SMTP, which is fine on loopback)."""
+    box = Mailbox("127.0.0.1", free_port())
+    controller = Controller(
+        box,
+        hostname=box.host,
+        port=box.port,
+        authenticator=_check_login,
+        auth_required=True,
+        auth_require_tls=False,
+    )
     controller.start()
     yield box
     controller.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from remit.cli import decide_cmd, envelope_cmd, inventory_cmd, keygen_cmd, ledger_cmd, serve_cmd
@@ -33,11 +35,33 @@ def demo(
     workdir: str = typer.Option(".remit/demo", "--workdir", help="Scratch folder (recreated)."),
 ) -> None:
     """Run the embedded demo: sign the example envelope, let a scripted AI agent ask, verify."""
-    from pathlib import Path
-
+    from remit.cli.common import fail
     from remit.demo.run import main as run_demo
 
-    raise typer.Exit(run_demo(Path(workdir)))
+    folder = Path(workdir)
+    if folder.exists() and not _is_demo_folder(folder):
+        fail(
+            f"--workdir {folder}: the demo deletes and recreates its folder, and this one "
+            "holds files the demo did not make; choose a new or empty folder"
+        )
+    raise typer.Exit(run_demo(folder))
+
+
+_DEMO_FILES = frozenset(
+    {
+        "ciso.key", "ciso.pub", "log.key", "log.pub", "envelope.yaml",
+        "envelope.yaml.signoffs.json", "serve.log",
+        "remit.db", "remit.db-wal", "remit.db-shm", "remit.db-journal",
+    }
+)  # fmt: skip
+
+
+def _is_demo_folder(folder: Path) -> bool:
+    """Empty, or only what an earlier demo run left (never, say, a real .remit ledger)."""
+    if not folder.is_dir():
+        return False
+    names = {p.name for p in folder.iterdir()}
+    return not names or (names <= _DEMO_FILES and {"serve.log", "ciso.key", "log.key"} <= names)
 
 
 def main() -> None:

@@ -115,6 +115,8 @@ def status(
         raise typer.Exit(0 if st.healthy else 1)
     ok = "[green]yes[/]" if st.trust.valid else "[red]NO[/]"
     head = Table.grid(padding=(0, 2))
+    head.add_column(no_wrap=True)
+    head.add_column(overflow="fold")  # digests and keys are data: wrap, never truncate
     head.add_row("Envelope", f"{st.name} v{st.version}")
     head.add_row("Digest", st.digest)
     head.add_row("Owner", escape(st.owner))
@@ -129,7 +131,7 @@ def status(
     console.print(Panel(head, title="Who signed it, when was it reviewed, does it still fit?"))
     so = Table(title="Sign-offs")
     for col in ("signer", "role", "key", "at", "verifies"):
-        so.add_column(col)
+        so.add_column(col, overflow="fold")
     for c in st.signoffs:
         s = c.signoff
         so.add_row(
@@ -145,7 +147,7 @@ def status(
     if st.pending_events:
         ev = Table(title="[red]Re-validation pending[/]: events since the last sign-off")
         for col in ("kind", "at", "note"):
-            ev.add_column(col)
+            ev.add_column(col, overflow="fold")
         for e in st.pending_events:
             ev.add_row(e.kind, iso(e.at), escape(e.note))
         console.print(ev)

@@ -18,6 +18,7 @@ from remit.decide.checks.fallback import fallback_tier
 from remit.decide.checks.model import ModelCheck
 from remit.decide.checks.reasoning import ReasoningCheck
 from remit.decide.checks.resources import ProtectedResourceCheck, RegulationCheck
+from remit.decide.checks.reversibility import ReversibilityCheck
 from remit.decide.checks.severity import SeverityFloorCheck
 from remit.decide.checks.staleness import ExpiryCheck, RevalidationCheck, ReviewCheck
 from remit.decide.checks.workflow import WorkflowCheck
@@ -38,6 +39,7 @@ FLOOR_CHECKS: tuple[Check, ...] = (
     ModelCheck(),
     WorkflowCheck(),
     SeverityFloorCheck(),
+    ReversibilityCheck(),
     ProtectedResourceCheck(),
     BlastRadiusCheck(),
     ConfidenceCheck(),

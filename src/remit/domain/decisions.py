@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from remit.domain.reasons import ReasonCode
+from remit.domain.reversibility import rollback_status
 from remit.domain.tiers import Tier
 
 
@@ -75,6 +76,7 @@ class Decision:
             "agent": self.agent,
             "action": self.action,
             "access_level": self.access_level,
+            "rollback": rollback_status(self.action, self.access_level),
         }
         if self.fallback_rule is not None:
             out["fallback_rule"] = self.fallback_rule

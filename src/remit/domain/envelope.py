@@ -82,6 +82,10 @@ class Defaults(_Strict):
     severity_floors: dict[AccessLevel, Tier] = Field(default_factory=dict)
     reasoning: dict[Tier, tuple[ReasoningField, ...]] = Field(default_factory=dict)
     approval_timeout: Duration = timedelta(hours=1)
+    irreversible: Tier | None = None
+    grant_window: Duration = timedelta(minutes=15)
+    grant_duration: Duration = timedelta(minutes=15)
+    batch_reads: bool = False
 
 
 class Agent(_Strict):

@@ -135,6 +135,13 @@ class ActionRequest(_Frozen):
     reasoning: Reasoning = Field(default_factory=Reasoning)
     provenance: Provenance = Field(default_factory=Provenance)
     fallback: FallbackRef | None = None
+    parameters: Annotated[
+        dict[Annotated[str, StringConstraints(max_length=128)], Any], Field(max_length=100)
+    ] = Field(
+        default_factory=dict,
+        description="The API call's parameters, by their AWS names (e.g. RoleName, PolicyArn): "
+        "what the approver sees and what rollback snapshots.",
+    )
 
     @field_validator("action")
     @classmethod

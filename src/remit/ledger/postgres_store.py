@@ -38,15 +38,28 @@ class PostgresStore(LedgerStore):
         super().__init__()
         self.url = url
         self._lock = threading.RLock()
+        self._connect_timeout = connect_timeout
+        self._lock_timeout_ms = lock_timeout_ms
+        self._closed = False
         try:
-            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
-            self._conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
-            self._conn.execute("SET synchronous_commit = on")
+            self._conn = self._open()
             with self._write_tx() as cur:
                 for stmt in ddl("BYTEA"):
                     cur.execute(stmt)
         except psycopg.Error as exc:
             raise LedgerUnavailable(f"cannot open ledger {redact(url)}: {exc}") from exc
+
+    def _open(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self._connect_timeout)
+        conn.execute(f"SET lock_timeout = {int(self._lock_timeout_ms)}")
+        conn.execute("SET synchronous_commit = on")
+        return conn
+
+    def _live(self) -> psycopg.Connection[Any]:
+        """The connection, reopened if the server dropped it (never after close())."""
+        if self._conn.broken and not self._closed:
+            self._conn = self._open()
+        return self._conn
 
     @property
     def location(self) -> str:
@@ -54,12 +67,14 @@ class PostgresStore(LedgerStore):
 
     @contextmanager
     def _write_tx(self) -> Iterator[Any]:
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
-            yield cur
+        with self._lock:
+            conn = self._live()
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
+                yield cur
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock, self._conn.cursor() as cur:
+        with self._lock, self._live().cursor() as cur:
             cur.execute(sql, params)
             return list(cur.fetchall())
 
@@ -76,4 +91,5 @@ class PostgresStore(LedgerStore):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._conn.close()

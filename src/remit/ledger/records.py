@@ -88,7 +88,15 @@ class IndexRow:
 def derive(entry: NewEntry, idx: int) -> list[IndexRow]:
     """The index rows a store keeps for an entry. They are rebuildable from the entries
     alone, so the log stays the one source of truth."""
-    if entry.kind not in ("decision", "event", "signoff", "approval", "outcome"):
+    if entry.kind not in (
+        "decision",
+        "event",
+        "signoff",
+        "approval",
+        "outcome",
+        "grant",
+        "revocation",
+    ):
         return []
     body = json.loads(entry.body)
     data = body["data"]
@@ -141,6 +149,30 @@ def derive(entry: NewEntry, idx: int) -> list[IndexRow]:
         if data["state"] == "approved":
             rows += [IndexRow("window_actions", (data["agent"], r, ts, idx)) for r in data["rules"]]
         return rows
+    if entry.kind == "grant":
+        if data["status"] != "issued":
+            return []
+        return [
+            IndexRow(
+                "grants",
+                (
+                    data["decision_id"],
+                    idx,
+                    data["agent"],
+                    data["role_arn"],
+                    data["expires_at"],
+                    data["revoke_at"],
+                    ts,
+                ),
+            )
+        ]
+    if entry.kind == "revocation":
+        return [
+            IndexRow(
+                "revocations",
+                (data["decision_id"], idx, data["reason"], bool(data["applied"]), ts),
+            )
+        ]
     return [IndexRow("outcomes", (data["decision_id"], idx, data["status"], ts))]
 
 

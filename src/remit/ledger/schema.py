@@ -22,6 +22,8 @@ INDEX_TABLES: dict[str, tuple[str, ...]] = {
     ),
     "approval_actions": ("decision_id", "idx", "state", "actor", "comment", "ts"),
     "outcomes": ("decision_id", "idx", "status", "ts"),
+    "grants": ("decision_id", "idx", "agent", "role_arn", "expires_at", "revoke_at", "ts"),
+    "revocations": ("decision_id", "idx", "reason", "applied", "ts"),
 }
 """Derived index tables and their columns, in insert order."""
 
@@ -57,6 +59,13 @@ def ddl(blob: str) -> list[str]:
             decision_id TEXT NOT NULL, idx BIGINT PRIMARY KEY, status TEXT NOT NULL,
             ts TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS outcomes_by_decision ON outcomes (decision_id)",
+        """CREATE TABLE IF NOT EXISTS grants (
+            decision_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, agent TEXT NOT NULL,
+            role_arn TEXT NOT NULL, expires_at TEXT NOT NULL, revoke_at TEXT NOT NULL,
+            ts TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS revocations (
+            decision_id TEXT NOT NULL, idx BIGINT PRIMARY KEY, reason TEXT NOT NULL,
+            applied BOOLEAN NOT NULL, ts TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS api_keys (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",

@@ -5,7 +5,6 @@ acknowledged append survives a crash or power loss; writers serialise with
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -27,6 +26,8 @@ class SqliteStore(LedgerStore):
     ) -> None:
         super().__init__()
         self.path = Path(path)
+        # Percent-encoded, so a '#', '?' or '%' in the path cannot name another file.
+        self._ro_uri = self.path.absolute().as_uri() + "?mode=ro"
         self._lock = threading.RLock()
         try:
             if create:
@@ -88,7 +89,7 @@ class SqliteStore(LedgerStore):
         self, sql: str, params: Sequence[Any] = (), batch: int = 10_000
     ) -> Iterator[tuple[Any, ...]]:
         # A separate connection, so a long scan neither blocks nor is disturbed by writes.
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        conn = sqlite3.connect(self._ro_uri, uri=True)
         try:
             cur = conn.execute(sql, params)
             while True:
@@ -108,5 +109,5 @@ class SqliteStore(LedgerStore):
 
 
 def _file_id(path: Path) -> tuple[int, int]:
-    st = os.stat(path)
+    st = path.stat()
     return st.st_dev, st.st_ino

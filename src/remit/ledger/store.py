@@ -217,15 +217,24 @@ class LedgerStore(ABC):
 
     def raw_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
         """(index, body, stored leaf hash) in index order: what verification streams."""
-        yield from self._iter("SELECT idx, body, leaf_hash FROM entries ORDER BY idx")
+        try:
+            yield from self._iter("SELECT idx, body, leaf_hash FROM entries ORDER BY idx")
+        except Exception as exc:
+            if self._is_storage_error(exc):
+                raise LedgerUnavailable(f"ledger read failed at {self.location}: {exc}") from exc
+            raise
 
     def stored_nodes(self) -> dict[tuple[int, int], bytes]:
-        return {
-            split_node_key(int(k)): bytes(h) for k, h in self._iter("SELECT id, hash FROM nodes")
-        }
+        def read() -> dict[tuple[int, int], bytes]:
+            rows = self._iter("SELECT id, hash FROM nodes")
+            return {split_node_key(int(k)): bytes(h) for k, h in rows}
+
+        nodes: dict[tuple[int, int], bytes] = self._guard(read)
+        return nodes
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
-        rows = self._read(
+        rows = self._guard(
+            self._read,
             self._sql("SELECT leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"),
             (start, end),
         )

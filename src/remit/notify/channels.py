@@ -208,7 +208,7 @@ class SmtpChannel:
                 retryable=False,
             ) from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise DeliveryError(f"{where} does not support it: {exc}", retryable=False) from None
+            raise DeliveryError(f"{where}: {clean(str(exc))}", retryable=False) from None
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(
                 f"{where} answered {_reply(exc.smtp_code, exc.smtp_error)}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Final, Literal
@@ -27,6 +28,7 @@ _FALLBACK_MAX: Final = 3000
 _SUBJECT_MAX: Final = 200
 _MAX_LISTED_RESOURCES: Final = 10
 _MAX_LISTED_ITEMS: Final = 20
+_EMAIL_POLICY: Final = policy.default.clone(max_line_length=998)
 
 # Unicode format characters that reorder or hide text ("Trojan Source" and friends).
 _HIDDEN: Final[frozenset[str]] = frozenset(
@@ -479,7 +481,10 @@ def email_message(n: Notification, sender: str, recipients: list[str]) -> EmailM
     """A plain-text e-mail for `recipients`; the subject is always a single, bounded line."""
     if not recipients:
         raise ValueError("an e-mail needs at least one recipient")
-    message = EmailMessage()
+    # Long header lines are allowed (RFC 5322: up to 998); the standard library's folding at
+    # 78 would otherwise move a subject of 70-77 characters onto a continuation line,
+    # which readers then show with a leading space.
+    message = EmailMessage(policy=_EMAIL_POLICY)
     message["Subject"] = _truncate(clean(f"[Remit] {headline(n)}"), _SUBJECT_MAX)
     message["From"] = clean(sender)
     message["To"] = ", ".join(clean(r) for r in recipients)

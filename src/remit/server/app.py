@@ -12,9 +12,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from remit.server.routes import admin, approvals, decisions, health, ledger
+from remit.server.routes import admin, approvals, decisions, grants, health, ledger
 from remit.server.runtime import Runtime
 
 log = logging.getLogger("remit.server")
@@ -43,7 +44,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge()
+                    raise _TooLarge(self.limit)
             return message
 
         try:
@@ -52,8 +53,11 @@ class BodyLimit:
             await _too_large(send, self.limit)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    # An HTTPException, so FastAPI's body parser re-raises it (as 413) rather than
+    # answering 400 "error parsing the body" for a streamed body over the limit.
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes")
 
 
 async def _too_large(send: Send, limit: int) -> None:
@@ -127,7 +131,14 @@ def create_app(rt: Runtime) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _readable(exc)}, status_code=422)
 
-    for r in (decisions.router, approvals.router, ledger.router, admin.router, health.router):
+    for r in (
+        decisions.router,
+        grants.router,
+        approvals.router,
+        ledger.router,
+        admin.router,
+        health.router,
+    ):
         app.include_router(r)
     app.add_middleware(BodyLimit, limit=rt.config.max_body_bytes)
     return app

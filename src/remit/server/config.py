@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -36,6 +36,16 @@ class NotifyConfig(BaseModel):
     smtp: SmtpConfig | None = None
 
 
+class AwsConfig(BaseModel):
+    """Where credentials come from: `local` (no cloud) or `sts` (AWS, or a moto server)."""
+
+    model_config = ConfigDict(extra="forbid")
+    backend: Literal["local", "sts"] = "local"
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    profile: str | None = None
+
+
 class ServerConfig(BaseModel):
     """Everything `remit serve` needs."""
 
@@ -48,6 +58,7 @@ class ServerConfig(BaseModel):
     port: int = Field(8700, ge=0, le=65535)
     insecure_unsigned: bool = False
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    aws: AwsConfig = Field(default_factory=AwsConfig)
     checkpoint_every: float = Field(30.0, gt=0, description="seconds between checkpoints")
     max_body_bytes: int = Field(1_048_576, gt=0)
     public_url: str | None = None
@@ -66,6 +77,9 @@ ENV = {
     "REMIT_WEBHOOK_URL": "notify.webhook.url",
     "REMIT_CHECKPOINT_EVERY": "checkpoint_every",
     "REMIT_PUBLIC_URL": "public_url",
+    "REMIT_AWS_BACKEND": "aws.backend",
+    "REMIT_AWS_ENDPOINT_URL": "aws.endpoint_url",
+    "REMIT_AWS_REGION": "aws.region",
 }
 
 

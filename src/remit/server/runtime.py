@@ -21,6 +21,9 @@ from remit.domain.tiers import Tier
 from remit.domain.trust import EnvelopeTrust
 from remit.envelope import LoadedEnvelope, load_envelope
 from remit.envelope.signoff import SignoffCheck, check_signoffs, read_signoffs, signoffs_path
+from remit.grants.backend import GrantBackend
+from remit.grants.local import LocalBackend
+from remit.grants.service import GrantService
 from remit.identity.model import Identity
 from remit.identity.store import KeyStore
 from remit.ledger.log import Ledger
@@ -100,12 +103,39 @@ class Runtime:
         self.envelopes = EnvelopeSource(config.envelope, trusted, config.insecure_unsigned)
         self._recorded_signoffs: set[str] = set()
         self.envelope_view()  # fail at start if the envelope cannot be loaded
+        self.grants = self._grant_service()
         self.notifier: Notifier | None = None
         notify = config.notify_dict()
         if notify:
             from remit.notify import Notifier
 
             self.notifier = Notifier.from_config(notify, record=self._record_delivery)
+
+    def _grant_service(self) -> GrantService:
+        aws = self.config.aws
+        planner = None
+        backend: GrantBackend
+        if aws.backend == "sts":
+            import boto3
+
+            from remit.grants.sts import StsBackend
+            from remit.rollback.plans import snapshot_and_plan
+
+            session = boto3.Session(profile_name=aws.profile, region_name=aws.region)
+            backend = StsBackend(session, aws.endpoint_url, aws.region)
+
+            def planner(action: str, parameters: dict[str, Any]) -> dict[str, Any]:
+                return snapshot_and_plan(action, parameters, session, aws.endpoint_url).to_dict()
+        else:
+            backend = LocalBackend()
+        return GrantService(
+            self.store,
+            backend,
+            lambda: self.envelope_view().loaded.envelope,
+            self.approvals,
+            self.clock,
+            planner,
+        )
 
     # -- envelope ----------------------------------------------------------------------
     def envelope_view(self) -> EnvelopeView:
@@ -136,12 +166,12 @@ class Runtime:
             rec = self.approvals.get(decision.id)
             approval = {
                 "expires_at": rec.pending.expires_at.isoformat() if rec else None,
-                "approve_url": f"{base}/v1/approvals/{decision.id}/approve" if base else None,
+                "approve_url": None,  # approving is a POST with a key, never a link click
                 "state": "pending",
             }
         return Notification(
             id=f"ntf_{decision.id}",
-            kind=decision.tier.value,
+            kind="approve" if decision.tier is Tier.APPROVE else "notify",
             decision=decision.to_dict(),
             request=request.canonical(),
             approval=approval,
@@ -161,6 +191,7 @@ class Runtime:
                         "attempt": result.attempt,
                         "ok": result.ok,
                         "error": result.error,
+                        "final": result.final,
                     },
                 )
             ]

@@ -53,6 +53,12 @@ class DecisionOut(BaseModel):
     ledger_index: int | None = None
     recorded: bool = True
     approval: ApprovalOut | None = None
+    rollback: Literal["available", "unavailable", "not_needed"] | None = None
+    batchable: bool = Field(
+        False,
+        description="An autonomous read the envelope lets the SDK reuse for the same action "
+        "and resources within one step (defaults.batch_reads).",
+    )
 
 
 class OutcomeIn(_In):
@@ -124,3 +130,28 @@ class ConsistencyOut(BaseModel):
 
 class Problem(BaseModel):
     detail: str | list[Any]
+
+
+class GrantOut(BaseModel):
+    """Scoped credentials (shown once) and what they can do."""
+
+    decision_id: str
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: str
+    revoke_at: str
+    role_arn: str
+    session_name: str
+    session_policy: dict[str, Any]
+    effective_permissions: list[dict[str, Any]]
+    effective_summary: str
+    rollback: dict[str, Any]
+    region: str
+    endpoint_url: str | None
+    backend: str
+
+
+class RevokeOut(BaseModel):
+    decision_id: str
+    applied: bool

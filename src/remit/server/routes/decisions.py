@@ -46,9 +46,11 @@ def to_out(rt: Runtime, d: dict[str, Any]) -> DecisionOut:
         if rec is not None:
             state = rec.state_at(now)
             approval = rec.to_dict(now)
+    batch = rt.envelope_view().loaded.envelope.defaults.batch_reads
     return DecisionOut.model_validate(
         {
             **d,
+            "batchable": batch and d["tier"] == "autonomous" and d.get("rollback") == "not_needed",
             "status": outcome_for(d["tier"], state),
             "approval": approval,
             "recorded": d.get("recorded", True),
@@ -136,6 +138,7 @@ def report_outcome(
         (index,) = rt.store.append([entry])
     except LedgerUnavailable as exc:
         raise HTTPException(503, str(exc)) from None
+    rt.grants.revoke(decision_id, f"outcome reported: {body.status}", who.label)
     return OutcomeOut(
         decision_id=decision_id, ledger_index=index, ran_without_allow=ran_without_allow
     )
