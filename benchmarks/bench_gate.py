@@ -293,6 +293,21 @@ def growth(results: list[Measurement], sizes: tuple[int, ...]) -> dict[str, dict
     return out
 
 
+def load_warning(console: Console, when: str) -> float | None:
+    """The 1-minute load average, with a printed warning if the machine looks busy."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    cpus = os.cpu_count() or 1
+    if load > 0.75 * cpus:
+        console.print(
+            f"[yellow]warning: 1-min load average {load:.1f} at {when} on {cpus} CPUs — "
+            "other processes are competing; latencies will be inflated and noisy.[/yellow]"
+        )
+    return round(load, 2)
+
+
 def versions() -> dict[str, str]:
     found: dict[str, str] = {}
     for dist in ("remit", "cedarpy", "agent-governance-toolkit-core", "policy-sentry", "rich"):
@@ -348,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     skipped: set[str] = set()
     failed = False
     run_start = time.perf_counter()
+    load_start = load_warning(console, "start")
 
     for n_rules in mode.sizes:
         n_queries = mode.queries.get(n_rules, min(mode.queries.values()))
@@ -467,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- JSON ------------------------------------------------------------------------
     total_s = time.perf_counter() - run_start
+    load_end = load_warning(console, "end")
     document = {
         "benchmark": "gate",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -480,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
+            "loadavg_1min_start": load_start,
+            "loadavg_1min_end": load_end,
             "versions": versions(),
         },
         "query_mix": mixes,

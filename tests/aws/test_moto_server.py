@@ -110,7 +110,10 @@ def test_server_exits_when_its_parent_dies(tmp_path: Path) -> None:
         "os._exit(1)  # no cleanup at all\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "moto.log")], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script, str(tmp_path / "moto.log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     pid = int(done.stdout.strip())
     deadline = time.monotonic() + 10
@@ -296,6 +299,41 @@ def test_remit_maintains_the_revocation_policy(
     with pytest.raises(ClientError) as exc:
         iam.list_role_policies(RoleName=role)  # not granted
     assert error_code(exc) == "AccessDenied"
+
+
+def test_revocation_policy_cuts_off_live_sessions(
+    enforcing: MotoServer, layout: dict[str, str]
+) -> None:
+    """A Deny that Remit puts on the role binds sessions issued before it (moto reads the
+    role's policies on every request), and lifting it restores them."""
+    got = remit_client(enforcing, layout, "sts").assume_role(
+        RoleArn=layout["role_arn"], RoleSessionName="remit-req-2"
+    )
+    creds = got["Credentials"]
+    as_role = enforcing.client(
+        "iam",
+        access_key_id=creds["AccessKeyId"],
+        secret_access_key=creds["SecretAccessKey"],
+        session_token=creds["SessionToken"],
+    )
+    as_role.list_roles()
+    iam = remit_client(enforcing, layout, "iam")
+    deny_all = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+    }
+    iam.put_role_policy(
+        RoleName=layout["role_name"],
+        PolicyName="remit-revocation",
+        PolicyDocument=json.dumps(deny_all),
+    )
+    try:
+        with pytest.raises(ClientError) as exc:
+            as_role.list_roles()
+        assert error_code(exc) == "AccessDenied"
+    finally:
+        iam.delete_role_policy(RoleName=layout["role_name"], PolicyName="remit-revocation")
+    as_role.list_roles()
 
 
 def test_remit_cannot_touch_other_roles(enforcing: MotoServer, layout: dict[str, str]) -> None:

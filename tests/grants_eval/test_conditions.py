@@ -25,18 +25,54 @@ def holds(condition: dict[str, Any], context: dict[str, Any]) -> bool:
 
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     # String
-    ("StringEquals hit", {"StringEquals": {"aws:PrincipalTag/team": "ops"}}, {"aws:PrincipalTag/team": "ops"}, True),
-    ("StringEquals case", {"StringEquals": {"aws:PrincipalTag/team": "ops"}}, {"aws:PrincipalTag/team": "Ops"}, False),
+    (
+        "StringEquals hit",
+        {"StringEquals": {"aws:PrincipalTag/team": "ops"}},
+        {"aws:PrincipalTag/team": "ops"},
+        True,
+    ),
+    (
+        "StringEquals case",
+        {"StringEquals": {"aws:PrincipalTag/team": "ops"}},
+        {"aws:PrincipalTag/team": "Ops"},
+        False,
+    ),
     ("StringEquals missing", {"StringEquals": {"aws:PrincipalTag/team": "ops"}}, {}, False),
     ("StringNotEquals other", {"StringNotEquals": {"k": "ops"}}, {"k": "dev"}, True),
     ("StringNotEquals same", {"StringNotEquals": {"k": "ops"}}, {"k": "ops"}, False),
     ("StringNotEquals missing", {"StringNotEquals": {"k": "ops"}}, {}, True),
     ("StringEqualsIgnoreCase hit", {"StringEqualsIgnoreCase": {"k": "OPS"}}, {"k": "ops"}, True),
+    (
+        "StringEqualsIgnoreCase both sides",
+        {"StringEqualsIgnoreCase": {"k": "oPS"}},
+        {"k": "Ops"},
+        True,
+    ),
     ("StringEqualsIgnoreCase miss", {"StringEqualsIgnoreCase": {"k": "OPS"}}, {"k": "dev"}, False),
-    ("StringNotEqualsIgnoreCase same", {"StringNotEqualsIgnoreCase": {"k": "OPS"}}, {"k": "ops"}, False),
-    ("StringNotEqualsIgnoreCase other", {"StringNotEqualsIgnoreCase": {"k": "OPS"}}, {"k": "dev"}, True),
-    ("StringLike star", {"StringLike": {"k": "s3.*.amazonaws.com"}}, {"k": "s3.us-east-1.amazonaws.com"}, True),
-    ("StringLike star miss", {"StringLike": {"k": "s3.*.amazonaws.com"}}, {"k": "sqs.us-east-1.amazonaws.com"}, False),
+    (
+        "StringNotEqualsIgnoreCase same",
+        {"StringNotEqualsIgnoreCase": {"k": "OPS"}},
+        {"k": "ops"},
+        False,
+    ),
+    (
+        "StringNotEqualsIgnoreCase other",
+        {"StringNotEqualsIgnoreCase": {"k": "OPS"}},
+        {"k": "dev"},
+        True,
+    ),
+    (
+        "StringLike star",
+        {"StringLike": {"k": "s3.*.amazonaws.com"}},
+        {"k": "s3.us-east-1.amazonaws.com"},
+        True,
+    ),
+    (
+        "StringLike star miss",
+        {"StringLike": {"k": "s3.*.amazonaws.com"}},
+        {"k": "sqs.us-east-1.amazonaws.com"},
+        False,
+    ),
     ("StringLike ?", {"StringLike": {"k": "v?"}}, {"k": "v1"}, True),
     ("StringLike ? one char", {"StringLike": {"k": "v?"}}, {"k": "v12"}, False),
     ("StringLike case", {"StringLike": {"k": "a*"}}, {"k": "Abc"}, False),
@@ -44,9 +80,24 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     ("StringNotLike hit", {"StringNotLike": {"k": "prod-*"}}, {"k": "prod-1"}, False),
     # ARN
     ("ArnEquals hit", {"ArnEquals": {"aws:SourceArn": ROLE}}, {"aws:SourceArn": ROLE}, True),
-    ("ArnEquals miss", {"ArnEquals": {"aws:SourceArn": ROLE}}, {"aws:SourceArn": ROLE + "2"}, False),
-    ("ArnLike wildcard", {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/app*"}}, {"aws:PrincipalArn": ROLE}, True),
-    ("ArnLike case", {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/APP"}}, {"aws:PrincipalArn": ROLE}, False),
+    (
+        "ArnEquals miss",
+        {"ArnEquals": {"aws:SourceArn": ROLE}},
+        {"aws:SourceArn": ROLE + "2"},
+        False,
+    ),
+    (
+        "ArnLike wildcard",
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/app*"}},
+        {"aws:PrincipalArn": ROLE},
+        True,
+    ),
+    (
+        "ArnLike case",
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/APP"}},
+        {"aws:PrincipalArn": ROLE},
+        False,
+    ),
     ("ArnLike segment", {"ArnLike": {"k": "arn:aws:s3:::a*b"}}, {"k": "arn:aws:s3:::ax:yb"}, False),
     ("ArnNotEquals other", {"ArnNotEquals": {"k": ROLE}}, {"k": ROLE + "2"}, True),
     ("ArnNotEquals same", {"ArnNotEquals": {"k": ROLE}}, {"k": ROLE}, False),
@@ -54,8 +105,18 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     ("ArnNotLike same", {"ArnNotLike": {"k": "arn:aws:iam::*:role/*"}}, {"k": ROLE}, False),
     # Bool
     ("Bool true", {"Bool": {"aws:SecureTransport": "true"}}, {"aws:SecureTransport": "true"}, True),
-    ("Bool false", {"Bool": {"aws:SecureTransport": "true"}}, {"aws:SecureTransport": "false"}, False),
-    ("Bool JSON bool", {"Bool": {"aws:MultiFactorAuthPresent": True}}, {"aws:MultiFactorAuthPresent": "TRUE"}, True),
+    (
+        "Bool false",
+        {"Bool": {"aws:SecureTransport": "true"}},
+        {"aws:SecureTransport": "false"},
+        False,
+    ),
+    (
+        "Bool JSON bool",
+        {"Bool": {"aws:MultiFactorAuthPresent": True}},
+        {"aws:MultiFactorAuthPresent": "TRUE"},
+        True,
+    ),
     ("Bool missing", {"Bool": {"aws:MultiFactorAuthPresent": "false"}}, {}, False),
     # Numeric
     ("NumericEquals", {"NumericEquals": {"n": "10"}}, {"n": "10.0"}, True),
@@ -72,33 +133,138 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     ("NumericGreaterThanEquals no", {"NumericGreaterThanEquals": {"n": "10"}}, {"n": "9"}, False),
     ("Numeric junk context", {"NumericLessThan": {"n": "10"}}, {"n": "nine"}, False),
     # Date
-    ("DateLessThan", {"DateLessThan": {"aws:CurrentTime": "2026-12-31T00:00:00Z"}}, {"aws:CurrentTime": "2026-11-21T12:00:00Z"}, True),
-    ("DateLessThan no", {"DateLessThan": {"aws:CurrentTime": "2026-12-31T00:00:00Z"}}, {"aws:CurrentTime": "2027-01-01T00:00:00Z"}, False),
-    ("DateGreaterThan", {"DateGreaterThan": {"aws:CurrentTime": "2026-01-01"}}, {"aws:CurrentTime": "2026-11-21T12:00:00+01:00"}, True),
-    ("DateGreaterThan no", {"DateGreaterThan": {"aws:CurrentTime": "2026-01-01"}}, {"aws:CurrentTime": "2025-12-31T23:59:59Z"}, False),
-    ("DateGreaterThan epoch", {"DateGreaterThan": {"aws:EpochTime": "1700000000"}}, {"aws:EpochTime": "1800000000"}, True),
-    ("DateEquals", {"DateEquals": {"t": "2026-01-01T00:00:00Z"}}, {"t": "2026-01-01T01:00:00+01:00"}, True),
-    ("DateEquals no", {"DateEquals": {"t": "2026-01-01T00:00:00Z"}}, {"t": "2026-01-01T00:00:01Z"}, False),
-    ("DateNotEquals other", {"DateNotEquals": {"t": "2026-01-01T00:00:00Z"}}, {"t": "2026-01-02T00:00:00Z"}, True),
-    ("DateLessThanEquals no", {"DateLessThanEquals": {"t": "2026-01-01T00:00:00Z"}}, {"t": "2026-01-01T00:00:01Z"}, False),
-    ("DateGreaterThanEquals", {"DateGreaterThanEquals": {"t": "2026-01-01T00:00:00Z"}}, {"t": "2026-01-01T00:00:00Z"}, True),
-    ("DateNotEquals", {"DateNotEquals": {"t": "2026-01-01T00:00:00Z"}}, {"t": "2026-01-01T00:00:00Z"}, False),
-    ("DateLessThanEquals", {"DateLessThanEquals": {"t": "2026-01-01T00:00:00Z"}}, {"t": "2026-01-01T00:00:00Z"}, True),
-    ("DateGreaterThanEquals no", {"DateGreaterThanEquals": {"t": "2026-01-01T00:00:00Z"}}, {"t": "2025-01-01T00:00:00Z"}, False),
+    (
+        "DateLessThan",
+        {"DateLessThan": {"aws:CurrentTime": "2026-12-31T00:00:00Z"}},
+        {"aws:CurrentTime": "2026-11-21T12:00:00Z"},
+        True,
+    ),
+    (
+        "DateLessThan no",
+        {"DateLessThan": {"aws:CurrentTime": "2026-12-31T00:00:00Z"}},
+        {"aws:CurrentTime": "2027-01-01T00:00:00Z"},
+        False,
+    ),
+    (
+        "DateGreaterThan",
+        {"DateGreaterThan": {"aws:CurrentTime": "2026-01-01"}},
+        {"aws:CurrentTime": "2026-11-21T12:00:00+01:00"},
+        True,
+    ),
+    (
+        "DateGreaterThan no",
+        {"DateGreaterThan": {"aws:CurrentTime": "2026-01-01"}},
+        {"aws:CurrentTime": "2025-12-31T23:59:59Z"},
+        False,
+    ),
+    (
+        "DateGreaterThan epoch",
+        {"DateGreaterThan": {"aws:EpochTime": "1700000000"}},
+        {"aws:EpochTime": "1800000000"},
+        True,
+    ),
+    (
+        "DateEquals",
+        {"DateEquals": {"t": "2026-01-01T00:00:00Z"}},
+        {"t": "2026-01-01T01:00:00+01:00"},
+        True,
+    ),
+    (
+        "DateEquals no",
+        {"DateEquals": {"t": "2026-01-01T00:00:00Z"}},
+        {"t": "2026-01-01T00:00:01Z"},
+        False,
+    ),
+    (
+        "DateNotEquals other",
+        {"DateNotEquals": {"t": "2026-01-01T00:00:00Z"}},
+        {"t": "2026-01-02T00:00:00Z"},
+        True,
+    ),
+    (
+        "DateLessThanEquals no",
+        {"DateLessThanEquals": {"t": "2026-01-01T00:00:00Z"}},
+        {"t": "2026-01-01T00:00:01Z"},
+        False,
+    ),
+    (
+        "DateGreaterThanEquals",
+        {"DateGreaterThanEquals": {"t": "2026-01-01T00:00:00Z"}},
+        {"t": "2026-01-01T00:00:00Z"},
+        True,
+    ),
+    (
+        "DateNotEquals",
+        {"DateNotEquals": {"t": "2026-01-01T00:00:00Z"}},
+        {"t": "2026-01-01T00:00:00Z"},
+        False,
+    ),
+    (
+        "DateLessThanEquals",
+        {"DateLessThanEquals": {"t": "2026-01-01T00:00:00Z"}},
+        {"t": "2026-01-01T00:00:00Z"},
+        True,
+    ),
+    (
+        "DateGreaterThanEquals no",
+        {"DateGreaterThanEquals": {"t": "2026-01-01T00:00:00Z"}},
+        {"t": "2025-01-01T00:00:00Z"},
+        False,
+    ),
     # IP
-    ("IpAddress in", {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.0.2.0/24"]}}, {"aws:SourceIp": "192.0.2.7"}, True),
-    ("IpAddress out", {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}, {"aws:SourceIp": "11.0.0.1"}, False),
-    ("IpAddress v6", {"IpAddress": {"aws:SourceIp": "2001:db8::/32"}}, {"aws:SourceIp": "2001:db8::1"}, True),
-    ("IpAddress junk", {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}, {"aws:SourceIp": "not-an-ip"}, False),
-    ("NotIpAddress out", {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}, {"aws:SourceIp": "11.0.0.1"}, True),
-    ("NotIpAddress in", {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}, {"aws:SourceIp": "10.1.2.3"}, False),
+    (
+        "IpAddress in",
+        {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.0.2.0/24"]}},
+        {"aws:SourceIp": "192.0.2.7"},
+        True,
+    ),
+    (
+        "IpAddress out",
+        {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+        {"aws:SourceIp": "11.0.0.1"},
+        False,
+    ),
+    (
+        "IpAddress v6",
+        {"IpAddress": {"aws:SourceIp": "2001:db8::/32"}},
+        {"aws:SourceIp": "2001:db8::1"},
+        True,
+    ),
+    (
+        "IpAddress junk",
+        {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+        {"aws:SourceIp": "not-an-ip"},
+        False,
+    ),
+    (
+        "NotIpAddress out",
+        {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+        {"aws:SourceIp": "11.0.0.1"},
+        True,
+    ),
+    (
+        "NotIpAddress in",
+        {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+        {"aws:SourceIp": "10.1.2.3"},
+        False,
+    ),
     # Binary
     ("BinaryEquals", {"BinaryEquals": {"k": "QmluYXJ5"}}, {"k": "QmluYXJ5"}, True),
     ("BinaryEquals no", {"BinaryEquals": {"k": "QmluYXJ5"}}, {"k": "QmluYXJz"}, False),
     # Null
     ("Null true absent", {"Null": {"aws:TokenIssueTime": "true"}}, {}, True),
-    ("Null true present", {"Null": {"aws:TokenIssueTime": "true"}}, {"aws:TokenIssueTime": "x"}, False),
-    ("Null false present", {"Null": {"aws:TokenIssueTime": "false"}}, {"aws:TokenIssueTime": "x"}, True),
+    (
+        "Null true present",
+        {"Null": {"aws:TokenIssueTime": "true"}},
+        {"aws:TokenIssueTime": "x"},
+        False,
+    ),
+    (
+        "Null false present",
+        {"Null": {"aws:TokenIssueTime": "false"}},
+        {"aws:TokenIssueTime": "x"},
+        True,
+    ),
     ("Null false absent", {"Null": {"aws:TokenIssueTime": False}}, {}, False),
     # IfExists
     ("IfExists missing", {"StringEqualsIfExists": {"k": "ops"}}, {}, True),
@@ -108,19 +274,74 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     ("NumericIfExists missing", {"NumericLessThanIfExists": {"n": "3"}}, {}, True),
     ("NumericIfExists present", {"NumericLessThanIfExists": {"n": "3"}}, {"n": "5"}, False),
     # Set qualifiers
-    ("ForAnyValue one", {"ForAnyValue:StringEquals": {"aws:TagKeys": ["env", "team"]}}, {"aws:TagKeys": ["cost", "env"]}, True),
-    ("ForAnyValue none", {"ForAnyValue:StringEquals": {"aws:TagKeys": ["env", "team"]}}, {"aws:TagKeys": ["cost", "owner"]}, False),
+    (
+        "ForAnyValue one",
+        {"ForAnyValue:StringEquals": {"aws:TagKeys": ["env", "team"]}},
+        {"aws:TagKeys": ["cost", "env"]},
+        True,
+    ),
+    (
+        "ForAnyValue none",
+        {"ForAnyValue:StringEquals": {"aws:TagKeys": ["env", "team"]}},
+        {"aws:TagKeys": ["cost", "owner"]},
+        False,
+    ),
     ("ForAnyValue missing", {"ForAnyValue:StringEquals": {"aws:TagKeys": ["env"]}}, {}, False),
-    ("ForAnyValue empty", {"ForAnyValue:StringEquals": {"aws:TagKeys": ["env"]}}, {"aws:TagKeys": []}, False),
-    ("ForAllValues all", {"ForAllValues:StringEquals": {"aws:TagKeys": ["env", "team"]}}, {"aws:TagKeys": ["team", "env"]}, True),
-    ("ForAllValues one outside", {"ForAllValues:StringEquals": {"aws:TagKeys": ["env", "team"]}}, {"aws:TagKeys": ["env", "cost"]}, False),
+    (
+        "ForAnyValue empty",
+        {"ForAnyValue:StringEquals": {"aws:TagKeys": ["env"]}},
+        {"aws:TagKeys": []},
+        False,
+    ),
+    (
+        "ForAllValues all",
+        {"ForAllValues:StringEquals": {"aws:TagKeys": ["env", "team"]}},
+        {"aws:TagKeys": ["team", "env"]},
+        True,
+    ),
+    (
+        "ForAllValues one outside",
+        {"ForAllValues:StringEquals": {"aws:TagKeys": ["env", "team"]}},
+        {"aws:TagKeys": ["env", "cost"]},
+        False,
+    ),
     ("ForAllValues missing", {"ForAllValues:StringEquals": {"aws:TagKeys": ["env"]}}, {}, True),
-    ("ForAllValues like", {"ForAllValues:StringLike": {"aws:TagKeys": ["team-*"]}}, {"aws:TagKeys": ["team-a", "team-b"]}, True),
-    ("ForAnyValue negated", {"ForAnyValue:StringNotEquals": {"aws:TagKeys": ["env"]}}, {"aws:TagKeys": ["env", "cost"]}, True),
-    ("ForAnyValue negated all in", {"ForAnyValue:StringNotEquals": {"aws:TagKeys": ["env"]}}, {"aws:TagKeys": ["env"]}, False),
-    ("ForAllValues negated", {"ForAllValues:StringNotEquals": {"aws:TagKeys": ["secret"]}}, {"aws:TagKeys": ["env", "team"]}, True),
-    ("ForAllValues negated hit", {"ForAllValues:StringNotEquals": {"aws:TagKeys": ["secret"]}}, {"aws:TagKeys": ["env", "secret"]}, False),
-    ("ForAnyValue IfExists missing", {"ForAnyValue:StringEqualsIfExists": {"aws:TagKeys": ["env"]}}, {}, True),
+    (
+        "ForAllValues like",
+        {"ForAllValues:StringLike": {"aws:TagKeys": ["team-*"]}},
+        {"aws:TagKeys": ["team-a", "team-b"]},
+        True,
+    ),
+    (
+        "ForAnyValue negated",
+        {"ForAnyValue:StringNotEquals": {"aws:TagKeys": ["env"]}},
+        {"aws:TagKeys": ["env", "cost"]},
+        True,
+    ),
+    (
+        "ForAnyValue negated all in",
+        {"ForAnyValue:StringNotEquals": {"aws:TagKeys": ["env"]}},
+        {"aws:TagKeys": ["env"]},
+        False,
+    ),
+    (
+        "ForAllValues negated",
+        {"ForAllValues:StringNotEquals": {"aws:TagKeys": ["secret"]}},
+        {"aws:TagKeys": ["env", "team"]},
+        True,
+    ),
+    (
+        "ForAllValues negated hit",
+        {"ForAllValues:StringNotEquals": {"aws:TagKeys": ["secret"]}},
+        {"aws:TagKeys": ["env", "secret"]},
+        False,
+    ),
+    (
+        "ForAnyValue IfExists missing",
+        {"ForAnyValue:StringEqualsIfExists": {"aws:TagKeys": ["env"]}},
+        {},
+        True,
+    ),
     # Multiple values are ORed, negated values NORed
     ("values OR", {"StringEquals": {"k": ["a", "b"]}}, {"k": "b"}, True),
     ("values OR none", {"StringEquals": {"k": ["a", "b"]}}, {"k": "c"}, False),
@@ -129,16 +350,51 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     # Multiple keys and multiple operators are ANDed
     ("keys AND both", {"StringEquals": {"a": "1", "b": "2"}}, {"a": "1", "b": "2"}, True),
     ("keys AND one", {"StringEquals": {"a": "1", "b": "2"}}, {"a": "1", "b": "3"}, False),
-    ("ops AND both", {"StringEquals": {"a": "1"}, "Bool": {"b": "true"}}, {"a": "1", "b": "true"}, True),
-    ("ops AND one", {"StringEquals": {"a": "1"}, "Bool": {"b": "true"}}, {"a": "1", "b": "false"}, False),
+    (
+        "ops AND both",
+        {"StringEquals": {"a": "1"}, "Bool": {"b": "true"}},
+        {"a": "1", "b": "true"},
+        True,
+    ),
+    (
+        "ops AND one",
+        {"StringEquals": {"a": "1"}, "Bool": {"b": "true"}},
+        {"a": "1", "b": "false"},
+        False,
+    ),
     ("empty condition", {}, {}, True),
     # Keys are case-insensitive
-    ("key case", {"StringEquals": {"aws:sourceidentity": "d-1"}}, {"AWS:SourceIdentity": "d-1"}, True),
+    (
+        "key case",
+        {"StringEquals": {"aws:sourceidentity": "d-1"}},
+        {"AWS:SourceIdentity": "d-1"},
+        True,
+    ),
     # Variables in condition values
-    ("variable", {"StringEquals": {"s3:prefix": "home/${aws:username}"}}, {"s3:prefix": "home/alice", "aws:username": "alice"}, True),
-    ("variable other", {"StringEquals": {"s3:prefix": "home/${aws:username}"}}, {"s3:prefix": "home/bob", "aws:username": "alice"}, False),
-    ("variable missing", {"StringEquals": {"s3:prefix": "home/${aws:username}"}}, {"s3:prefix": "home/"}, False),
-    ("variable like", {"StringLike": {"s3:prefix": "home/${aws:username}/*"}}, {"s3:prefix": "home/alice/x", "aws:username": "alice"}, True),
+    (
+        "variable",
+        {"StringEquals": {"s3:prefix": "home/${aws:username}"}},
+        {"s3:prefix": "home/alice", "aws:username": "alice"},
+        True,
+    ),
+    (
+        "variable other",
+        {"StringEquals": {"s3:prefix": "home/${aws:username}"}},
+        {"s3:prefix": "home/bob", "aws:username": "alice"},
+        False,
+    ),
+    (
+        "variable missing",
+        {"StringEquals": {"s3:prefix": "home/${aws:username}"}},
+        {"s3:prefix": "home/"},
+        False,
+    ),
+    (
+        "variable like",
+        {"StringLike": {"s3:prefix": "home/${aws:username}/*"}},
+        {"s3:prefix": "home/alice/x", "aws:username": "alice"},
+        True,
+    ),
     ("variable literal star", {"StringLike": {"k": "a${*}"}}, {"k": "abc"}, False),
     ("variable literal star same", {"StringLike": {"k": "a${*}"}}, {"k": "a*"}, True),
     # A multivalued key without a set qualifier matches if any value does.
@@ -146,8 +402,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "condition", "context", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_condition(name: str, condition: dict[str, Any], context: dict[str, Any], expected: bool) -> None:
+@pytest.mark.parametrize(
+    ("name", "condition", "context", "expected"), CASES, ids=[c[0] for c in CASES]
+)
+def test_condition(
+    name: str, condition: dict[str, Any], context: dict[str, Any], expected: bool
+) -> None:
     assert holds(condition, context) is expected, name
 
 

@@ -194,9 +194,9 @@ def _witness_resources(doc: dict[str, Any], action: str) -> list[str]:
     policy both as a request pattern and made concrete."""
     out = {"*", f"arn:aws:{action.split(':')[0]}:us-east-1:{ACCT}:remit-witness"}
     for stmt in _statements(doc):
-        raw = stmt.get("Resource", stmt.get("NotResource"))
-        for r in [raw] if isinstance(raw, str) else raw:
-            r = r.replace("${aws:username}", "alice")
+        raw: str | list[str] = stmt["Resource"] if "Resource" in stmt else stmt["NotResource"]
+        for pattern in [raw] if isinstance(raw, str) else raw:
+            r = pattern.replace("${aws:username}", "alice")
             out.update((r, _concrete(r)))
     return sorted(out)
 
@@ -223,7 +223,9 @@ def test_iam_read_only_matches_dataset_exactly() -> None:
     data = next(d for d in _managed() if d["name"] == "IAMReadOnlyAccess")
     catalog = default_catalog()
     expected = {
-        e["effective_action"] for e in data["effective_actions"] if catalog.get(e["effective_action"])
+        e["effective_action"]
+        for e in data["effective_actions"]
+        if catalog.get(e["effective_action"])
     }
     perms = effective_permissions([data["document"]], None, ["*"], {}, catalog)
     assert {p.action for p in perms} == expected

@@ -54,14 +54,18 @@ CONTEXT_VALUES = st.one_of(
 
 
 def one_or_many(values: list[str]) -> st.SearchStrategy[Any]:
-    return st.one_of(st.sampled_from(values), st.lists(st.sampled_from(values), min_size=1, max_size=3))
+    return st.one_of(
+        st.sampled_from(values), st.lists(st.sampled_from(values), min_size=1, max_size=3)
+    )
 
 
 @st.composite
 def statements(draw: st.DrawFn) -> dict[str, Any]:
     stmt: dict[str, Any] = {"Effect": draw(st.sampled_from(["Allow", "Deny"]))}
     stmt["NotAction" if draw(st.booleans()) else "Action"] = draw(one_or_many(ACTION_PATTERNS))
-    stmt["NotResource" if draw(st.booleans()) else "Resource"] = draw(one_or_many(RESOURCE_PATTERNS))
+    stmt["NotResource" if draw(st.booleans()) else "Resource"] = draw(
+        one_or_many(RESOURCE_PATTERNS)
+    )
     if draw(st.booleans()):
         stmt["Condition"] = draw(CONDITIONS)
     return stmt
@@ -106,7 +110,10 @@ def test_never_crashes_and_deny_wins(
     if session is not None:
         with_deny = {**session, "Statement": [*session["Statement"], exact_deny]}
         assert evaluate(identity, with_deny, action, resource, context) is Verdict.EXPLICIT_DENY
-    deny_all = {"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}
+    deny_all = {
+        "Version": "2012-10-17",
+        "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"},
+    }
     assert evaluate([deny_all, *identity], session, action, resource, context) is (
         Verdict.EXPLICIT_DENY
     )
@@ -122,7 +129,10 @@ def test_never_crashes_and_deny_wins(
 def test_allow_all_session_changes_nothing(
     identity: list[dict[str, Any]], action: str, resource: str, context: dict[str, Any]
 ) -> None:
-    open_session = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    open_session = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
     assert evaluate(identity, open_session, action, resource, context) is evaluate(
         identity, None, action, resource, context
     )
@@ -130,7 +140,9 @@ def test_allow_all_session_changes_nothing(
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 STATEMENT_KEYS = ["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"]
@@ -147,14 +159,27 @@ def junk_documents(draw: st.DrawFn) -> Any:
                 json_values,
                 st.sampled_from(["Allow", "Deny", "*", "iam:Get*"]),
                 st.dictionaries(
-                    st.sampled_from(["StringEquals", "ForAnyValue:StringLike", "Null", "NumericLessThan", "DateLessThan", "IpAddress", "Bogus"]),
+                    st.sampled_from(
+                        [
+                            "StringEquals",
+                            "ForAnyValue:StringLike",
+                            "Null",
+                            "NumericLessThan",
+                            "DateLessThan",
+                            "IpAddress",
+                            "Bogus",
+                        ]
+                    ),
                     st.dictionaries(st.text(max_size=5), json_values, max_size=2),
                     max_size=2,
                 ),
             ),
         )
     )
-    return {"Version": draw(st.sampled_from(["2012-10-17", "2008-10-17", "x"])), "Statement": [stmt]}
+    return {
+        "Version": draw(st.sampled_from(["2012-10-17", "2008-10-17", "x"])),
+        "Statement": [stmt],
+    }
 
 
 @settings(max_examples=400, deadline=None)

@@ -71,14 +71,39 @@ def test_single_statement_object_and_string_elements() -> None:
 @pytest.mark.parametrize(
     ("statement", "action", "resource", "expected"),
     [
-        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "s3:GetObject", BUCKET_KEY, ALLOW),
+        (
+            {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+            "s3:GetObject",
+            BUCKET_KEY,
+            ALLOW,
+        ),
         ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "iam:GetRole", ROLE, IMPLICIT),
-        ({"Effect": "Allow", "NotAction": ["IAM:Delete*"], "Resource": "*"}, "iam:DeleteRole", ROLE, IMPLICIT),
-        ({"Effect": "Allow", "NotAction": ["IAM:Delete*"], "Resource": "*"}, "iam:GetRole", ROLE, ALLOW),
+        (
+            {"Effect": "Allow", "NotAction": ["IAM:Delete*"], "Resource": "*"},
+            "iam:DeleteRole",
+            ROLE,
+            IMPLICIT,
+        ),
+        (
+            {"Effect": "Allow", "NotAction": ["IAM:Delete*"], "Resource": "*"},
+            "iam:GetRole",
+            ROLE,
+            ALLOW,
+        ),
         ({"Effect": "Allow", "Action": "*", "NotResource": OTHER}, "iam:GetRole", ROLE, ALLOW),
         ({"Effect": "Allow", "Action": "*", "NotResource": [ROLE]}, "iam:GetRole", ROLE, IMPLICIT),
-        ({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:iam::*:role/*"}, "iam:GetRole", ROLE, IMPLICIT),
-        ({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:iam::*:role/*"}, "s3:GetObject", BUCKET_KEY, ALLOW),
+        (
+            {"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:iam::*:role/*"},
+            "iam:GetRole",
+            ROLE,
+            IMPLICIT,
+        ),
+        (
+            {"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:iam::*:role/*"},
+            "s3:GetObject",
+            BUCKET_KEY,
+            ALLOW,
+        ),
     ],
 )
 def test_not_action_not_resource_allow(
@@ -92,7 +117,12 @@ def test_not_action_not_resource_allow(
     [
         # Deny everything except s3: IAM is denied, S3 is left to the Allow.
         ({"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}, "iam:GetRole", ROLE, DENY),
-        ({"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}, "s3:GetObject", BUCKET_KEY, ALLOW),
+        (
+            {"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"},
+            "s3:GetObject",
+            BUCKET_KEY,
+            ALLOW,
+        ),
         # Deny everywhere except the one role.
         ({"Effect": "Deny", "Action": "*", "NotResource": ROLE}, "iam:GetRole", OTHER, DENY),
         ({"Effect": "Deny", "Action": "*", "NotResource": ROLE}, "iam:GetRole", ROLE, ALLOW),
@@ -145,7 +175,11 @@ def test_action_matching_case_insensitive_globs(pattern: str, action: str, match
         # A `*` inside a segment stays inside it; one that ends a segment may run on.
         ("arn:aws:s3:::a*b", "arn:aws:s3:::ax:yb", False),
         ("arn:aws:s3:::a*", "arn:aws:s3:::ax:yb", True),
-        ("arn:aws:logs:*:*:log-group:/aws/lambda/*", f"arn:aws:logs:us-east-1:{ACCT}:log-group:/aws/lambda/fn:*", True),
+        (
+            "arn:aws:logs:*:*:log-group:/aws/lambda/*",
+            f"arn:aws:logs:us-east-1:{ACCT}:log-group:/aws/lambda/fn:*",
+            True,
+        ),
         ("*", ROLE, True),
     ],
 )
@@ -174,6 +208,15 @@ def test_wildcard_request_is_denied_if_any_part_is_denied() -> None:
     allow_not_res = [pol({"Effect": "Allow", "Action": "*", "NotResource": ROLE})]
     assert ev(allow_not_res, "iam:GetRole", f"arn:aws:iam::{ACCT}:role/*") is IMPLICIT
     assert ev(allow_not_res, "iam:GetRole", f"arn:aws:iam::{ACCT}:role/web-*") is ALLOW
+
+
+def test_wildcard_request_action() -> None:
+    assert ev([pol(allow("iam:*"))], "iam:Get*", ROLE) is ALLOW
+    assert ev([pol(allow("iam:GetRole"))], "iam:Get*", ROLE) is IMPLICIT
+    assert ev([pol(allow(), deny("iam:GetRole"))], "iam:Get*", ROLE) is DENY
+    assert ev([pol(allow(), deny("iam:Delete*"))], "iam:Get*", ROLE) is ALLOW
+    not_action = [pol({"Effect": "Allow", "NotAction": "iam:GetRole", "Resource": "*"})]
+    assert ev(not_action, "iam:Get*", ROLE) is IMPLICIT
 
 
 # ----------------------------------------------------------------- policy variables
@@ -244,7 +287,9 @@ def test_explain_names_deciding_statements() -> None:
     session = pol(allow("iam:*", ROLE, Sid="RemitDecision"))
     d = explain(identity, session, "iam:DeleteRole", ROLE, {})
     assert d.verdict is DENY
-    assert [(s.policy, s.index, s.sid) for s in d.statements] == [("identity policy #1", 0, "NoDelete")]
+    assert [(s.policy, s.index, s.sid) for s in d.statements] == [
+        ("identity policy #1", 0, "NoDelete")
+    ]
     assert "NoDelete" in str(d)
     d = explain(identity, session, "iam:GetRole", ROLE, {})
     assert d.verdict is ALLOW
@@ -269,7 +314,10 @@ def test_explain_names_deciding_statements() -> None:
         ({"Statement": [], "Extra": 1}, "unknown top-level element 'Extra'"),
         (pol({"Effect": "allow", "Action": "*", "Resource": "*"}), "Effect"),
         (pol({"Effect": "Allow", "Resource": "*"}), "exactly one of Action or NotAction"),
-        (pol({"Effect": "Allow", "Action": "*", "NotAction": "s3:*", "Resource": "*"}), "exactly one of Action"),
+        (
+            pol({"Effect": "Allow", "Action": "*", "NotAction": "s3:*", "Resource": "*"}),
+            "exactly one of Action",
+        ),
         (pol({"Effect": "Allow", "Action": "*"}), "exactly one of Resource or NotResource"),
         (pol({"Effect": "Allow", "Action": [], "Resource": "*"}), "Action must not be empty"),
         (pol({"Effect": "Allow", "Action": [3], "Resource": "*"}), "non-empty strings"),
@@ -279,7 +327,10 @@ def test_explain_names_deciding_statements() -> None:
         (pol(allow(Sid=5)), "Sid"),
         (pol(allow(Condition=[])), "Condition must be an object"),
         (pol(allow(Condition={"StringEquals": "x"})), "must map keys"),
-        (pol(allow(Condition={"StringEqualz": {"k": "v"}})), "unknown condition operator 'StringEqualz'"),
+        (
+            pol(allow(Condition={"StringEqualz": {"k": "v"}})),
+            "unknown condition operator 'StringEqualz'",
+        ),
         (pol(allow(Condition={"ForSomeValues:StringEquals": {"k": "v"}})), "set qualifier"),
         (pol(allow(Condition={"NullIfExists": {"k": "true"}})), "unknown condition operator"),
         (pol(allow(Condition={"Null": {"k": "maybe"}})), "Null"),

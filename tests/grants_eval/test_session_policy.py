@@ -17,7 +17,10 @@ from remit.grants.policy import (
 
 ROLE = "arn:aws:iam::111122223333:role/legacy-batch"
 OTHER_ROLE = "arn:aws:iam::111122223333:role/other"
-ALLOW_ALL = {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"},
+}
 
 
 def test_exact_document() -> None:

@@ -52,10 +52,11 @@ def write_envelope(
     signer: SigningKey,
     signed_at: datetime = SIGNED_AT,
     expires_at: datetime | None = None,
+    approval_timeout: str | None = None,
 ) -> Path:
     """The example envelope in `folder`, with a second agent (`scanner`, reads only) and
     a valid CISO sign-off at `signed_at`. `expires_at` replaces the envelope's expiry (for
-    runs against the real clock)."""
+    runs against the real clock), `approval_timeout` the default approval timeout."""
     data = yaml.safe_load((EXAMPLES / "envelope.yaml").read_text(encoding="utf-8"))
     data["agents"][SECOND_AGENT] = {
         "service_account": "arn:aws:iam::111122223333:role/ai-scanner",
@@ -67,6 +68,8 @@ def write_envelope(
             rule["agents"] = ["remediator", SECOND_AGENT]
     if expires_at is not None:
         data["metadata"]["expires_at"] = expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if approval_timeout is not None:
+        data["defaults"]["approval_timeout"] = approval_timeout
     path = folder / "envelope.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     loaded = load_envelope(path)

@@ -36,7 +36,9 @@ from remit.envelope.signoff import signoffs_path
 from remit.ledger import merkle
 from remit.ledger.checkpoint import open_checkpoint
 from remit.ledger.log import request_digest
+from remit.ledger.sqlite_store import SqliteStore
 from remit.ledger.store import LedgerUnavailable
+from remit.server.config import ServerConfig
 from remit.server.runtime import Runtime
 
 KEY_SHAPE = re.compile(r"^rk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
@@ -99,6 +101,30 @@ def test_readyz_503_when_the_store_is_unusable(
     # A request that cannot even check its key is refused, not a 500.
     r = client.post("/v1/decisions", json=read_request(), headers=bearer(api_keys.agent))
     assert r.status_code == 503, r.text
+
+
+def test_a_signoff_recorded_by_another_replica_meanwhile_is_not_an_error(
+    rt: Runtime, server_config: ServerConfig, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas starting together both see the sign-off as unrecorded; one appends it
+    first. The other must not fail (it did: the replica exited with a unique violation)."""
+    real = SqliteStore.recorded_signoffs
+    stale = [True]
+
+    def racing(self: SqliteStore) -> set[str]:
+        if stale:  # the first read happened before the other replica's append
+            stale.pop()
+            return set()
+        return real(self)
+
+    monkeypatch.setattr(SqliteStore, "recorded_signoffs", racing)
+    second = Runtime(server_config, clock=clock)
+    try:
+        assert not stale
+        assert second.envelope_view().trust.valid
+    finally:
+        second.close()
+    assert len(entries_of(rt.store, "signoff")) == 1
 
 
 # -- authentication and roles -------------------------------------------------------------
@@ -569,7 +595,7 @@ def test_success_without_an_allow_is_flagged(
             f"/v1/decisions/{did}/outcome", json={"status": status}, headers=bearer(api_keys.agent)
         )
         assert r.status_code == 200, r.text
-        flag: bool = r.json()["ran_without_allow"]
+        flag = bool(r.json()["ran_without_allow"])
         entry = rt.store.entry(r.json()["ledger_index"]).data()
         assert entry["data"]["ran_without_allow"] is flag
         return flag

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -115,27 +115,44 @@ def _stop(r: Replica) -> None:
     r.log_fh.close()
 
 
+ClusterFactory = Callable[..., Cluster]
+
+
 @pytest.fixture
-def cluster(pg_url: str, pki: Pki, tmp_path: Path) -> Iterator[Cluster]:
-    now = datetime.now(UTC)  # real processes use the real clock
-    envelope = write_envelope(
-        tmp_path, pki.ciso, signed_at=now - timedelta(days=1), expires_at=now + timedelta(days=365)
-    )
-    agent = _create_key(
-        pg_url, tmp_path, "--role", "agent", "--agent", "remediator", "--name", "bot"
-    )
-    alice = _create_key(pg_url, tmp_path, "--role", "approver", "--name", "alice")
-    auditor = _create_key(pg_url, tmp_path, "--role", "auditor", "--name", "audit")
+def make_cluster(pg_url: str, pki: Pki, tmp_path: Path) -> Iterator[ClusterFactory]:
+    """Starts two replicas over the fresh database (once per test); always stops them."""
     replicas: list[Replica] = []
-    try:
-        for name in ("a", "b"):
-            replicas.append(_start(name, tmp_path, envelope, pki, pg_url))
+
+    def make(approval_timeout: str | None = None) -> Cluster:
+        now = datetime.now(UTC)  # real processes use the real clock
+        envelope = write_envelope(
+            tmp_path,
+            pki.ciso,
+            signed_at=now - timedelta(days=1),
+            expires_at=now + timedelta(days=365),
+            approval_timeout=approval_timeout,
+        )
+        db = pg_url
+        bot = ("--agent", "remediator", "--name", "bot")
+        agent = _create_key(db, tmp_path, "--role", "agent", *bot)
+        alice = _create_key(db, tmp_path, "--role", "approver", "--name", "alice")
+        auditor = _create_key(db, tmp_path, "--role", "auditor", "--name", "audit")
+        for name in ("a", "b"):  # started together: both race to record the sign-off
+            replicas.append(_start(name, tmp_path, envelope, pki, db))
         for r in replicas:
             _wait_ready(r)
-        yield Cluster(replicas[0], replicas[1], pg_url, tmp_path, agent, alice, auditor)
+        return Cluster(replicas[0], replicas[1], db, tmp_path, agent, alice, auditor)
+
+    try:
+        yield make
     finally:
         for r in replicas:
             _stop(r)
+
+
+@pytest.fixture
+def cluster(make_cluster: ClusterFactory) -> Cluster:
+    return make_cluster()
 
 
 def _post(url: str, key: str, body: dict[str, Any], timeout: float = 30) -> httpx.Response:
@@ -236,3 +253,34 @@ def test_one_rate_window_across_replicas(cluster: Cluster, pki: Pki) -> None:
     with psycopg.connect(c.db, connect_timeout=5) as conn:
         (checkpoints,) = conn.execute("SELECT COUNT(*) FROM checkpoints").fetchone()  # type: ignore[misc]
     assert checkpoints >= 1
+
+
+def test_expiry_is_recorded_once_across_replicas(make_cluster: ClusterFactory, pki: Pki) -> None:
+    c = make_cluster(approval_timeout="PT2S")
+    r = _post(f"{c.a.url}/v1/decisions", c.agent, held_request())
+    d = r.json()
+    assert (d["tier"], d["status"]) == ("approve", "pending"), r.text
+    # the agent waits on B; the approval times out; both replicas' expiry loops run
+    resp = httpx.get(
+        f"{c.b.url}/v1/decisions/{d['id']}?wait=15", headers=bearer(c.agent), timeout=30
+    )
+    assert resp.json()["status"] == "denied", resp.text
+    assert resp.json()["approval"]["state"] == "expired"
+    deadline = time.monotonic() + 10
+    rows: list[tuple[Any, ...]] = []
+    while time.monotonic() < deadline and not rows:
+        with psycopg.connect(c.db, connect_timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT state, actor FROM approval_actions WHERE decision_id = %s", (d["id"],)
+            ).fetchall()
+        time.sleep(0.2)
+    assert rows == [("expired", "system:remit")]
+    time.sleep(2.5)  # a few more rounds of both loops: still one entry, no errors
+    r = _post(f"{c.a.url}/v1/approvals/{d['id']}/approve", c.alice, {"comment": "late"})
+    assert r.status_code == 409, r.text
+    _verify_ledger(c, pki)
+    with psycopg.connect(c.db, connect_timeout=5) as conn:
+        (n,) = conn.execute(  # type: ignore[misc]
+            "SELECT COUNT(*) FROM entries WHERE kind = 'approval'"
+        ).fetchone()
+    assert n == 1

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from remit.cli import decide_cmd, envelope_cmd, inventory_cmd, keygen_cmd, ledger_cmd, serve_cmd
+from remit.cli import (
+    decide_cmd,
+    envelope_cmd,
+    inventory_cmd,
+    keygen_cmd,
+    ledger_cmd,
+    rollback_cmd,
+    serve_cmd,
+)
 
 app = typer.Typer(
     name="remit",
@@ -21,6 +29,7 @@ app.command("inventory")(inventory_cmd.inventory)
 app.add_typer(envelope_cmd.app, name="envelope")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
+app.command("rollback")(rollback_cmd.rollback)
 app.add_typer(serve_cmd.keys_app, name="keys")
 
 event_app = typer.Typer(

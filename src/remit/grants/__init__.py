@@ -1,1 +1,2 @@
-"""Just-in-time credentials: scoped session policies, STS and local backends, revocation, effective permissions."""
+"""Just-in-time credentials: scoped session policies, STS and local backends, revocation,
+effective permissions."""

@@ -420,14 +420,14 @@ class Condition:
         if fam == "string":
             for p in self._patterns:
                 resolved = _resolve(p.tokens, ctx)
-                if resolved is not None and _literal(resolved) == value:
+                if resolved is not None and _as_text(resolved) == value:
                     return True
             return False
         if fam == "string_ic":
             folded = value.casefold()
             for p in self._patterns:
                 resolved = _resolve(p.tokens, ctx)
-                if resolved is not None and _literal(resolved).casefold() == folded:
+                if resolved is not None and _as_text(resolved).casefold() == folded:
                     return True
             return False
         if fam in ("string_like", "arn"):
@@ -472,10 +472,6 @@ class Condition:
         if self.qualifier == "ForAnyValue":
             return any(each(v) for v in present)
         return all(each(v) for v in present)
-
-
-def _literal(tokens: tuple[_Token, ...]) -> str:
-    return _as_text(tokens)
 
 
 def _must(parsed: Any, raw: str, what: str, where: str) -> Any:
@@ -542,7 +538,7 @@ class Statement:
         if self.not_action:
             hit = not (acts.overlaps(action) if allow else acts.covers(action))
         else:
-            hit = acts.covers(action)
+            hit = acts.covers(action) if allow else acts.overlaps(action)
         if not hit:
             return False
         pats = self._resources

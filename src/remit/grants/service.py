@@ -123,7 +123,8 @@ class GrantService:
         who: Identity,
         now: datetime,
     ) -> tuple[GrantSpec, dict[str, Any]]:
-        if who.role is not Role.AGENT or who.agent != d["agent"]:
+        human_admin = who.role is Role.ADMIN and req.get("origin") == "human"
+        if not human_admin and (who.role is not Role.AGENT or who.agent != d["agent"]):
             raise GrantError("credentials are handed only to the agent that asked", 403)
         if who.label != asked_by:
             raise GrantError("credentials are handed only to the key that asked", 403)
@@ -259,6 +260,14 @@ class GrantService:
             self._apply(role_arn, ids)
         except BackendError:
             log.exception("emergency revocation of %s failed", decision_id)
+
+    def grant_record(self, decision_id: str) -> dict[str, Any] | None:
+        """The recorded grant of a decision (what it could do, its rollback plan)."""
+        rows = self.store.query("SELECT idx FROM grants WHERE decision_id = ?", (decision_id,))
+        if not rows:
+            return None
+        data: dict[str, Any] = json.loads(self.store.entry(int(rows[0][0])).body)["data"]
+        return data
 
     def has_grant(self, decision_id: str) -> bool:
         return bool(self.store.query("SELECT 1 FROM grants WHERE decision_id = ?", (decision_id,)))

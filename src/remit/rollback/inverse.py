@@ -183,14 +183,15 @@ def _port(perm: Mapping[str, Any], name: str, where: str, strict: bool) -> int |
 
 
 def _rules(
-    permissions: Any, where: str, *, strict: bool, owner_id: str | None = None
+    permissions: Any, action: str, *, strict: bool, owner_id: str | None = None
 ) -> list[IngressRule]:
     """Split IpPermissions into single rules. `strict` (a request) raises ValueError naming
     the offending element; otherwise (describe output) malformed parts are skipped."""
+    where = "IpPermissions"
 
     def bad(message: str) -> None:
         if strict:
-            raise ValueError(f"rollback: {message}")
+            raise ValueError(f"rollback: {action} parameter {message}")
 
     if not isinstance(permissions, list) or (strict and not permissions):
         bad(f"{where} must be a non-empty list")
@@ -206,8 +207,8 @@ def _rules(
             bad(f"{pwhere}.IpProtocol must be a non-empty string")
             continue
         protocol = normalize_protocol(raw_protocol)
-        from_port = _port(perm, "FromPort", pwhere, strict)
-        to_port = _port(perm, "ToPort", pwhere, strict)
+        from_port = _port(perm, "FromPort", f"{action} parameter {pwhere}", strict)
+        to_port = _port(perm, "ToPort", f"{action} parameter {pwhere}", strict)
         if protocol == "-1":
             from_port = to_port = None
         found = 0
@@ -251,12 +252,12 @@ def _rules(
 
 def requested_rules(permissions: Any, action: str = "request") -> list[IngressRule]:
     """The rules a request's IpPermissions name, checked strictly."""
-    return _rules(permissions, f"{action} parameter 'IpPermissions'", strict=True)
+    return _rules(permissions, action, strict=True)
 
 
 def existing_rules(permissions: Any, owner_id: str | None = None) -> list[IngressRule]:
     """The rules in a DescribeSecurityGroups IpPermissions list."""
-    return _rules(permissions, "IpPermissions", strict=False, owner_id=owner_id)
+    return _rules(permissions, "describe", strict=False, owner_id=owner_id)
 
 
 def to_ip_permissions(rules: Sequence[IngressRule]) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from remit.identity.store import KeyStore
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.records import make_entry
+from remit.ledger.store import LedgerUnavailable
 from remit.recorder import DecisionRecorder
 from remit.server.config import ServerConfig
 from remit.signing.keys import VerifierKey, load_signing_key, load_verifier_key
@@ -141,7 +142,12 @@ class Runtime:
     def envelope_view(self) -> EnvelopeView:
         now = self.clock()
         view = self.envelopes.current(now)
-        self.ledger.record_signoffs(view.checks, now, "system:remit")
+        try:
+            self.ledger.record_signoffs(view.checks, now, "system:remit")
+        except LedgerUnavailable:
+            # Another replica may have recorded the same sign-off between our read of the
+            # recorded ones and our append (unique id): read again; a real outage re-raises.
+            self.ledger.record_signoffs(view.checks, now, "system:remit")
         return view
 
     # -- deciding ----------------------------------------------------------------------

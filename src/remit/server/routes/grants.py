@@ -58,6 +58,25 @@ def grant(
     )
 
 
+@router.get("/{decision_id}/rollback", responses=ERRORS)
+def rollback_plan(
+    decision_id: str,
+    who: Identity = Depends(require(Role.APPROVER, Role.AUDITOR)),
+    rt: Runtime = Depends(runtime),
+) -> dict[str, Any]:
+    """The rollback plan recorded when this decision's credentials were granted."""
+    d, _ = decision_view(rt, decision_id)
+    record = rt.grants.grant_record(decision_id)
+    if record is None:
+        raise HTTPException(404, f"decision {decision_id} was never granted, so nothing ran")
+    return {
+        "decision_id": decision_id,
+        "agent": d["agent"],
+        "action": d["action"],
+        "rollback": record["rollback"],
+    }
+
+
 @router.post("/{decision_id}/revoke", response_model=RevokeOut, responses=ERRORS)
 def revoke(
     decision_id: str, who: Identity = Depends(require(Role.AGENT)), rt: Runtime = Depends(runtime)
