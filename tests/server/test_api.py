@@ -597,7 +597,8 @@ def test_success_without_an_allow_is_flagged(
         assert r.status_code == 200, r.text
         flag = bool(r.json()["ran_without_allow"])
         entry = rt.store.entry(r.json()["ledger_index"]).data()
-        assert entry["data"]["ran_without_allow"] is flag
+        assert entry["data"]["ran_without_allow"] == flag
+        assert isinstance(entry["data"]["ran_without_allow"], bool)
         return flag
 
     denied = decide(

@@ -37,7 +37,7 @@ def rollback(
 
     client = Client(url, api_key, approval_timeout=approval_timeout)
     try:
-        info = client._call("GET", f"/v1/decisions/{decision_id}/rollback")
+        info = client.rollback_plan(decision_id)
     except RemitError as exc:
         fail(str(exc), 1)
     rb: dict[str, Any] = info["rollback"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from remit.grants.backend import (
     GrantSpec,
     revocation_policy,
 )
-from remit.grants.effective import describe, effective_permissions
+from remit.grants.effective import Permission, describe, effective_permissions
 from remit.grants.policy import GrantRefused, policy_json, session_policy
 from remit.identity.model import Identity, Role
 from remit.ledger.records import NewEntry, make_entry, parse_ts, ts_text
@@ -151,6 +151,45 @@ class GrantService:
                 "was allowed has passed; ask again",
                 410,
             )
+        scope = self._scope(decision_id, d, req, env, now)
+        role_arn, doc, text, seconds, sts_seconds, tags, session_name, perms = scope
+        rollback: dict[str, Any] = {"status": rollback_status(d["action"], d.get("access_level"))}
+        if rollback["status"] == "available":
+            if self.rollback_planner is None:
+                rollback = {"status": "unavailable", "why": "no cloud endpoint to snapshot"}
+            else:
+                try:
+                    rollback["plan"] = self.rollback_planner(
+                        d["action"], dict(req.get("parameters") or {})
+                    )
+                except Exception as exc:
+                    raise GrantError(
+                        f"could not snapshot the state for rollback: {exc}", 409
+                    ) from None
+        record = {
+            "status": "issued",
+            "decision_id": decision_id,
+            "agent": d["agent"],
+            "role_arn": role_arn,
+            "session_name": session_name,
+            "source_identity": decision_id,
+            "tags": tags,
+            "duration_seconds": sts_seconds,
+            "revoke_at": ts_text(now + timedelta(seconds=seconds)),
+            "session_policy": doc,
+            "effective_permissions": [asdict(p) for p in perms],
+            "effective_summary": describe(perms),
+            "backend": self.backend.name,
+            "rollback": rollback,
+        }
+        spec = GrantSpec(decision_id, d["agent"], role_arn, session_name, sts_seconds, text, tags)
+        return spec, record
+
+    def _scope(
+        self, decision_id: str, d: dict[str, Any], req: dict[str, Any], env: Envelope, now: datetime
+    ) -> tuple[str, dict[str, Any], str, int, int, dict[str, str], str, list[Permission]]:
+        """What a grant for this decision would be: role, session policy, lifetime, tags,
+        and the effective permissions it would carry."""
         agent = env.agents.get(d["agent"])
         if agent is None:
             raise GrantError(f"agent {d['agent']} is no longer in the envelope", 409)
@@ -181,37 +220,32 @@ class GrantService:
         perms = effective_permissions(
             identity_docs, doc, arns, {"aws:SourceIdentity": decision_id}, _catalog()
         )
-        rollback: dict[str, Any] = {"status": rollback_status(d["action"], d.get("access_level"))}
-        if rollback["status"] == "available":
-            if self.rollback_planner is None:
-                rollback = {"status": "unavailable", "why": "no cloud endpoint to snapshot"}
-            else:
-                try:
-                    rollback["plan"] = self.rollback_planner(
-                        d["action"], dict(req.get("parameters") or {})
-                    )
-                except Exception as exc:
-                    raise GrantError(
-                        f"could not snapshot the state for rollback: {exc}", 409
-                    ) from None
-        record = {
-            "status": "issued",
-            "decision_id": decision_id,
-            "agent": d["agent"],
+        return role_arn, doc, text, seconds, sts_seconds, tags, session_name, perms
+
+    def preview(self, decision_id: str) -> dict[str, Any]:
+        """What credentials for this decision would be able to do (for the approver)."""
+        entry = self.store.decision_entry(decision_id)
+        if entry is None:
+            raise GrantError(f"no decision {decision_id}", 404)
+        data = json.loads(entry.body)["data"]
+        d, req = data["decision"], data["request"]
+        try:
+            role_arn, doc, _, seconds, _, _, _, perms = self._scope(
+                decision_id, d, req, self.envelope(), self.clock()
+            )
+        except GrantError as exc:
+            return {"grantable": False, "why": str(exc)}
+        except BackendError as exc:
+            return {"grantable": False, "why": f"cannot read the role's policies: {exc}"}
+        return {
+            "grantable": True,
             "role_arn": role_arn,
-            "session_name": session_name,
-            "source_identity": decision_id,
-            "tags": tags,
-            "duration_seconds": sts_seconds,
-            "revoke_at": ts_text(now + timedelta(seconds=seconds)),
             "session_policy": doc,
-            "effective_permissions": [p.__dict__ for p in perms],
+            "lifetime_seconds": seconds,
+            "effective_permissions": [asdict(p) for p in perms],
             "effective_summary": describe(perms),
-            "backend": self.backend.name,
-            "rollback": rollback,
+            "rollback": rollback_status(d["action"], d.get("access_level")),
         }
-        spec = GrantSpec(decision_id, d["agent"], role_arn, session_name, sts_seconds, text, tags)
-        return spec, record
 
     def _record_refusal(
         self,

@@ -183,6 +183,10 @@ class Client(_Base):
     def revoke(self, decision_id: str) -> dict[str, Any]:
         return self._call("POST", f"/v1/decisions/{decision_id}/revoke")
 
+    def rollback_plan(self, decision_id: str) -> dict[str, Any]:
+        """The rollback plan recorded when the decision's credentials were granted."""
+        return self._call("GET", f"/v1/decisions/{decision_id}/rollback")
+
     def fallback(
         self,
         failure: FallbackRequired,

@@ -89,6 +89,11 @@ class ApprovalDetailOut(BaseModel):
     decision: dict[str, Any]
     request: dict[str, Any]
     blast_radius: dict[str, Any] | None
+    credential_preview: dict[str, Any] | None = Field(
+        None,
+        description="What credentials for this decision would be able to do if approved "
+        '("this credential can do exactly: …").',
+    )
 
 
 class EventIn(_In):

@@ -34,6 +34,7 @@ def detail(rt: Runtime, rec: ApprovalRecord) -> ApprovalDetailOut:
         decision=decision,
         request=request,
         blast_radius=blast,
+        credential_preview=rt.grants.preview(rec.pending.decision_id),
     )
 
 
