@@ -27,7 +27,9 @@ SIGNED_AT = datetime(2026, 11, 1, tzinfo=UTC)
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     if not SHARED_TESTDATA.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED_TESTDATA} (clone with ../shared beside it)")
+        pytest.skip(
+            f"shared test data not found at {SHARED_TESTDATA} (clone with ../shared beside it)"
+        )
     return SHARED_TESTDATA
 
 

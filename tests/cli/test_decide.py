@@ -174,8 +174,6 @@ BAD_REQUESTS = [
     ),
     ("wildcard-action", _with(action="iam:*"), ["action", "iam:*"]),
     ("wildcard-in-name", _with(action="iam:Detach*"), ["action", "wildcards"]),
-    ("empty-resources", _with(resources=[]), ["resources"]),
-    ("not-an-object", "[1, 2, 3]", ["request"]),
 ]
 
 

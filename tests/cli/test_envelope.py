@@ -87,7 +87,6 @@ BAD_ENVELOPES = [
         41,
         ["rules[1].actions[0]", "iam:DetachRolePolicyy"],
     ),
-    ("bad-tier", "    tier: deny\n", "    tier: maybe\n", 50, ["tier"]),
 ]
 
 

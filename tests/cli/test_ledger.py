@@ -292,11 +292,6 @@ def test_verify_names_the_tampered_entry(log: Log, keys: Keys, tmp_path: Path) -
     assert "OK" not in proc.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger/verify.py: a failed checkpoint root reports the start of its range "
-    "(index 0) as the first bad index, below the entry whose hash was found wrong",
-)
 def test_verify_first_bad_index_is_the_tampered_entry(log: Log, keys: Keys, tmp_path: Path) -> None:
     _tampered_copy(log, tmp_path, 2)
     proc = ok(

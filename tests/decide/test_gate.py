@@ -130,7 +130,9 @@ def test_event_before_signoff_or_unlisted_kind_does_not_count(gate, make_request
 
 
 def test_unvalidated_model_needs_approval(gate, make_request, state):
-    d = gate.decide(make_request(model={"name": "claude-sonnet", "version": "2099-01-01"}), NOW, state)
+    d = gate.decide(
+        make_request(model={"name": "claude-sonnet", "version": "2099-01-01"}), NOW, state
+    )
     assert d.tier is Tier.APPROVE and C.MODEL_UNVALIDATED in codes(d)
 
 
@@ -203,7 +205,9 @@ def test_missing_confidence_needs_approval(gate, make_request, state):
 
 
 def test_reasoning_incomplete_for_resulting_tier_denies(gate, make_request, state):
-    d = gate.decide(make_request(action="iam:ListRoles", workflow=FIND, alternatives=[]), NOW, state)
+    d = gate.decide(
+        make_request(action="iam:ListRoles", workflow=FIND, alternatives=[]), NOW, state
+    )
     assert d.tier is Tier.DENY and C.REASONING_INCOMPLETE in codes(d)
     assert "alternatives" in d.reasons[-1].message
 

@@ -45,17 +45,42 @@ def line_of(needle: str, text: str) -> int:
         ("version: 7", "version: seven", "version: seven", "metadata.version"),
         ("review_every: P90D", "review_every: 90 days", "review_every", "ISO-8601 duration"),
         ("review_every: P90D", "review_every: P3M", "review_every", "years and months"),
-        ("tier: autonomous\n  - id: R7", "tier: sometimes\n  - id: R7", "tier: sometimes", "rules[0].tier"),
+        (
+            "tier: autonomous\n  - id: R7",
+            "tier: sometimes\n  - id: R7",
+            "tier: sometimes",
+            "rules[0].tier",
+        ),
         (
             '["arn:aws:iam::111122223333:*"]',
             '["not-an-arn"]',
             "not-an-arn",
             "not an ARN pattern",
         ),
-        ("when: {min_confidence: 0.8}", "when: {min_confidence: 1.8}", "min_confidence: 1.8", "less than or equal"),
-        ("owner: ciso@example.com", "owner: ciso@example.com\n  colour: blue", "colour", "Extra inputs"),
-        ('"iam:DeleteRolePolicy"]\n    resources', '"iam:DeleteRolePolicyy"]\n    resources', "DeleteRolePolicyy", "matches no action"),
-        ("agents: [remediator]\n    actions: [\"iam:List*\"", "agents: [ghost]\n    actions: [\"iam:List*\"", "id: R1-read", "ghost"),
+        (
+            "when: {min_confidence: 0.8}",
+            "when: {min_confidence: 1.8}",
+            "min_confidence: 1.8",
+            "less than or equal",
+        ),
+        (
+            "owner: ciso@example.com",
+            "owner: ciso@example.com\n  colour: blue",
+            "colour",
+            "Extra inputs",
+        ),
+        (
+            '"iam:DeleteRolePolicy"]\n    resources',
+            '"iam:DeleteRolePolicyy"]\n    resources',
+            "DeleteRolePolicyy",
+            "matches no action",
+        ),
+        (
+            'agents: [remediator]\n    actions: ["iam:List*"',
+            'agents: [ghost]\n    actions: ["iam:List*"',
+            "id: R1-read",
+            "ghost",
+        ),
     ],
 )
 def test_bad_field_reports_file_line_and_path(old, new, needle, fragment):
@@ -99,7 +124,9 @@ def test_duplicate_rule_ids_refused():
 
 
 def test_undeclared_workflow_refused():
-    assert "workflow 'ghost'" in str(error_for(TEXT.replace("workflows: [iam-hygiene]", "workflows: [ghost]")))
+    assert "workflow 'ghost'" in str(
+        error_for(TEXT.replace("workflows: [iam-hygiene]", "workflows: [ghost]"))
+    )
 
 
 def test_missing_file_is_clear(tmp_path: Path):
@@ -108,12 +135,17 @@ def test_missing_file_is_clear(tmp_path: Path):
 
 
 def test_digest_ignores_comments_and_formatting(example):
-    reformatted = "# a new comment\n" + TEXT.replace("owner: ciso@example.com", "owner:   'ciso@example.com'")
+    reformatted = "# a new comment\n" + TEXT.replace(
+        "owner: ciso@example.com", "owner:   'ciso@example.com'"
+    )
     assert load_envelope_text(reformatted).digest == example.digest
 
 
 def test_digest_changes_with_meaning(example):
-    assert load_envelope_text(TEXT.replace("max_resources: 3", "max_resources: 4")).digest != example.digest
+    assert (
+        load_envelope_text(TEXT.replace("max_resources: 3", "max_resources: 4")).digest
+        != example.digest
+    )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -130,7 +162,11 @@ def test_loader_never_crashes_on_arbitrary_text(text):
 def test_loader_never_crashes_on_mutated_example(data):
     lines = TEXT.splitlines()
     i = data.draw(st.integers(0, len(lines) - 1))
-    replacement = data.draw(st.sampled_from(["", "  x: 1", "- ]", "  review_every: PT", "rules: 5", lines[i] + " junk", "\t"]))
+    replacement = data.draw(
+        st.sampled_from(
+            ["", "  x: 1", "- ]", "  review_every: PT", "rules: 5", lines[i] + " junk", "\t"]
+        )
+    )
     lines[i] = replacement
     try:
         load_envelope_text("\n".join(lines))

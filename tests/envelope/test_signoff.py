@@ -36,7 +36,9 @@ def test_valid_signoff_is_authority_and_last_review(example, ciso):
 
 def test_changed_envelope_invalidates_signoff(example, ciso):
     s = create_signoff(example, ciso, "ciso@example.com", "CISO", T0)
-    changed = load_envelope_text((EXAMPLES / "envelope.yaml").read_text().replace("max_resources: 3", "max_resources: 30"))
+    changed = load_envelope_text(
+        (EXAMPLES / "envelope.yaml").read_text().replace("max_resources: 3", "max_resources: 30")
+    )
     trust, checks = check_signoffs(changed, [s], [ciso.verifier()], NOW)
     assert not trust.valid and "changed after sign-off" in checks[0].problem
 

@@ -69,7 +69,9 @@ class AwsWorld:
 
     def client(self, key: str = "agent", **kw: Any) -> remit.Client:
         """An SDK client whose HTTP goes through the in-process app."""
-        c = remit.Client("http://testserver", self.keys[key], agent="remediator", provenance=PROVENANCE, **kw)
+        c = remit.Client(
+            "http://testserver", self.keys[key], agent="remediator", provenance=PROVENANCE, **kw
+        )
         c._http.close()
         c._http = self.http  # type: ignore[assignment]
         return c
@@ -79,46 +81,88 @@ class AwsWorld:
 
     def role(self, name: str, *policy_arns: str) -> str:
         iam = self.iam()
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )
         for arn in policy_arns:
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
         return f"arn:aws:iam::{ACCOUNT}:role/{name}"
 
     def managed_policy(self, name: str) -> str:
-        doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-        return self.iam().create_policy(PolicyName=name, PolicyDocument=json.dumps(doc))["Policy"]["Arn"]  # type: ignore[no-any-return]
+        doc = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
+        return self.iam().create_policy(PolicyName=name, PolicyDocument=json.dumps(doc))["Policy"][
+            "Arn"
+        ]  # type: ignore[no-any-return]
 
 
-def build_world(folder: Path, monkeypatch: Any, *, enforce_iam: bool = False, clock: Any = None) -> Iterator[AwsWorld]:
+def build_world(
+    folder: Path, monkeypatch: Any, *, enforce_iam: bool = False, clock: Any = None
+) -> Iterator[AwsWorld]:
     """Generator for a fixture: yields an AwsWorld and tears it all down afterwards."""
     with MotoServer(enforce_iam=enforce_iam, no_auth_requests=10_000 if enforce_iam else 0) as moto:
         boot = bootstrap_agent_role(moto.client("iam"))
         # The agent's execution role may change IAM role policies (the steps it is granted).
         moto.client("iam").put_role_policy(
-            RoleName=boot["role_name"], PolicyName="remediation",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
-                "iam:DetachRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePolicy",
-                "iam:GetRole", "iam:ListRoles", "iam:ListAttachedRolePolicies"], "Resource": "*"}]}),
+            RoleName=boot["role_name"],
+            PolicyName="remediation",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "iam:DetachRolePolicy",
+                                "iam:AttachRolePolicy",
+                                "iam:DeleteRolePolicy",
+                                "iam:PutRolePolicy",
+                                "iam:GetRole",
+                                "iam:ListRoles",
+                                "iam:ListAttachedRolePolicies",
+                            ],
+                            "Resource": "*",
+                        }
+                    ],
+                }
+            ),
         )
         env = folder / "envelope.yaml"
         env.write_text(envelope_text(boot["role_arn"]))
         ciso = generate_signing_key("ciso.example.com")
         write_key_pair(folder / "ciso", ciso)
-        append_signoff(signoffs_path(env), create_signoff(
-            load_envelope(env), ciso, "ciso@example.com", "CISO", datetime.now(UTC) - timedelta(days=1)))
+        append_signoff(
+            signoffs_path(env),
+            create_signoff(
+                load_envelope(env),
+                ciso,
+                "ciso@example.com",
+                "CISO",
+                datetime.now(UTC) - timedelta(days=1),
+            ),
+        )
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", boot["remit_access_key_id"])
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", boot["remit_secret_access_key"])
         monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
         monkeypatch.delenv("AWS_PROFILE", raising=False)
         cfg = ServerConfig(
-            envelope=env, trusted_keys=[str(folder / "ciso.pub")], db=str(folder / "remit.db"),
+            envelope=env,
+            trusted_keys=[str(folder / "ciso.pub")],
+            db=str(folder / "remit.db"),
             aws={"backend": "sts", "endpoint_url": moto.endpoint_url},
         )
         rt = Runtime(cfg, clock=clock) if clock else Runtime(cfg)
         now = datetime.now(UTC)
         keys = {}
-        for name, role, agent in (("agent", Role.AGENT, "remediator"), ("approver", Role.APPROVER, None),
-                                  ("admin", Role.ADMIN, None), ("auditor", Role.AUDITOR, None)):
+        for name, role, agent in (
+            ("agent", Role.AGENT, "remediator"),
+            ("approver", Role.APPROVER, None),
+            ("admin", Role.ADMIN, None),
+            ("auditor", Role.AUDITOR, None),
+        ):
             keys[name] = rt.keys.create(name, role, agent, now)[1]
         with TestClient(create_app(rt), base_url="http://testserver") as http:
             yield AwsWorld(moto, boot, folder, rt, http, keys)

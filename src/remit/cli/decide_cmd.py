@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from remit.cli.common import DbOption, fail, parse_time, print_json
+from remit.cli.common import DbOption, fail, iso, parse_time, print_json
 from remit.cli.ledger_access import ledger_or_fail
 from remit.cli.loading import gate_for
 from remit.domain.requests import ActionRequest
@@ -93,4 +93,4 @@ def event_add(
         index = ledger.record_event(kind, when, note, actor, datetime.now(UTC))
     except LedgerUnavailable as exc:
         fail(str(exc), 1)
-    print(json.dumps({"recorded": True, "index": index, "kind": kind, "at": when.isoformat()}))
+    print(json.dumps({"recorded": True, "index": index, "kind": kind, "at": iso(when)}))

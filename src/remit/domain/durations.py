@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _DURATION = re.compile(
     r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
@@ -63,6 +63,15 @@ def _before(v: Any) -> Any:
 
 
 Duration = Annotated[
-    timedelta, BeforeValidator(_before), PlainSerializer(format_duration, return_type=str)
+    timedelta,
+    BeforeValidator(_before),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _DURATION.pattern,
+            "description": "ISO-8601 duration without years or months, e.g. P90D or PT1H",
+        }
+    ),
 ]
 """A pydantic field type: an ISO-8601 duration string in, a timedelta inside."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remit.catalog import ActionCatalog
+from remit.domain.durations import format_duration
 from remit.domain.envelope import Envelope, Rule
 from remit.domain.tiers import Tier
 
@@ -41,7 +42,7 @@ def _conditions(env: Envelope, rule: Rule, agent: str) -> list[str]:
         if br.max_accounts:
             out.append(f"≤ {br.max_accounts} account(s)/action")
         if br.window:
-            out.append(f"≤ {br.window.max_actions} actions per {br.window.per}")
+            out.append(f"≤ {br.window.max_actions} actions per {format_duration(br.window.per)}")
     req = env.defaults.reasoning.get(rule.tier)
     if req:
         out.append("reasoning: " + ", ".join(req))

@@ -89,6 +89,9 @@ class GrantService:
         except GrantError as exc:
             self._record_refusal(decision_id, who, str(exc), exc.status, now)
             raise
+        except BackendError as exc:  # the role's policies could not be read: fail closed
+            self._record_refusal(decision_id, who, f"the cloud refused: {exc}", 502, now, "failed")
+            raise GrantError(f"credentials could not be issued: {exc}", 502) from None
         try:
             creds = self.backend.issue(spec)
         except BackendError as exc:

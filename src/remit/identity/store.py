@@ -5,6 +5,7 @@ callers; the secret itself is never stored anywhere.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,10 +30,15 @@ class KeyRecord:
 
 
 class KeyStore:
-    """Creates, finds, lists and revokes API keys in the ledger's database."""
+    """Creates, finds, lists and revokes API keys in the ledger's database.
 
-    def __init__(self, store: LedgerStore) -> None:
+    Lookups are cached for `cache_seconds` (default 1 s): a key revoked on another replica
+    stops working within that time; on this replica at once."""
+
+    def __init__(self, store: LedgerStore, cache_seconds: float = 1.0) -> None:
         self.store = store
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, tuple[str, str, str | None, str, str | None]]] = {}
 
     def create(
         self, name: str, role: Role, agent: str | None, now: datetime
@@ -59,13 +65,22 @@ class KeyStore:
         if parsed is None:
             return None
         key_id, secret = parsed
-        rows = self.store.query(
-            "SELECT name, role, agent, secret_hash, revoked_at FROM api_keys WHERE id = ?",
-            (key_id,),
-        )
-        if not rows:
-            return None
-        name, role, agent, secret_hash, revoked = rows[0]
+        now = time.monotonic()
+        hit = self._cache.get(key_id)
+        if hit is not None and now - hit[0] < self.cache_seconds:
+            row = hit[1]
+        else:
+            rows = self.store.query(
+                "SELECT name, role, agent, secret_hash, revoked_at FROM api_keys WHERE id = ?",
+                (key_id,),
+            )
+            if not rows:
+                return None
+            row = tuple(rows[0])  # type: ignore[assignment]
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key_id] = (now, row)
+        name, role, agent, secret_hash, revoked = row
         if revoked is not None or not secret_matches(secret, secret_hash):
             return None
         return Identity(key_id, name, Role(role), agent)
@@ -82,4 +97,5 @@ class KeyStore:
             "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
             (ts_text(now), key_id),
         )
+        self._cache.pop(key_id, None)
         return n == 1

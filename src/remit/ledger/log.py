@@ -93,17 +93,25 @@ class Ledger:
     def record_signoffs(
         self, checks: Sequence[SignoffCheck], now: datetime, actor: str
     ) -> list[int]:
-        """Put every sign-off on the ledger once, with whether it verified when first seen."""
-        known = self.store.recorded_signoffs()
-        fresh = []
-        for c in checks:
-            sid = signoff_id(c.signoff)
-            if sid in known:
-                continue
-            known.add(sid)
-            data = {**c.signoff.to_dict(), "id": sid, "valid": c.valid, "problem": c.problem}
-            fresh.append(make_entry("signoff", now, actor, data))
-        return self.store.append(fresh)
+        """Put every sign-off on the ledger once, with whether it verified when first seen.
+        The check for "already recorded" runs under the append lock, so replicas that see
+        the same sign-off at once record it once."""
+
+        def build(_state: object, _size: int) -> list[NewEntry]:
+            known = self.store.recorded_signoffs()
+            fresh = []
+            for c in checks:
+                sid = signoff_id(c.signoff)
+                if sid in known:
+                    continue
+                known.add(sid)
+                data = {**c.signoff.to_dict(), "id": sid, "valid": c.valid, "problem": c.problem}
+                fresh.append(make_entry("signoff", now, actor, data))
+            return fresh
+
+        if not checks:
+            return []
+        return self.store.append_computed(build)[1]
 
     def checkpoint(self, now: datetime, *, force: bool = False) -> StoredCheckpoint:
         """Sign and store a checkpoint of the current tree if it grew; return the latest."""

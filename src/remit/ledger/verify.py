@@ -43,9 +43,16 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def bad(self, index: int | None, message: str) -> None:
-        if index is not None and (self.first_bad_index is None or index < self.first_bad_index):
-            self.first_bad_index = index
+    _precise: list[int] = field(default_factory=list)
+    _ranges: list[int] = field(default_factory=list)
+
+    def bad(self, index: int | None, message: str, *, precise: bool = True) -> None:
+        """Record a problem. A precise index (this entry is wrong) beats the start of a
+        range that merely contains a wrong entry (a checkpoint root that does not match)."""
+        if index is not None:
+            (self._precise if precise else self._ranges).append(index)
+            pool = self._precise or self._ranges
+            self.first_bad_index = min(pool)
         self.problems.append(message)
 
 
@@ -186,7 +193,8 @@ class _TreeWalker:
             return
         self.report.bad(
             self.prev_good,
-            f"entries [{self.prev_good}, {cp[0]}) do not match the signed checkpoint at size "
+            precise=False,
+            message=f"entries [{self.prev_good}, {cp[0]}) do not match the signed checkpoint at size "
             f"{cp[0]}: at least one entry in that range was changed, removed, inserted or "
             "reordered",
         )

@@ -1,29 +1,62 @@
-"""`DecisionRecorder.decide`: gate + ledger, atomically, failing closed.
+"""`DecisionRecorder`: gate + ledger, atomically, failing closed.
 
 The gate runs inside the ledger's append lock with the state as of that moment, so a
 rate window is counted and the action it admits is recorded in one step, whichever
-process appends. Any storage failure turns the answer into deny `LEDGER_UNAVAILABLE`.
+process appends. Several requests can be decided in one transaction (group commit):
+each sees the ones decided before it in the same batch. Any storage failure turns every
+answer of the batch into deny `LEDGER_UNAVAILABLE`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from remit.decide import Gate, GateState
+from remit.decide import Gate, GateState, OrgEvent
 from remit.domain.decisions import Decision, Reason
 from remit.domain.ids import new_id
 from remit.domain.reasons import ReasonCode
 from remit.domain.requests import ActionRequest
 from remit.domain.tiers import Tier
-from remit.ledger.log import Ledger
-from remit.ledger.records import NewEntry
+from remit.ledger.log import Ledger, request_digest
+from remit.ledger.records import NewEntry, ts_text
 from remit.ledger.store import LedgerUnavailable
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One request waiting to be decided: which gate, who asked, when."""
+
+    gate: Gate
+    request: ActionRequest
+    actor: str
+    at: datetime
+    decision_id: str
+
+
+class _BatchState:
+    """The recorded state plus the decisions made earlier in the same batch."""
+
+    def __init__(self, inner: GateState) -> None:
+        self.inner = inner
+        self.ran: list[tuple[str, str, datetime]] = []
+
+    def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:
+        return self.inner.events_after(after, kinds)
+
+    def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
+        extra = sum(1 for a, r, t in self.ran if a == agent and r == rule_id and t >= since)
+        return self.inner.actions_in_window(agent, rule_id, since) + extra
+
+    def note(self, d: Decision) -> None:
+        if d.tier.allows_execution:
+            self.ran.extend((d.agent, r, d.decided_at) for r in d.rules)
 
 
 class DecisionRecorder:
@@ -37,51 +70,62 @@ class DecisionRecorder:
     def decide(self, request: ActionRequest, actor: str, now: datetime | None = None) -> Decision:
         """The recorded decision, or deny LEDGER_UNAVAILABLE if it could not be recorded."""
         at = now or self.clock()
-        did = new_id("dec", at)
-        made: list[Decision] = []
+        return decide_many(self.ledger, [Ask(self.gate, request, actor, at, new_id("dec", at))])[0]
 
-        def build(state: GateState, _size: int) -> Sequence[NewEntry]:
-            decision = self.gate.decide(request, at, state, decision_id=did)
-            made.append(decision)
-            expires = at + self.gate.envelope.defaults.approval_timeout
-            return [Ledger.decision_entry(request, decision, actor, expires)]
 
-        try:
-            _, indexes = self.ledger.store.append_computed(build)
-        except LedgerUnavailable as exc:
-            return self._unrecorded(request, did, at, made, str(exc))
-        except Exception as exc:  # never answer allow for an unrecorded decision
-            return self._unrecorded(request, did, at, made, f"{type(exc).__name__}: {exc}")
-        return dataclasses.replace(made[-1], extra={"ledger_index": indexes[0]})
+def decide_many(ledger: Ledger, asks: Sequence[Ask]) -> list[Decision]:
+    """Decide and record `asks` in one transaction, in order; fail closed together."""
+    made: list[Decision] = []
 
-    def _unrecorded(
-        self,
-        request: ActionRequest,
-        did: str,
-        at: datetime,
-        made: list[Decision],
-        why: str,
-    ) -> Decision:
-        reason = Reason(
-            ReasonCode.LEDGER_UNAVAILABLE,
-            f"The decision could not be recorded on the ledger ({why}); an unrecorded "
-            "decision is never an allow.",
+    def build(state: GateState, _size: int) -> Sequence[NewEntry]:
+        made.clear()
+        overlay = _BatchState(state)
+        entries = []
+        for a in asks:
+            d = a.gate.decide(a.request, a.at, overlay, decision_id=a.decision_id)
+            overlay.note(d)
+            made.append(d)
+            expires = a.at + a.gate.envelope.defaults.approval_timeout
+            entries.append(Ledger.decision_entry(a.request, d, a.actor, expires))
+        return entries
+
+    try:
+        _, indexes = ledger.store.append_computed(build)
+    except LedgerUnavailable as exc:
+        return [_unrecorded(a, made, str(exc)) for a in asks]
+    except Exception as exc:  # never answer allow for an unrecorded decision
+        return [_unrecorded(a, made, f"{type(exc).__name__}: {exc}") for a in asks]
+    out = []
+    for a, d, index in zip(asks, made, indexes, strict=True):
+        extra: dict[str, object] = {"ledger_index": index}
+        if d.tier is Tier.APPROVE:
+            extra["approval"] = {
+                "request_digest": request_digest(a.request.canonical()),
+                "expires_at": ts_text(a.at + a.gate.envelope.defaults.approval_timeout),
+            }
+        out.append(dataclasses.replace(d, extra=extra))
+    return out
+
+
+def _unrecorded(a: Ask, made: list[Decision], why: str) -> Decision:
+    reason = Reason(
+        ReasonCode.LEDGER_UNAVAILABLE,
+        f"The decision could not be recorded on the ledger ({why}); an unrecorded "
+        "decision is never an allow.",
+    )
+    mine = next((d for d in made if d.id == a.decision_id), None)
+    if mine is not None:
+        return dataclasses.replace(
+            mine, tier=Tier.DENY, reasons=(*mine.reasons, reason), extra={"recorded": False}
         )
-        if made:
-            return dataclasses.replace(
-                made[-1],
-                tier=Tier.DENY,
-                reasons=(*made[-1].reasons, reason),
-                extra={"recorded": False},
-            )
-        return Decision(
-            did,
-            Tier.DENY,
-            (reason,),
-            (),
-            self.gate.ref,
-            at,
-            request.agent,
-            request.action,
-            extra={"recorded": False},
-        )
+    return Decision(
+        a.decision_id,
+        Tier.DENY,
+        (reason,),
+        (),
+        a.gate.ref,
+        a.at,
+        a.request.agent,
+        a.request.action,
+        extra={"recorded": False},
+    )

@@ -3,7 +3,7 @@ with 401 for a missing or bad key and 403 for a role that may not do this."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,12 +15,12 @@ from remit.server.runtime import Runtime
 _bearer = HTTPBearer(auto_error=False, description="Remit API key: `Authorization: Bearer rk_…`")
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
 
-def identity(
+async def identity(
     creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
     rt: Runtime = Depends(runtime),
 ) -> Identity:
@@ -31,6 +31,7 @@ def identity(
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
+        # A cached lookup (no I/O) most of the time; a short SQL read otherwise.
         who = rt.keys.authenticate(creds.credentials)
     except LedgerUnavailable as exc:
         raise HTTPException(503, f"cannot check the API key: {exc}") from None
@@ -41,11 +42,11 @@ def identity(
     return who
 
 
-def require(*roles: Role) -> Callable[[Identity], Identity]:
+def require(*roles: Role) -> Callable[[Identity], Awaitable[Identity]]:
     """A dependency that admits only `roles` (admin is always admitted)."""
     allowed = {*roles, Role.ADMIN}
 
-    def check(who: Identity = Depends(identity)) -> Identity:
+    async def check(who: Identity = Depends(identity)) -> Identity:
         if who.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise HTTPException(403, f"role {who.role.value} may not do this (needs {names})")

@@ -7,6 +7,7 @@ Edges (HTTP routes, the dashboard) call this; it calls the core. Nothing here kn
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +31,9 @@ from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.records import make_entry
 from remit.ledger.store import LedgerUnavailable
-from remit.recorder import DecisionRecorder
+from remit.domain.ids import new_id
+from remit.recorder.batch import BatchRecorder
+from remit.recorder.decisions import Ask
 from remit.server.config import ServerConfig
 from remit.signing.keys import VerifierKey, load_signing_key, load_verifier_key
 
@@ -102,9 +105,10 @@ class Runtime:
         self.approvals = ApprovalQueue(self.store)
         trusted = [load_verifier_key(k) for k in config.trusted_keys]
         self.envelopes = EnvelopeSource(config.envelope, trusted, config.insecure_unsigned)
-        self._recorded_signoffs: set[str] = set()
+        self._last_view: EnvelopeView | None = None
         self.envelope_view()  # fail at start if the envelope cannot be loaded
         self.grants = self._grant_service()
+        self.batcher = BatchRecorder(self.ledger)
         self.notifier: Notifier | None = None
         notify = config.notify_dict()
         if notify:
@@ -142,25 +146,30 @@ class Runtime:
     def envelope_view(self) -> EnvelopeView:
         now = self.clock()
         view = self.envelopes.current(now)
-        try:
+        if view is not self._last_view:  # new or reloaded: put its sign-offs on the ledger
             self.ledger.record_signoffs(view.checks, now, "system:remit")
-        except LedgerUnavailable:
-            # Another replica may have recorded the same sign-off between our read of the
-            # recorded ones and our append (unique id): read again; a real outage re-raises.
-            self.ledger.record_signoffs(view.checks, now, "system:remit")
+            self._last_view = view
         return view
 
     # -- deciding ----------------------------------------------------------------------
-    def decide(self, request: ActionRequest, who: Identity) -> Decision:
+    def submit(self, request: ActionRequest, who: Identity) -> Future[Decision]:
+        """Queue a request for the group-commit writer; the future resolves once recorded."""
         now = self.clock()
         try:
-            view = self.envelope_view()
-            gate = view.gate
-        except Exception as exc:  # envelope unreadable now: fail closed, still recorded
+            gate = self.envelope_view().gate
+        except Exception as exc:  # envelope unreadable now: nothing is allowed
             raise EnvelopeUnavailable(str(exc)) from exc
-        decision = DecisionRecorder(gate, self.ledger, self.clock).decide(request, who.label, now)
+        return self.batcher.submit(Ask(gate, request, who.label, now, new_id("dec", now)))
+
+    def decided(self, decision: Decision, request: ActionRequest) -> None:
+        """After a decision is recorded: tell the humans who must know."""
         if decision.tier in (Tier.NOTIFY, Tier.APPROVE) and self.notifier is not None:
             self.notifier.submit(self._notification(decision, request))
+
+    def decide(self, request: ActionRequest, who: Identity) -> Decision:
+        """Decide and record one request (blocking)."""
+        decision = self.submit(request, who).result()
+        self.decided(decision, request)
         return decision
 
     def _notification(self, decision: Decision, request: ActionRequest) -> Notification:
@@ -204,6 +213,7 @@ class Runtime:
         )
 
     def close(self) -> None:
+        self.batcher.close()
         if self.notifier is not None:
             self.notifier.close()
         self.store.close()

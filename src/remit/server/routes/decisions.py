@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from remit.approvals.rules import outcome_for
+from remit.approvals.rules import ApprovalState, outcome_for
 from remit.domain.requests import ActionRequest
 from remit.identity.model import Identity, Role
 from remit.ledger.records import make_entry
@@ -37,11 +37,22 @@ def decision_view(rt: Runtime, decision_id: str) -> tuple[dict[str, Any], dict[s
     return data["decision"], data["request"]
 
 
-def to_out(rt: Runtime, d: dict[str, Any]) -> DecisionOut:
+def to_out(
+    rt: Runtime, d: dict[str, Any], fresh_approval: dict[str, Any] | None = None
+) -> DecisionOut:
     now = rt.clock()
     approval = None
     state = None
-    if d["tier"] == "approve":
+    if d["tier"] == "approve" and fresh_approval is not None:
+        state = ApprovalState.PENDING  # just recorded: nobody has resolved it yet
+        approval = {
+            "decision_id": d["id"],
+            "state": "pending",
+            "requested_by": d["actor"],
+            "on_behalf_of": d.get("on_behalf_of"),
+            **fresh_approval,
+        }
+    elif d["tier"] == "approve":
         rec = rt.approvals.get(d["id"])
         if rec is not None:
             state = rec.state_at(now)
@@ -64,7 +75,7 @@ def _own(who: Identity, agent: str) -> None:
 
 
 @router.post("/decisions", response_model=DecisionOut, responses=ERRORS)
-def create_decision(
+async def create_decision(
     body: ActionRequest,
     who: Identity = Depends(require(Role.AGENT)),
     rt: Runtime = Depends(runtime),
@@ -73,12 +84,16 @@ def create_decision(
     recorded the answer is deny with LEDGER_UNAVAILABLE."""
     _own(who, body.agent)
     try:
-        decision = rt.decide(body, who)
+        decision = await asyncio.wrap_future(rt.submit(body, who))
     except EnvelopeUnavailable as exc:
         raise HTTPException(503, f"envelope unavailable, nothing is allowed: {exc}") from None
+    rt.decided(decision, body)
     out = decision.to_dict()
     out["recorded"] = "recorded" not in decision.extra
-    return to_out(rt, out)
+    out["actor"] = who.label
+    out["on_behalf_of"] = body.on_behalf_of
+    fresh = decision.extra.get("approval")
+    return to_out(rt, out, fresh if isinstance(fresh, dict) else None)
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut, responses=ERRORS)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from remit.grants.service import GrantError
 from remit.identity.model import Identity, Role
 from remit.ledger.store import LedgerUnavailable
-from remit.server.deps import require, runtime
+from remit.server.deps import identity, require, runtime
 from remit.server.routes.decisions import ERRORS, decision_view
 from remit.server.runtime import Runtime
 from remit.server.schemas import GrantOut, RevokeOut
@@ -27,11 +27,12 @@ GRANT_ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/{decision_id}/grant", response_model=GrantOut, responses=GRANT_ERRORS)
 def grant(
-    decision_id: str, who: Identity = Depends(require(Role.AGENT)), rt: Runtime = Depends(runtime)
+    decision_id: str, who: Identity = Depends(identity), rt: Runtime = Depends(runtime)
 ) -> GrantOut:
     """Credentials scoped to exactly this decision's action and resources, short-lived,
     stamped with the decision id as SourceIdentity. Once per decision; recorded (never
-    the secret)."""
+    the secret). Any key may ask; the service refuses every key but the one that asked
+    (403), and records the refusal."""
     try:
         issued = rt.grants.issue(decision_id, who)
     except GrantError as exc:
