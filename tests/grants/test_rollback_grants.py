@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 import remit
-from remit.aws import free_port
+from remit.aws.moto_server import free_port
 from remit.ledger.open import open_store
 from tests.grants.gkit import (
     Clock,

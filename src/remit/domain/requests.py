@@ -130,7 +130,9 @@ class ActionRequest(_Frozen):
     origin: Origin = Origin.AI
     on_behalf_of: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = None
     action: str
-    resources: Annotated[tuple[Resource, ...], Field(min_length=1, max_length=1000)]
+    resources: Annotated[
+        tuple[Resource, ...], Field(max_length=1000, json_schema_extra={"minItems": 1})
+    ]
     environment: Name | None = None
     reasoning: Reasoning = Field(default_factory=Reasoning)
     provenance: Provenance = Field(default_factory=Provenance)
@@ -142,6 +144,13 @@ class ActionRequest(_Frozen):
         description="The API call's parameters, by their AWS names (e.g. RoleName, PolicyArn): "
         "what the approver sees and what rollback snapshots.",
     )
+
+    @field_validator("resources", mode="before")
+    @classmethod
+    def _some_resources(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple) and not v:
+            raise ValueError("at least 1 resource is required (the ARNs the action touches)")
+        return v
 
     @field_validator("action")
     @classmethod

@@ -8,7 +8,7 @@ The leaf of the Merkle tree is exactly these bytes. Pure: no I/O.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,11 +44,13 @@ def parse_ts(text: str) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class NewEntry:
-    """An entry about to be appended: its kind, time and canonical bytes."""
+    """An entry about to be appended: its kind, time and canonical bytes (and, when it was
+    just built, the document those bytes encode, so indexing need not parse them again)."""
 
     kind: str
     ts: str
     body: bytes
+    doc: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ def derive(entry: NewEntry, idx: int) -> list[IndexRow]:
         "revocation",
     ):
         return []
-    body = json.loads(entry.body)
+    body = entry.doc if entry.doc is not None else json.loads(entry.body)
     data = body["data"]
     ts = entry.ts
     if entry.kind == "decision":

@@ -20,8 +20,8 @@ from remit.domain.ids import new_id
 from remit.domain.reasons import ReasonCode
 from remit.domain.requests import ActionRequest
 from remit.domain.tiers import Tier
-from remit.ledger.log import Ledger, request_digest
-from remit.ledger.records import NewEntry, ts_text
+from remit.ledger.log import Ledger
+from remit.ledger.records import NewEntry
 from remit.ledger.store import LedgerUnavailable
 
 
@@ -76,11 +76,12 @@ class DecisionRecorder:
 def decide_many(ledger: Ledger, asks: Sequence[Ask]) -> list[Decision]:
     """Decide and record `asks` in one transaction, in order; fail closed together."""
     made: list[Decision] = []
+    entries: list[NewEntry] = []
 
     def build(state: GateState, _size: int) -> Sequence[NewEntry]:
         made.clear()
+        entries.clear()
         overlay = _BatchState(state)
-        entries = []
         for a in asks:
             d = a.gate.decide(a.request, a.at, overlay, decision_id=a.decision_id)
             overlay.note(d)
@@ -96,13 +97,11 @@ def decide_many(ledger: Ledger, asks: Sequence[Ask]) -> list[Decision]:
     except Exception as exc:  # never answer allow for an unrecorded decision
         return [_unrecorded(a, made, f"{type(exc).__name__}: {exc}") for a in asks]
     out = []
-    for a, d, index in zip(asks, made, indexes, strict=True):
+    for d, entry, index in zip(made, entries, indexes, strict=True):
         extra: dict[str, object] = {"ledger_index": index}
-        if d.tier is Tier.APPROVE:
-            extra["approval"] = {
-                "request_digest": request_digest(a.request.canonical()),
-                "expires_at": ts_text(a.at + a.gate.envelope.defaults.approval_timeout),
-            }
+        approval = (entry.doc or {}).get("data", {}).get("approval")
+        if approval is not None:
+            extra["approval"] = approval
         out.append(dataclasses.replace(d, extra=extra))
     return out
 

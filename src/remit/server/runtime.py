@@ -7,6 +7,7 @@ Edges (HTTP routes, the dashboard) call this; it calls the core. Nothing here kn
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ class EnvelopeSource:
         self.insecure = insecure
         self._lock = threading.Lock()
         self._view: EnvelopeView | None = None
+        self._checked = 0.0
 
     def _stamp(self) -> tuple[float, float]:
         so = signoffs_path(self.path)
@@ -73,8 +75,16 @@ class EnvelopeSource:
             so.stat().st_mtime_ns if so.exists() else 0.0,
         )
 
+    RECHECK_SECONDS = 0.25
+
     def current(self, now: datetime) -> EnvelopeView:
-        """The view as of `now` (trust depends on time: future-dated sign-offs)."""
+        """The view as of `now` (trust depends on time: future-dated sign-offs). The files
+        are checked for changes at most every RECHECK_SECONDS."""
+        view = self._view
+        tick = time.monotonic()
+        if view is not None and view.trust.valid and tick - self._checked < self.RECHECK_SECONDS:
+            return view
+        self._checked = tick
         stamp = self._stamp()
         with self._lock:
             view = self._view
