@@ -187,7 +187,18 @@ def envelope_changed(world: AwsWorld, change: Callable[[dict[str, Any]], None]) 
         yield
     finally:
         path.write_text(original)  # the original sign-off still covers it
-        assert world.runtime.envelope_view().trust.valid
+        view = _reloaded(world)
+        assert view.trust.valid
+        assert view.loaded.digest == load_envelope(path).digest
+
+
+def _reloaded(world: AwsWorld) -> Any:
+    """The runtime's envelope view, re-read now (the runtime checks the files for changes
+    at most every few hundred milliseconds)."""
+    source = world.runtime.envelopes
+    if hasattr(source, "_checked"):
+        source._checked = float("-inf")
+    return world.runtime.envelope_view()
 
 
 def _write_signed(world: AwsWorld, path: Path, text: str) -> None:
@@ -203,7 +214,9 @@ def _write_signed(world: AwsWorld, path: Path, text: str) -> None:
             datetime.now(UTC) - timedelta(days=1),
         ),
     )
-    assert world.runtime.envelope_view().trust.valid
+    view = _reloaded(world)
+    assert view.trust.valid
+    assert view.loaded.digest == load_envelope(path).digest
 
 
 def rule(data: dict[str, Any], rule_id: str) -> dict[str, Any]:

@@ -129,7 +129,7 @@ class ActionRequest(_Frozen):
     agent: Name
     origin: Origin = Origin.AI
     on_behalf_of: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = None
-    action: str
+    action: Annotated[str, Field(json_schema_extra={"pattern": ACTION_NAME.pattern})]
     resources: Annotated[
         tuple[Resource, ...], Field(max_length=1000, json_schema_extra={"minItems": 1})
     ]

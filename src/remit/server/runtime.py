@@ -77,12 +77,13 @@ class EnvelopeSource:
 
     RECHECK_SECONDS = 0.25
 
-    def current(self, now: datetime) -> EnvelopeView:
+    def current(self, now: datetime, force: bool = False) -> EnvelopeView:
         """The view as of `now` (trust depends on time: future-dated sign-offs). The files
         are checked for changes at most every RECHECK_SECONDS."""
         view = self._view
         tick = time.monotonic()
-        if view is not None and view.trust.valid and tick - self._checked < self.RECHECK_SECONDS:
+        fresh = tick - self._checked < self.RECHECK_SECONDS
+        if view is not None and view.trust.valid and fresh and not force:
             return view
         self._checked = tick
         stamp = self._stamp()
@@ -153,9 +154,9 @@ class Runtime:
         )
 
     # -- envelope ----------------------------------------------------------------------
-    def envelope_view(self) -> EnvelopeView:
+    def envelope_view(self, force: bool = False) -> EnvelopeView:
         now = self.clock()
-        view = self.envelopes.current(now)
+        view = self.envelopes.current(now, force)
         if view is not self._last_view:  # new or reloaded: put its sign-offs on the ledger
             self.ledger.record_signoffs(view.checks, now, "system:remit")
             self._last_view = view

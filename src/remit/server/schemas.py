@@ -41,7 +41,7 @@ class DecisionOut(BaseModel):
     id: str
     tier: Literal["autonomous", "notify", "approve", "deny"]
     status: Literal["allowed", "pending", "denied"]
-    allowed: bool
+    allowed: bool = Field(description="True when the agent may act now (status == allowed).")
     reasons: list[ReasonOut]
     rules: list[str]
     envelope: EnvelopeRefOut

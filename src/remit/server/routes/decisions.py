@@ -62,7 +62,8 @@ def to_out(
         {
             **d,
             "batchable": batch and d["tier"] == "autonomous" and d.get("rollback") == "not_needed",
-            "status": outcome_for(d["tier"], state),
+            "status": (status := outcome_for(d["tier"], state)),
+            "allowed": status == "allowed",
             "approval": approval,
             "recorded": d.get("recorded", True),
         }
