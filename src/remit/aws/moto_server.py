@@ -34,7 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-import boto3  # type: ignore[import-untyped]
+import boto3
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 """The account moto uses unless MOTO_ACCOUNT_ID says otherwise."""

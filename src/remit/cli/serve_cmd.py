@@ -69,6 +69,9 @@ def serve(
         "notify.smtp.recipients": smtp_to,
         "checkpoint_every": checkpoint_every,
         "public_url": public_url,
+        "aws.backend": aws_backend,
+        "aws.endpoint_url": aws_endpoint_url,
+        "aws.region": aws_region,
     }
     try:
         cfg = load_config(config, overrides)

@@ -76,7 +76,7 @@ class KeyStore:
             )
             if not rows:
                 return None
-            row = tuple(rows[0])  # type: ignore[assignment]
+            row = tuple(rows[0])
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[key_id] = (now, row)
