@@ -46,6 +46,13 @@ def serve(
     public_url: str | None = typer.Option(
         None, "--public-url", help="Base URL for links in notifications."
     ),
+    aws_backend: str | None = typer.Option(
+        None, "--aws-backend", help="local (no cloud, the default) or sts (AWS or a moto server)."
+    ),
+    aws_endpoint_url: str | None = typer.Option(
+        None, "--aws-endpoint-url", help="AWS endpoint, e.g. a local moto server."
+    ),
+    aws_region: str | None = typer.Option(None, "--aws-region"),
 ) -> None:
     """Run the Remit HTTP service (FastAPI on uvicorn)."""
     import uvicorn
