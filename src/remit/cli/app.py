@@ -59,7 +59,7 @@ def demo(
 _DEMO_FILES = frozenset(
     {
         "ciso.key", "ciso.pub", "log.key", "log.pub", "envelope.yaml",
-        "envelope.yaml.signoffs.json", "serve.log",
+        "envelope.yaml.signoffs.json", "serve.log", "moto.log",
         "remit.db", "remit.db-wal", "remit.db-shm", "remit.db-journal",
     }
 )  # fmt: skip
@@ -70,7 +70,7 @@ def _is_demo_folder(folder: Path) -> bool:
     if not folder.is_dir():
         return False
     names = {p.name for p in folder.iterdir()}
-    return not names or (names <= _DEMO_FILES and {"serve.log", "ciso.key", "log.key"} <= names)
+    return not names or (names <= _DEMO_FILES and {"ciso.key", "log.key"} <= names)
 
 
 def main() -> None:

@@ -1,28 +1,38 @@
-"""`remit demo`: Remit's main job on embedded defaults, end to end, over real HTTP.
+"""`remit demo`: Remit's main job on embedded defaults, end to end, over real HTTP and
+real AWS API traffic (a moto server the demo starts itself).
 
 In a scratch folder: generate a CISO key and a log key, sign the example envelope off,
 create API keys for a demo agent, a demo approver and a demo admin (printed once), start
-`remit serve` on SQLite, and let the scripted agent send its requests over HTTP. Held
-decisions are approved or rejected by the demo approver while the agent long-polls.
-Then an acquisition is recorded, autonomy is withdrawn until the CISO signs off again,
-a checkpoint is signed, one decision's inclusion proof is checked, and the whole ledger
-is verified offline.
+a moto server and `remit serve` on SQLite, and let the scripted agent work: it acts on
+two stale roles through the SDK with per-step credentials (one autonomous-with-notice,
+one approved by the demo approver while it waits), and asks about the rest. Then an
+acquisition is recorded, autonomy is withdrawn until the CISO signs off again, the first
+change is rolled back from the ledger as a human-initiated governed decision, a checkpoint
+is signed, one inclusion proof is checked, and the whole ledger is verified offline.
 """
 
 from __future__ import annotations
 
 import base64
 import shutil
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+import remit
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
 from remit.demo.scenario import AFTER_ACQUISITION, AFTER_RESIGN, Step, steps
+from remit.aws import MotoServer
+from remit.demo.cloud import DemoCloud, demo_envelope
+from remit.demo.cloud import build as build_cloud
+from remit.demo.scenario import ACCOUNT
 from remit.demo.service import running_service
 from remit.envelope import load_envelope
 from remit.envelope.signoff import append_signoff, create_signoff, signoffs_path
@@ -100,112 +110,48 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    envelope = workdir / "envelope.yaml"
-    shutil.copy(EXAMPLE, envelope)
     now = datetime.now(UTC)
     ciso = generate_signing_key("ciso.example.com")
     log_key = generate_signing_key("remit.local/demo-ledger")
     write_key_pair(workdir / "ciso", ciso)
     write_key_pair(workdir / "log", log_key)
-    _sign(envelope, ciso, now - timedelta(days=3))
     db = workdir / "remit.db"
     keys = _keys(db, now)
-    meta = load_envelope(envelope).envelope.metadata
-    console.print(
-        Panel.fit(
-            f"Envelope [bold]{meta.name}[/] v{meta.version}, signed off by ciso@example.com (CISO)\n"
-            f"Trusted key: {ciso.verifier().to_vkey()}\n"
-            f"Ledger: {db} (SQLite)\n"
-            "API keys (shown once):\n"
-            + "\n".join(f"  {name:14} {text}" for name, text in keys.items()),
-            title="Remit demo: starting `remit serve` on embedded defaults",
-        )
-    )
-
-    args = [
-        "--envelope",
-        str(envelope),
-        "--trusted-keys",
-        str(workdir / "ciso.pub"),
-        "--db",
-        str(db),
-        "--log-key",
-        str(workdir / "log.key"),
-    ]
-    all_ok = True
-    with running_service(args, workdir / "serve.log") as url:
-        console.print(f"Service ready at {url} (OpenAPI at {url}/docs)\n")
-        agent = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {keys['demo-agent']}"}, timeout=30
-        )
-        human = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {keys['demo-approver']}"}, timeout=30
-        )
-        admin = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {keys['demo-admin']}"}, timeout=30
-        )
-        n = 0
-
-        def ask(step: Step, resolve: str | None = None) -> dict[str, Any]:
-            nonlocal n, all_ok
-            n += 1
-            r = agent.post("/v1/decisions", json=step.request)
-            r.raise_for_status()
-            d = r.json()
-            extra = ""
-            if d["tier"] == "approve" and resolve:
-                pending = human.get("/v1/approvals", params={"state": "pending"}).json()
-                item = next(p for p in pending if p["approval"]["decision_id"] == d["id"])
-                verb = "approve" if resolve == "approve" else "reject"
-                human.post(
-                    f"/v1/approvals/{d['id']}/{verb}",
-                    json={
-                        "comment": "Checked with the payments owner."
-                        if verb == "reject"
-                        else "Confidence is low but the role is clearly unused; go ahead.",
-                        "request_digest": item["approval"]["request_digest"],
-                    },
-                ).raise_for_status()
-                final = agent.get(f"/v1/decisions/{d['id']}", params={"wait": 10}).json()
-                done = "approved" if verb == "approve" else "rejected"
-                extra = (
-                    f"\n[bold]{done} by demo-approver[/] → the agent may now: "
-                    f"[{'green' if final['status'] == 'allowed' else 'red'} bold]{final['status']}[/]"
-                )
-            all_ok &= show(console, n, step, d, extra)
-            return d
-
-        plan = steps()
-        for i, step in enumerate(plan):
-            ask(step, {2: "approve", 3: "reject"}.get(i))
-        ev = admin.post(
-            "/v1/events",
-            json={
-                "kind": "acquisition",
-                "note": "Acquired Example Co; their legacy IAM roles join our accounts.",
-            },
-        )
-        ev.raise_for_status()
+    with MotoServer(env={"MOTO_ACCOUNT_ID": ACCOUNT}, log_path=workdir / "moto.log") as moto:
+        cloud = build_cloud(moto)
+        envelope = workdir / "envelope.yaml"
+        envelope.write_text(demo_envelope(EXAMPLE.read_text(), cloud.execution_role))
+        _sign(envelope, ciso, now - timedelta(days=3))
+        meta = load_envelope(envelope).envelope.metadata
         console.print(
-            f"\n[bold]Organisational event recorded:[/] acquisition (ledger #{ev.json()['ledger_index']})"
+            Panel.fit(
+                f"Envelope [bold]{meta.name}[/] v{meta.version} (examples/envelope.yaml + the "
+                "remediator's execution role + a rollback rule), signed off by ciso@example.com\n"
+                f"Trusted key: {ciso.verifier().to_vkey()}\n"
+                f"Ledger: {db} (SQLite) · AWS: moto server at {moto.endpoint_url} "
+                f"(account {ACCOUNT})\n"
+                "API keys (shown once):\n"
+                + "\n".join(f"  {name:14} {text}" for name, text in keys.items()),
+                title="Remit demo: starting `remit serve` on embedded defaults",
+            )
         )
-        ask(AFTER_ACQUISITION)
-        _sign(envelope, ciso, datetime.now(UTC))
-        console.print("\n[bold]The CISO re-validated the envelope and signed it off again.[/]")
-        ask(AFTER_RESIGN)
-        cp = agent.get("/v1/ledger/checkpoint").json()
-        proof = agent.get("/v1/ledger/proof/1", params={"size": cp["size"]}).json()
-        merkle.verify_inclusion(
-            merkle.leaf_hash(base64.b64decode(proof["leaf"])),
-            1,
-            cp["size"],
-            [bytes.fromhex(h) for h in proof["inclusion_proof"]],
-            bytes.fromhex(cp["root_hash"]),
-        )
-        console.print(
-            f"\nInclusion proof of ledger entry #1 in the signed tree of size {cp['size']}: [green]valid[/]"
-        )
-
+        args = [
+            "--envelope",
+            str(envelope),
+            "--trusted-keys",
+            str(workdir / "ciso.pub"),
+            "--db",
+            str(db),
+            "--log-key",
+            str(workdir / "log.key"),
+            "--aws-backend",
+            "sts",
+            "--aws-endpoint-url",
+            moto.endpoint_url,
+        ]
+        with running_service(args, workdir / "serve.log", env=cloud.remit_env) as url:
+            console.print(f"Service ready at {url} (OpenAPI at {url}/docs)\n")
+            ok, cp = _run_agent(console, url, keys, envelope, ciso, cloud)
     store = SqliteStore(db)
     report = verify_log(
         store.raw_rows(),
@@ -223,10 +169,175 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
                 if report.ok
                 else "[red]Ledger verification FAILED[/]: " + "; ".join(report.problems)
             )
-            + f"\n\nCheck it yourself: remit ledger verify --db {db} --public-key {workdir / 'log.pub'}",
+            + "\n\nCheck it yourself: remit ledger verify "
+            + f"--db {db} --public-key {workdir / 'log.pub'}",
             title="Tamper-evident ledger",
         )
     )
-    if not all_ok:
-        console.print("[red]Some decisions differed from what the demo expects.[/]")
-    return 0 if (report.ok and all_ok) else 1
+    if not ok:
+        console.print("[red]Some steps differed from what the demo expects.[/]")
+    return 0 if (report.ok and ok) else 1
+
+
+def _run_agent(
+    console: Console,
+    url: str,
+    keys: dict[str, str],
+    envelope: Path,
+    ciso: SigningKey,
+    cloud: DemoCloud,
+) -> tuple[bool, dict[str, Any]]:
+    """The scripted agent, its human approver and admin, over HTTP and the SDK."""
+
+    def http(name: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {keys[name]}"}, timeout=30
+        )
+
+    human, admin = http("demo-approver"), http("demo-admin")
+    prov = {"model": {"name": "claude-sonnet", "version": "2026-10-01"}}
+    agent = remit.Client(url, keys["demo-agent"], agent="remediator", provenance=prov)
+    operator = remit.Client(url, keys["demo-admin"], agent="remediator")
+    all_ok = True
+    n = 0
+
+    def approve_when_pending(verb: str, comment: str, action: str) -> None:
+        """The demo approver: waits for the held request and resolves it."""
+        for _ in range(100):
+            pending = human.get("/v1/approvals", params={"state": "pending"}).json()
+            mine = [p for p in pending if p["decision"]["action"] == action]
+            if mine:
+                item = mine[0]
+                human.post(
+                    f"/v1/approvals/{item['approval']['decision_id']}/{verb}",
+                    json={
+                        "comment": comment,
+                        "request_digest": item["approval"]["request_digest"],
+                    },
+                ).raise_for_status()
+                return
+            time.sleep(0.1)
+
+    def act(step: Step, approve: str | None = None) -> dict[str, Any]:
+        """Decide, act with scoped credentials in moto, report, revoke (the SDK's step)."""
+        nonlocal n, all_ok
+        n += 1
+        req = step.request
+        helper = None
+        if approve:
+            helper = threading.Thread(
+                target=approve_when_pending, args=("approve", approve, req["action"])
+            )
+            helper.start()
+        with agent.step(
+            req["action"],
+            req["resources"],
+            reasoning=req["reasoning"],
+            provenance=req["provenance"],
+            parameters=req["parameters"],
+            approval_timeout=30,
+        ) as aws:
+            getattr(aws.client("iam"), "detach_role_policy")(**req["parameters"])
+        if helper:
+            helper.join()
+        d = agent.get(aws.decision["id"])
+        role = req["parameters"]["RoleName"]
+        left = cloud.attached(role)
+        extra = (
+            ("\n[bold]approved by demo-approver[/] while the agent waited" if approve else "")
+            + f"\n[bold]credential[/]: {aws.grant['effective_summary']} "
+            f"(session {aws.grant['session_name']}, SourceIdentity = decision id, "
+            f"expires {aws.grant['expiration'][11:19]} UTC; rollback: {aws.grant['rollback']['status']})"
+            f"\n[bold]AWS[/]: DetachRolePolicy done (request {', '.join(aws.request_ids)}); "
+            f"{role} now has {len(left)} managed polic{'y' if len(left) == 1 else 'ies'}; "
+            "outcome reported, session revoked"
+        )
+        all_ok &= show(console, n, step, d, extra)
+        return d
+
+    def ask(step: Step, reject: bool = False) -> dict[str, Any]:
+        """Decide only (the agent does not act on these), over plain HTTP."""
+        nonlocal n, all_ok
+        n += 1
+        r = http("demo-agent").post("/v1/decisions", json=step.request)
+        r.raise_for_status()
+        d = r.json()
+        extra = ""
+        if d["tier"] == "approve" and reject:
+            approve_when_pending("reject", "Checked with the payments owner: keep it.", d["action"])
+            final = http("demo-agent").get(f"/v1/decisions/{d['id']}", params={"wait": 10}).json()
+            extra = f"\n[bold]rejected by demo-approver[/] → the agent may now: [red bold]{final['status']}[/]"
+        all_ok &= show(console, n, step, d, extra)
+        return d
+
+    plan = steps()
+    first_change: dict[str, Any] = {}
+    for i, step in enumerate(plan):
+        if i == 1:
+            first_change = act(step)
+        elif i == 2:
+            act(step, approve="Confidence is low but the role is clearly unused; go ahead.")
+        else:
+            ask(step, reject=(i == 3))
+    ev = admin.post(
+        "/v1/events",
+        json={
+            "kind": "acquisition",
+            "note": "Acquired Example Co; their legacy IAM roles join our accounts.",
+        },
+    )
+    ev.raise_for_status()
+    console.print(
+        f"\n[bold]Organisational event recorded:[/] acquisition (ledger #{ev.json()['ledger_index']})"
+    )
+    ask(AFTER_ACQUISITION)
+    _sign(envelope, ciso, datetime.now(UTC))
+    time.sleep(0.3)  # the service notices the new sign-off within a quarter second
+    console.print("\n[bold]The CISO re-validated the envelope and signed it off again.[/]")
+    ask(AFTER_RESIGN)
+
+    # legacy-batch's batch job broke: its owner undoes the autonomous change from the ledger.
+    did = first_change["id"]
+    plan_info = operator.rollback_plan(did)
+    call = plan_info["rollback"]["plan"]["calls"][0]
+    console.print(
+        f"\n[bold]legacy-batch's owner rolls back {did}[/]: plan recorded before it ran = "
+        f"{call['action']} {call['params']}"
+    )
+    helper = threading.Thread(
+        target=approve_when_pending,
+        args=("approve", "Rollback requested by the role's owner.", call["action"]),
+    )
+    helper.start()
+    with operator.step(
+        call["action"],
+        [call["resource"]],
+        origin="human",
+        on_behalf_of="owner@acquired-co.example",
+        parameters=call["params"],
+        provenance={"parent_decision": did},
+        approval_timeout=30,
+        reasoning={"summary": "The nightly batch job fails since the policy was detached."},
+    ) as aws:
+        getattr(aws.client(call["service"]), call["operation"])(**call["params"])
+    helper.join()
+    back = cloud.attached("legacy-batch")
+    console.print(
+        f"Rollback decision {aws.decision['id']} (human-initiated, approved): legacy-batch has "
+        f"{'its policy back' if back else 'NO policy'}: {back}"
+    )
+    all_ok &= bool(back)
+
+    cp = http("demo-agent").get("/v1/ledger/checkpoint").json()
+    proof = http("demo-agent").get("/v1/ledger/proof/1", params={"size": cp["size"]}).json()
+    merkle.verify_inclusion(
+        merkle.leaf_hash(base64.b64decode(proof["leaf"])),
+        1,
+        cp["size"],
+        [bytes.fromhex(h) for h in proof["inclusion_proof"]],
+        bytes.fromhex(cp["root_hash"]),
+    )
+    console.print(
+        f"\nInclusion proof of ledger entry #1 in the signed tree of size {cp['size']}: [green]valid[/]"
+    )
+    return all_ok, cp

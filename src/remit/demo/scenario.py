@@ -60,6 +60,15 @@ def _req(**changes: Any) -> dict[str, Any]:
     return r
 
 
+POLICY = f"arn:aws:iam::{ACCOUNT}:policy/legacy-s3-writer"
+"""The over-broad managed policy the stale roles carry in the demo's AWS (moto)."""
+
+
+def detach(role_name: str) -> dict[str, Any]:
+    """The API parameters of detaching POLICY from a role."""
+    return {"RoleName": role_name, "PolicyArn": POLICY}
+
+
 def role(name: str, **tags: str) -> dict[str, Any]:
     return {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}", "tags": tags}
 
@@ -77,8 +86,16 @@ def steps() -> list[Step]:
             ),
             "autonomous",
         ),
-        Step("Detach a policy from a stale role (the example request)", _req(), "notify"),
-        Step("Same, but the model is only 62% sure", _req(confidence=0.62), "approve"),
+        Step(
+            "Detach a policy from a stale role (the example request)",
+            _req(parameters=detach("legacy-batch")),
+            "notify",
+        ),
+        Step(
+            "Same for another role, but the model is only 62% sure",
+            _req(confidence=0.62, resources=[role("legacy-etl")], parameters=detach("legacy-etl")),
+            "approve",
+        ),
         Step(
             "Detach from a role of the payments system",
             _req(resources=[role("payments-batch", system="payments")]),

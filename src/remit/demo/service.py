@@ -23,7 +23,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(args: Sequence[str], log: Path, timeout: float = 30.0) -> Iterator[str]:
+def running_service(
+    args: Sequence[str], log: Path, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run `remit serve ARGS --port P`; yield its base URL once ready; always stop it."""
     port = free_port()
     cmd = [
@@ -38,7 +40,9 @@ def running_service(args: Sequence[str], log: Path, timeout: float = 30.0) -> It
         str(port),
     ]
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout
