@@ -48,8 +48,14 @@ def start(cmd: list[str], port: int, ready: str, log: Path) -> subprocess.Popen[
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.request("GET" if ready != "/v1/decisions" else "POST", f"http://127.0.0.1:{port}{ready}",
-                             timeout=1).status_code < 500:
+            if (
+                httpx.request(
+                    "GET" if ready != "/v1/decisions" else "POST",
+                    f"http://127.0.0.1:{port}{ready}",
+                    timeout=1,
+                ).status_code
+                < 500
+            ):
                 return proc
         except httpx.HTTPError:
             time.sleep(0.1)
@@ -57,8 +63,20 @@ def start(cmd: list[str], port: int, ready: str, log: Path) -> subprocess.Popen[
     raise RuntimeError(f"{cmd} did not start; see {log}")
 
 
-def load(url: str, body: Path, header: str | None, seconds: float, conc: int, rate: float | None = None) -> dict:
-    cmd = [PY, LOADGEN, url, "--body", str(body), "--concurrency", str(conc), "--seconds", str(seconds)]
+def load(
+    url: str, body: Path, header: str | None, seconds: float, conc: int, rate: float | None = None
+) -> dict:
+    cmd = [
+        PY,
+        LOADGEN,
+        url,
+        "--body",
+        str(body),
+        "--concurrency",
+        str(conc),
+        "--seconds",
+        str(seconds),
+    ]
     if header:
         cmd += ["--header", header]
     if rate:
@@ -73,18 +91,28 @@ def setup(folder: Path, db: str) -> tuple[list[str], str]:
     ciso = generate_signing_key("ciso.bench")
     write_key_pair(folder / f"ciso-{uuid.uuid4().hex[:6]}", ciso)
     pub = next(folder.glob("ciso-*.pub"))
-    append_signoff(signoffs_path(env), create_signoff(load_envelope(env), ciso, "c@x", "CISO",
-                                                       datetime.now(UTC) - timedelta(days=1)))
+    append_signoff(
+        signoffs_path(env),
+        create_signoff(
+            load_envelope(env), ciso, "c@x", "CISO", datetime.now(UTC) - timedelta(days=1)
+        ),
+    )
     store = open_store(db)
     _, key = KeyStore(store).create("bench-agent", Role.AGENT, "remediator", datetime.now(UTC))
     store.close()
     return ["--envelope", str(env), "--trusted-keys", str(pub), "--db", db], key
 
 
-def measure(name: str, args: list[str], key: str, body: Path, a: argparse.Namespace, folder: Path) -> dict:
+def measure(
+    name: str, args: list[str], key: str, body: Path, a: argparse.Namespace, folder: Path
+) -> dict:
     port = free_port()
-    remit = start([PY, "-m", "remit.cli", "serve", *args, "--port", str(port)], port, "/readyz",
-                  folder / f"{name}.log")
+    remit = start(
+        [PY, "-m", "remit.cli", "serve", *args, "--port", str(port)],
+        port,
+        "/readyz",
+        folder / f"{name}.log",
+    )
     try:
         url = f"http://127.0.0.1:{port}/v1/decisions"
         hdr = f"Authorization: Bearer {key}"
@@ -109,9 +137,24 @@ def main() -> None:
         body = folder / "request.json"
         shutil.copy(ROOT / "examples" / "request.json", body)
         port = free_port()
-        bare = start([PY, "-m", "uvicorn", "benchmarks.http.bare_app:app", "--host", "127.0.0.1", "--port",
-                      str(port), "--log-level", "warning", "--no-access-log"], port, "/v1/decisions",
-                     folder / "bare.log")
+        bare = start(
+            [
+                PY,
+                "-m",
+                "uvicorn",
+                "benchmarks.http.bare_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            port,
+            "/v1/decisions",
+            folder / "bare.log",
+        )
         try:
             url = f"http://127.0.0.1:{port}/v1/decisions"
             load(url, body, None, 2, a.concurrency)
@@ -134,17 +177,42 @@ def main() -> None:
                 with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     bare_rps = results["bare"]["rps"]  # type: ignore[index]
-    t = Table(title=f"POST /v1/decisions over loopback ({a.concurrency} clients, {a.seconds:.0f} s per run)")
-    for col in ("server", "req/s", "p50 ms", "p99 ms", "ratio to bare (≥ 0.4)", "p99 at 70% of peak (< 25 ms)", "errors"):
+    t = Table(
+        title=f"POST /v1/decisions over loopback ({a.concurrency} clients, {a.seconds:.0f} s per run)"
+    )
+    for col in (
+        "server",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "ratio to bare (≥ 0.4)",
+        "p99 at 70% of peak (< 25 ms)",
+        "errors",
+    ):
         t.add_column(col)
     b = results["bare"]
-    t.add_row("bare FastAPI endpoint", f"{b['rps']:,.0f}", f"{b['p50_ms']:.1f}", f"{b['p99_ms']:.1f}", "1.00", "—", str(b["errors"]))
+    t.add_row(
+        "bare FastAPI endpoint",
+        f"{b['rps']:,.0f}",
+        f"{b['p50_ms']:.1f}",
+        f"{b['p99_ms']:.1f}",
+        "1.00",
+        "—",
+        str(b["errors"]),
+    )
     for store in ("sqlite", "postgres"):
         if store in results:
             r = results[store]
             p, s = r["peak"], r["at70"]
-            t.add_row(f"remit ({store}, durable)", f"{p['rps']:,.0f}", f"{p['p50_ms']:.1f}", f"{p['p99_ms']:.1f}",
-                      f"{p['rps'] / bare_rps:.2f}", f"{s['p99_ms']:.1f} at {s['rps']:,.0f}/s", str(p["errors"] + s["errors"]))
+            t.add_row(
+                f"remit ({store}, durable)",
+                f"{p['rps']:,.0f}",
+                f"{p['p50_ms']:.1f}",
+                f"{p['p99_ms']:.1f}",
+                f"{p['rps'] / bare_rps:.2f}",
+                f"{s['p99_ms']:.1f} at {s['rps']:,.0f}/s",
+                str(p["errors"] + s["errors"]),
+            )
     console.print(t)
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

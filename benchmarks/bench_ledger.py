@@ -28,13 +28,13 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from remit.domain.canonical import canonical_json  # noqa: E402
-from remit.ledger.log import Ledger  # noqa: E402
-from remit.ledger.postgres_store import PostgresStore  # noqa: E402
-from remit.ledger.records import NewEntry, ts_text  # noqa: E402
-from remit.ledger.sqlite_store import SqliteStore  # noqa: E402
-from remit.ledger.verify import CheckpointIn, verify_log  # noqa: E402
-from remit.signing.keys import generate_signing_key  # noqa: E402
+from remit.domain.canonical import canonical_json
+from remit.ledger.log import Ledger
+from remit.ledger.postgres_store import PostgresStore
+from remit.ledger.records import NewEntry, ts_text
+from remit.ledger.sqlite_store import SqliteStore
+from remit.ledger.verify import CheckpointIn, verify_log
+from remit.signing.keys import generate_signing_key
 
 PG_ADMIN = os.environ.get("REMIT_BENCH_PG", "postgresql://127.0.0.1:5432/test")
 console = Console()
@@ -51,15 +51,26 @@ def entries(n: int, seed: int = 1) -> list[NewEntry]:
         ts = ts_text(t0 + timedelta(milliseconds=i))
         body = canonical_json(
             {
-                "v": 1, "kind": "note", "ts": ts, "actor": "bench-agent",
+                "v": 1,
+                "kind": "note",
+                "ts": ts,
+                "actor": "bench-agent",
                 "data": {
-                    "decision": {"id": f"dec_{i:012x}{rnd.getrandbits(64):016x}", "tier": "notify",
-                                 "rules": ["R7-revoke-stale"], "agent": "remediator",
-                                 "action": "iam:DetachRolePolicy",
-                                 "reasons": [{"code": "SEVERITY_FLOOR", "message": "x" * 120}]},
-                    "request": {"resources": [{"arn": f"arn:aws:iam::111122223333:role/r{i}"}],
-                                "reasoning": {"summary": "Role unused for 42 days " * 8,
-                                              "confidence": rnd.random()}},
+                    "decision": {
+                        "id": f"dec_{i:012x}{rnd.getrandbits(64):016x}",
+                        "tier": "notify",
+                        "rules": ["R7-revoke-stale"],
+                        "agent": "remediator",
+                        "action": "iam:DetachRolePolicy",
+                        "reasons": [{"code": "SEVERITY_FLOOR", "message": "x" * 120}],
+                    },
+                    "request": {
+                        "resources": [{"arn": f"arn:aws:iam::111122223333:role/r{i}"}],
+                        "reasoning": {
+                            "summary": "Role unused for 42 days " * 8,
+                            "confidence": rnd.random(),
+                        },
+                    },
                 },
             }
         )
@@ -125,7 +136,9 @@ def bench_pg_append(data: list[NewEntry], batch: int) -> tuple[float, float] | N
             def peer() -> None:
                 for i in range(0, len(rows), batch):
                     with raw.transaction(), raw.cursor() as cur:
-                        cur.executemany("INSERT INTO t(idx, body) VALUES (%s, %s)", rows[i : i + batch])
+                        cur.executemany(
+                            "INSERT INTO t(idx, body) VALUES (%s, %s)", rows[i : i + batch]
+                        )
 
             t_raw = timed(peer)
         return len(data) / t_ours, len(data) / t_raw
@@ -195,7 +208,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.entries, args.appends = 100_000, 10_000
-    results: dict[str, object] = {"entries": args.entries, "appends": args.appends, "batch": args.batch}
+    results: dict[str, object] = {
+        "entries": args.entries,
+        "appends": args.appends,
+        "batch": args.batch,
+    }
     data = entries(args.appends)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -203,7 +220,11 @@ def main() -> None:
         results["sqlite_append"] = {"remit_per_s": ours, "raw_per_s": raw, "ratio": ours / raw}
         pg = bench_pg_append(data, args.batch)
         if pg:
-            results["postgres_append"] = {"remit_per_s": pg[0], "raw_per_s": pg[1], "ratio": pg[0] / pg[1]}
+            results["postgres_append"] = {
+                "remit_per_s": pg[0],
+                "raw_per_s": pg[1],
+                "ratio": pg[0] / pg[1],
+            }
         key = generate_signing_key("bench.remit.local/ledger")
         store = build_big(tmp / "big.db", args.entries, key)
         t_ours, t_raw = bench_verify(store, key)
@@ -215,18 +236,40 @@ def main() -> None:
             "mean": statistics.fmean(proofs) * 1e3,
         }
         store.close()
-    table = Table(title=f"Ledger benchmark (batch {args.batch}, verify/proofs on {args.entries:,} entries)")
+    table = Table(
+        title=f"Ledger benchmark (batch {args.batch}, verify/proofs on {args.entries:,} entries)"
+    )
     for col in ("measure", "remit", "peer (same run)", "ratio (≥ target)"):
         table.add_column(col)
     s = results["sqlite_append"]
-    table.add_row("SQLite durable appends/s", f"{s['remit_per_s']:,.0f}", f"raw executemany {s['raw_per_s']:,.0f}", f"{s['ratio']:.2f} (0.5)")
+    table.add_row(
+        "SQLite durable appends/s",
+        f"{s['remit_per_s']:,.0f}",
+        f"raw executemany {s['raw_per_s']:,.0f}",
+        f"{s['ratio']:.2f} (0.5)",
+    )
     if "postgres_append" in results:
         p = results["postgres_append"]
-        table.add_row("PostgreSQL durable appends/s", f"{p['remit_per_s']:,.0f}", f"raw psycopg {p['raw_per_s']:,.0f}", f"{p['ratio']:.2f} (0.5)")
+        table.add_row(
+            "PostgreSQL durable appends/s",
+            f"{p['remit_per_s']:,.0f}",
+            f"raw psycopg {p['raw_per_s']:,.0f}",
+            f"{p['ratio']:.2f} (0.5)",
+        )
     v = results["verify"]
-    table.add_row(f"verify {args.entries:,} entries", f"{v['remit_s']:.2f} s", f"raw hashlib {v['raw_hashlib_s']:.2f} s", f"{v['ratio']:.2f} (0.5)")
+    table.add_row(
+        f"verify {args.entries:,} entries",
+        f"{v['remit_s']:.2f} s",
+        f"raw hashlib {v['raw_hashlib_s']:.2f} s",
+        f"{v['ratio']:.2f} (0.5)",
+    )
     p = results["inclusion_proof_ms"]
-    table.add_row("inclusion proof (random entry)", f"p50 {p['p50']:.3f} ms, p99 {p['p99']:.3f} ms", "—", "target < 1 ms")
+    table.add_row(
+        "inclusion proof (random entry)",
+        f"p50 {p['p50']:.3f} ms, p99 {p['p99']:.3f} ms",
+        "—",
+        "target < 1 ms",
+    )
     console.print(table)
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

@@ -11,11 +11,19 @@ import argparse
 import asyncio
 import json
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
-async def _client(host: str, port: int, request: bytes, stop: float, lat: list[float], errs: list[int],
-                  pace: asyncio.Queue[None] | None) -> None:
+async def _client(
+    host: str,
+    port: int,
+    request: bytes,
+    stop: float,
+    lat: list[float],
+    errs: list[int],
+    pace: asyncio.Queue[None] | None,
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < stop:
@@ -54,28 +62,53 @@ async def _pacer(rate: float, stop: float, q: asyncio.Queue[None]) -> None:
         await asyncio.sleep(max(0.0, nxt - time.perf_counter()))
 
 
-async def run(url: str, body: bytes, headers: list[str], concurrency: int, seconds: float,
-              rate: float | None, method: str) -> dict[str, object]:
+async def run(
+    url: str,
+    body: bytes,
+    headers: list[str],
+    concurrency: int,
+    seconds: float,
+    rate: float | None,
+    method: str,
+) -> dict[str, object]:
     u = urlsplit(url)
-    head = [f"{method} {u.path or '/'} HTTP/1.1", f"Host: {u.hostname}:{u.port}",
-            "Content-Type: application/json", f"Content-Length: {len(body)}", *headers]
+    head = [
+        f"{method} {u.path or '/'} HTTP/1.1",
+        f"Host: {u.hostname}:{u.port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *headers,
+    ]
     request = ("\r\n".join(head) + "\r\n\r\n").encode() + body
     lat: list[float] = []
     errs: list[int] = []
     start = time.perf_counter()
     stop = start + seconds
     pace: asyncio.Queue[None] | None = asyncio.Queue() if rate else None
-    tasks = [asyncio.create_task(_client(u.hostname or "127.0.0.1", u.port or 80, request, stop, lat, errs, pace))
-             for _ in range(concurrency)]
+    tasks = [
+        asyncio.create_task(
+            _client(u.hostname or "127.0.0.1", u.port or 80, request, stop, lat, errs, pace)
+        )
+        for _ in range(concurrency)
+    ]
     if rate and pace is not None:
         tasks.append(asyncio.create_task(_pacer(rate, stop, pace)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
     lat.sort()
+
     def pct(p: float) -> float:
         return lat[min(len(lat) - 1, int(len(lat) * p))] * 1000 if lat else float("nan")
-    return {"requests": len(lat), "errors": len(errs), "error_codes": sorted(set(errs))[:5],
-            "seconds": elapsed, "rps": len(lat) / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+
+    return {
+        "requests": len(lat),
+        "errors": len(errs),
+        "error_codes": sorted(set(errs))[:5],
+        "seconds": elapsed,
+        "rps": len(lat) / elapsed,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
 
 
 def main() -> None:
@@ -88,8 +121,12 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=None)
     ap.add_argument("--method", default="POST")
     a = ap.parse_args()
-    body = open(a.body, "rb").read() if a.body else b"{}"
-    print(json.dumps(asyncio.run(run(a.url, body, a.header, a.concurrency, a.seconds, a.rate, a.method))))
+    body = Path(a.body).read_bytes() if a.body else b"{}"
+    print(
+        json.dumps(
+            asyncio.run(run(a.url, body, a.header, a.concurrency, a.seconds, a.rate, a.method))
+        )
+    )
 
 
 if __name__ == "__main__":

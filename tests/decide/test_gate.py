@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from tests.conftest import NOW, SIGNED_AT, role
 
 from remit.decide import Gate, OrgEvent, StaticState
 from remit.domain import ReasonCode as C
 from remit.domain import Tier
 from remit.domain.trust import EnvelopeTrust
-from tests.conftest import NOW, SIGNED_AT, role
 
 FIND = {"name": "iam-hygiene", "run": "r-1", "step": "find-stale"}
 

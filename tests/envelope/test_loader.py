@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import EXAMPLES
 
 from remit.domain import Tier
 from remit.envelope import EnvelopeError, load_envelope, load_envelope_text
-from tests.conftest import EXAMPLES
 
 TEXT = (EXAMPLES / "envelope.yaml").read_text()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.conftest import EXAMPLES, NOW
 
 from remit.envelope import load_envelope_text
 from remit.envelope.signoff import (
@@ -16,7 +17,6 @@ from remit.envelope.signoff import (
     read_signoffs,
 )
 from remit.signing.keys import generate_signing_key
-from tests.conftest import EXAMPLES, NOW
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from tests.conftest import EXAMPLES, NOW, SIGNED_AT
+
 from remit.catalog import default_catalog
 from remit.decide import OrgEvent
 from remit.domain.trust import EnvelopeTrust
@@ -12,7 +14,6 @@ from remit.envelope import load_envelope_text
 from remit.envelope.conflicts import find_conflicts
 from remit.envelope.inventory import build_inventory
 from remit.envelope.status import envelope_status
-from tests.conftest import EXAMPLES, NOW, SIGNED_AT
 
 TEXT = (EXAMPLES / "envelope.yaml").read_text()
 PCI_BY_ARN = TEXT.replace(

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from tests.support.aws_world import ACCOUNT, PROVENANCE, REASONING, AwsWorld, build_world
 
 import remit
 from remit.envelope import load_envelope
 from remit.envelope.signoff import append_signoff, create_signoff, signoffs_path
 from remit.identity.model import Role
 from remit.signing.keys import load_signing_key
-from tests.support.aws_world import ACCOUNT, PROVENANCE, REASONING, AwsWorld, build_world
 
 ROLE_PREFIX = f"arn:aws:iam::{ACCOUNT}:role/"
 FIND_STALE = {"name": "iam-hygiene", "run": "r-1", "step": "find-stale"}

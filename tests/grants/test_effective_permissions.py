@@ -10,10 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from tests.grants.gkit import (
     ROLE_PREFIX,
-    Clock,
     decide,
     envelope_changed,
     grant,

@@ -17,11 +17,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
-from remit.aws.moto_server import BROKER_USER
 from tests.grants.gkit import (
     ROLE_PREFIX,
-    Clock,
     assume_role_calls,
     decide,
     entries_for,
@@ -31,6 +28,8 @@ from tests.grants.gkit import (
     revoked_ids,
 )
 from tests.support.aws_world import AwsWorld
+
+from remit.aws.moto_server import BROKER_USER
 
 READS_POLICY = "remit-broker-reads"
 READS = {
@@ -119,7 +118,7 @@ def _revoked(world: AwsWorld) -> list[str]:
 
 
 def _target(world: AwsWorld, name: str) -> tuple[str, str]:
-    policy_arn = f"arn:aws:iam::123456789012:policy/s3-writer"
+    policy_arn = "arn:aws:iam::123456789012:policy/s3-writer"
     with world.moto.without_enforcement():
         return world.role(name, policy_arn), policy_arn
 

@@ -14,8 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-
-from remit.ledger.records import parse_ts
 from tests.grants.gkit import (
     ROLE_PREFIX,
     Clock,
@@ -29,6 +27,8 @@ from tests.grants.gkit import (
     rule,
 )
 from tests.support.aws_world import AwsWorld
+
+from remit.ledger.records import parse_ts
 
 SESSION_POLICY_MAX = 2048
 

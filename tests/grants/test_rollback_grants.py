@@ -23,10 +23,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-
-import remit
-from remit.aws.moto_server import free_port
-from remit.ledger.open import open_store
 from tests.grants.gkit import (
     Clock,
     decide,
@@ -34,10 +30,13 @@ from tests.grants.gkit import (
     envelope_changed,
     grant,
     open_world,
-    rule,
     sdk,
 )
 from tests.support.aws_world import ACCOUNT, PROVENANCE, REASONING, AwsWorld
+
+import remit
+from remit.aws.moto_server import free_port
+from remit.ledger.open import open_store
 
 REMIT = Path(sys.executable).with_name("remit")
 
@@ -148,7 +147,12 @@ def test_detach_records_a_rollback_plan_readable_by_humans(world: AwsWorld) -> N
         "action": "iam:DetachRolePolicy",
         "rollback": rb,
     }
-    assert world.http.get(f"/v1/decisions/{did}/rollback", headers=world.headers("auditor")).status_code == 200
+    assert (
+        world.http.get(
+            f"/v1/decisions/{did}/rollback", headers=world.headers("auditor")
+        ).status_code
+        == 200
+    )
     forbidden = world.http.get(f"/v1/decisions/{did}/rollback", headers=world.headers("agent"))
     assert forbidden.status_code == 403
 
@@ -202,7 +206,11 @@ def test_rollback_through_the_sdk_is_a_governed_human_decision(world: AwsWorld) 
     assert req["action"] == "iam:AttachRolePolicy"
     rid = entry["data"]["decision"]["id"]
     assert outcome["decision"]["id"] == rid
-    kinds = [(e["kind"], e["data"].get("status")) for e in entries(world) if e["data"].get("decision_id") == rid]
+    kinds = [
+        (e["kind"], e["data"].get("status"))
+        for e in entries(world)
+        if e["data"].get("decision_id") == rid
+    ]
     assert ("grant", "issued") in kinds
     assert ("outcome", "succeeded") in kinds
     assert any(k == "revocation" for k, _ in kinds)
@@ -231,7 +239,9 @@ def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProc
 
 
 @pytest.fixture(scope="module")
-def served(wc: tuple[AwsWorld, Clock], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def served(
+    wc: tuple[AwsWorld, Clock], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """`remit serve` as a child process with the STS backend against the world's moto
     server, its own SQLite ledger, and keys made with `remit keys create`."""
     world = wc[0]
@@ -239,7 +249,11 @@ def served(wc: tuple[AwsWorld, Clock], tmp_path_factory: pytest.TempPathFactory)
     db = str(folder / "serve.db")
     env = _env(world)
     keys = {}
-    for name, role, agent in (("bot", "agent", "remediator"), ("ops", "admin", None), ("alice", "approver", None)):
+    for name, role, agent in (
+        ("bot", "agent", "remediator"),
+        ("ops", "admin", None),
+        ("alice", "approver", None),
+    ):
         args = ["keys", "create", "--role", role, "--name", name, "--db", db]
         if agent:
             args += ["--agent", agent]
@@ -272,7 +286,9 @@ def served(wc: tuple[AwsWorld, Clock], tmp_path_factory: pytest.TempPathFactory)
         deadline = time.monotonic() + 40
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"remit serve exited {proc.returncode}: {(folder / 'serve.log').read_text()}")
+                pytest.fail(
+                    f"remit serve exited {proc.returncode}: {(folder / 'serve.log').read_text()}"
+                )
             try:
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                     break
@@ -347,7 +363,11 @@ def test_cli_rollback_against_a_real_server(world: AwsWorld, served: dict[str, A
     assert "the batch job broke" in req["reasoning"]["summary"]
     rid = entry["data"]["decision"]["id"]
     assert entry["data"]["decision"]["tier"] == "approve"
-    related = [(r["kind"], r["data"].get("status"), r["data"].get("state")) for r in records if r["data"].get("decision_id") == rid]
+    related = [
+        (r["kind"], r["data"].get("status"), r["data"].get("state"))
+        for r in records
+        if r["data"].get("decision_id") == rid
+    ]
     assert ("approval", None, "approved") in related
     assert ("grant", "issued", None) in related
     assert ("outcome", "succeeded", None) in related
@@ -363,7 +383,17 @@ def test_cli_refuses_to_roll_back_what_has_no_plan(world: AwsWorld, served: dict
             provenance={**PROVENANCE, "workflow": {"name": "iam-hygiene", "step": "find-stale"}},
         )
         bot.grant(d["id"])
-    r = _cli(served["env"], served["folder"], "rollback", d["id"], "--url", url, "--api-key", keys["ops"], "--yes")
+    r = _cli(
+        served["env"],
+        served["folder"],
+        "rollback",
+        d["id"],
+        "--url",
+        url,
+        "--api-key",
+        keys["ops"],
+        "--yes",
+    )
     assert r.returncode == 1, r.stdout + r.stderr
     assert "not_needed" in r.stdout + r.stderr
 

@@ -36,7 +36,6 @@ from remit.envelope.signoff import signoffs_path
 from remit.ledger import merkle
 from remit.ledger.checkpoint import open_checkpoint
 from remit.ledger.log import request_digest
-from remit.ledger.sqlite_store import SqliteStore
 from remit.ledger.store import LedgerUnavailable
 from remit.server.config import ServerConfig
 from remit.server.runtime import Runtime

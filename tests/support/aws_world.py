@@ -50,7 +50,8 @@ def envelope_text(role_arn: str, extra_rules: str = EXTRA_RULES) -> str:
     text = (REPO / "examples" / "envelope.yaml").read_text().replace("111122223333", ACCOUNT)
     text = text.replace(
         f"service_account: arn:aws:iam::{ACCOUNT}:role/ai-remediator",
-        f"service_account: arn:aws:iam::{ACCOUNT}:role/ai-remediator\n    execution_role: {role_arn}",
+        f"service_account: arn:aws:iam::{ACCOUNT}:role/ai-remediator\n"
+        f"    execution_role: {role_arn}",
     )
     return text.replace("\nprotected:", extra_rules + "protected:", 1)
 

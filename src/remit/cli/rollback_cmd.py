@@ -43,7 +43,8 @@ def rollback(
     rb: dict[str, Any] = info["rollback"]
     if rb.get("status") != "available" or "plan" not in rb:
         fail(
-            f"rollback: {rb.get('status', 'unavailable')} for {info['action']} ({rb.get('why', 'no plan recorded')})",
+            f"rollback: {rb.get('status', 'unavailable')} for {info['action']} "
+            f"({rb.get('why', 'no plan recorded')})",
             1,
         )
     plan = rb["plan"]
@@ -62,7 +63,8 @@ def rollback(
         raise typer.Exit(1)
     for call in plan["calls"]:
         reasoning = {
-            "summary": f"Rollback of {decision_id} ({info['action']}) requested by {operator}. {why}".strip(),
+            "summary": f"Rollback of {decision_id} ({info['action']}) requested by "
+            f"{operator}. {why}".strip(),
             "signals": [{"name": "rollback_of", "value": decision_id, "source": "remit-ledger"}],
             "confidence": 1.0,
             "alternatives": [

@@ -22,17 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-import remit
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from remit.demo.scenario import AFTER_ACQUISITION, AFTER_RESIGN, Step, steps
+import remit
 from remit.aws import MotoServer
 from remit.demo.cloud import DemoCloud, demo_envelope
 from remit.demo.cloud import build as build_cloud
-from remit.demo.scenario import ACCOUNT
+from remit.demo.scenario import ACCOUNT, AFTER_ACQUISITION, AFTER_RESIGN, Step, steps
 from remit.demo.service import running_service
 from remit.envelope import load_envelope
 from remit.envelope.signoff import append_signoff, create_signoff, signoffs_path
@@ -165,7 +163,8 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
         Panel.fit(
             f"[bold]Signed checkpoint[/]\n{cp['note']}\n"
             + (
-                f"[green]Ledger verified offline[/]: {report.size} entries, root {report.root.hex()[:16]}…"
+                f"[green]Ledger verified offline[/]: {report.size} entries, "
+                f"root {report.root.hex()[:16]}…"
                 if report.ok
                 else "[red]Ledger verification FAILED[/]: " + "; ".join(report.problems)
             )
@@ -237,7 +236,7 @@ def _run_agent(
             parameters=req["parameters"],
             approval_timeout=30,
         ) as aws:
-            getattr(aws.client("iam"), "detach_role_policy")(**req["parameters"])
+            aws.client("iam").detach_role_policy(**req["parameters"])
         if helper:
             helper.join()
         d = agent.get(aws.decision["id"])
@@ -247,7 +246,8 @@ def _run_agent(
             ("\n[bold]approved by demo-approver[/] while the agent waited" if approve else "")
             + f"\n[bold]credential[/]: {aws.grant['effective_summary']} "
             f"(session {aws.grant['session_name']}, SourceIdentity = decision id, "
-            f"expires {aws.grant['expiration'][11:19]} UTC; rollback: {aws.grant['rollback']['status']})"
+            f"expires {aws.grant['expiration'][11:19]} UTC; "
+            f"rollback: {aws.grant['rollback']['status']})"
             f"\n[bold]AWS[/]: DetachRolePolicy done (request {', '.join(aws.request_ids)}); "
             f"{role} now has {len(left)} managed polic{'y' if len(left) == 1 else 'ies'}; "
             "outcome reported, session revoked"
@@ -266,7 +266,10 @@ def _run_agent(
         if d["tier"] == "approve" and reject:
             approve_when_pending("reject", "Checked with the payments owner: keep it.", d["action"])
             final = http("demo-agent").get(f"/v1/decisions/{d['id']}", params={"wait": 10}).json()
-            extra = f"\n[bold]rejected by demo-approver[/] → the agent may now: [red bold]{final['status']}[/]"
+            extra = (
+                "\n[bold]rejected by demo-approver[/] → the agent may now: "
+                f"[red bold]{final['status']}[/]"
+            )
         all_ok &= show(console, n, step, d, extra)
         return d
 
@@ -288,7 +291,8 @@ def _run_agent(
     )
     ev.raise_for_status()
     console.print(
-        f"\n[bold]Organisational event recorded:[/] acquisition (ledger #{ev.json()['ledger_index']})"
+        "\n[bold]Organisational event recorded:[/] acquisition "
+        f"(ledger #{ev.json()['ledger_index']})"
     )
     ask(AFTER_ACQUISITION)
     _sign(envelope, ciso, datetime.now(UTC))
@@ -338,6 +342,7 @@ def _run_agent(
         bytes.fromhex(cp["root_hash"]),
     )
     console.print(
-        f"\nInclusion proof of ledger entry #1 in the signed tree of size {cp['size']}: [green]valid[/]"
+        "\nInclusion proof of ledger entry #1 in the signed tree of size "
+        f"{cp['size']}: [green]valid[/]"
     )
     return all_ok, cp

@@ -281,7 +281,8 @@ class GrantService:
     # -- revoking ------------------------------------------------------------------------
     def _active_revoked(self, role_arn: str, now: datetime) -> list[str]:
         rows = self.store.query(
-            "SELECT DISTINCT g.decision_id FROM grants g JOIN revocations r ON r.decision_id = g.decision_id "
+            "SELECT DISTINCT g.decision_id FROM grants g "
+            "JOIN revocations r ON r.decision_id = g.decision_id "
             "WHERE g.role_arn = ? AND g.expires_at > ?",
             (role_arn, ts_text(now)),
         )
@@ -348,14 +349,17 @@ class GrantService:
         expired sessions from the deny list. Safe to run on every replica."""
         now = self.clock()
         due = self.store.query(
-            "SELECT g.decision_id FROM grants g WHERE g.revoke_at <= ? AND g.expires_at > ? AND NOT EXISTS "
+            "SELECT g.decision_id FROM grants g "
+            "WHERE g.revoke_at <= ? AND g.expires_at > ? AND NOT EXISTS "
             "(SELECT 1 FROM revocations r WHERE r.decision_id = g.decision_id)",
             (ts_text(now), ts_text(now)),
         )
         expired = sum(self.revoke(str(r[0]), "grant time is up", actor) for r in due)
         retry = self.store.query(
-            "SELECT r.decision_id FROM revocations r JOIN grants g ON g.decision_id = r.decision_id "
-            "WHERE g.expires_at > ? GROUP BY r.decision_id HAVING MAX(CASE WHEN r.applied THEN 1 ELSE 0 END) = 0",
+            "SELECT r.decision_id FROM revocations r "
+            "JOIN grants g ON g.decision_id = r.decision_id "
+            "WHERE g.expires_at > ? GROUP BY r.decision_id "
+            "HAVING MAX(CASE WHEN r.applied THEN 1 ELSE 0 END) = 0",
             (ts_text(now),),
         )
         retried = sum(

@@ -194,9 +194,9 @@ class _TreeWalker:
         self.report.bad(
             self.prev_good,
             precise=False,
-            message=f"entries [{self.prev_good}, {cp[0]}) do not match the signed checkpoint at size "
-            f"{cp[0]}: at least one entry in that range was changed, removed, inserted or "
-            "reordered",
+            message=f"entries [{self.prev_good}, {cp[0]}) do not match the signed checkpoint "
+            f"at size {cp[0]}: at least one entry in that range was changed, removed, "
+            "inserted or reordered",
         )
 
     def finish(self) -> None:

@@ -10,6 +10,7 @@ Remit decided `autonomous` is reused for the same action and resources until
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -110,12 +111,11 @@ class Instrumentation:
         )
         rid = meta.get("RequestId")
         err = None if ok else str((parsed.get("Error") or {}).get("Code", "error"))
-        try:
+        # The call already happened; a lost outcome report shows up in reconciliation.
+        with contextlib.suppress(RemitUnavailable):
             self.client.report_outcome(
                 did, "succeeded" if ok else "failed", err, [rid] if rid else []
             )
-        except RemitUnavailable:
-            pass  # the call already happened; the missing outcome shows up in reconciliation
 
 
 def instrument(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from remit.approvals.queue import ApprovalQueue
 from remit.decide import Gate
 from remit.domain.decisions import Decision
+from remit.domain.ids import new_id
 from remit.domain.requests import ActionRequest
 from remit.domain.tiers import Tier
 from remit.domain.trust import EnvelopeTrust
@@ -31,8 +32,6 @@ from remit.identity.store import KeyStore
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.records import make_entry
-from remit.ledger.store import LedgerUnavailable
-from remit.domain.ids import new_id
 from remit.recorder.batch import BatchRecorder
 from remit.recorder.decisions import Ask
 from remit.server.config import ServerConfig
