@@ -8,9 +8,14 @@ engine's per-call latency, print the results (Rich tables) and write them as JSO
 
 Usage::
 
-    python benchmarks/bench_gate.py            # full run, ~3-4 min on 2 cores
+    python benchmarks/bench_gate.py            # full run, < 5 min on 2 cores
     python benchmarks/bench_gate.py --quick    # 10/100/1,000 rules, < 30 s
-    python benchmarks/bench_gate.py --engines cedarpy,agt,cedarpy-groups --full-verify
+    python benchmarks/bench_gate.py --full-verify      # check every query (AGT: ~20 min)
+    python benchmarks/bench_gate.py --engines cedarpy,cedarpy-groups,agt,agt-bigcache
+
+Engines: ``remit`` (the lead's slot), ``cedarpy``, ``agt``; opt-in variants
+``cedarpy-groups`` and ``agt-bigcache`` (see their modules) show how much the peers'
+numbers depend on encoding/tuning choices.
 
 Method, per rule-set size and engine:
 
@@ -100,6 +105,12 @@ ENGINES: dict[str, EngineSpec] = {
         "benchmarks.peers.agt_peer",
         "AgtEngine",
         description="agent_os.policies.PolicyEvaluator.evaluate",
+    ),
+    "agt-bigcache": EngineSpec(
+        "benchmarks.peers.agt_peer",
+        "AgtBigCacheEngine",
+        default=False,
+        description="agt with re's pattern cache enlarged during calls (diagnostic)",
     ),
     "cedarpy-groups": EngineSpec(
         "benchmarks.peers.cedar_peer",
@@ -409,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
                 for ex in m.examples:
                     console.print(f"    [red]DISAGREE[/red] {ex}")
+            close = getattr(engine, "close", None)
+            if callable(close):
+                close()
             del engine
             gc.collect()
 

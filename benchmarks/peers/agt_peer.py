@@ -42,6 +42,12 @@ Cost notes (properties of AGT, reported rather than worked around): every
 ``re.search(str(pattern), …)`` — relying on the ``re`` module's 512-entry compiled
 pattern cache, so with more than ~512 distinct regex rules patterns are recompiled
 on every call — and deep-copies the context into an audit entry on a match.
+
+Variant (registered as ``agt-bigcache``, not run by default): the same policy, but
+while each ``evaluate`` call runs, ``re._MAXCACHE`` (a private CPython knob) is
+raised so every rule's regex stays compiled; the previous value is restored after
+the call and ``close()`` purges the cache.  It isolates how much of AGT's cost at
+>= 1,000 rules is regex recompilation — a deployer could tune this; AGT does not.
 """
 
 from __future__ import annotations
@@ -117,3 +123,25 @@ class AgtEngine:
     def allowed(self, query: Query) -> bool:
         key = f"{query.agent}{SEPARATOR}{query.action}{SEPARATOR}{query.resource_arn}"
         return self._evaluator.evaluate({FIELD: key}).allowed
+
+
+class AgtBigCacheEngine(AgtEngine):
+    """``AgtEngine`` with Python's regex cache enlarged during each call (diagnostic)."""
+
+    name = "agt-bigcache"
+
+    def __init__(self, envelope: dict[str, Any]) -> None:
+        super().__init__(envelope)
+        self._cache_size = 2 * len(self.document.rules) + 1024
+
+    def allowed(self, query: Query) -> bool:
+        previous = re._MAXCACHE  # type: ignore[attr-defined]
+        re._MAXCACHE = max(previous, self._cache_size)  # type: ignore[attr-defined]
+        try:
+            return super().allowed(query)
+        finally:
+            re._MAXCACHE = previous  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """Drop the compiled patterns this engine left in ``re``'s cache."""
+        re.purge()

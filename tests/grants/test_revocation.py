@@ -5,6 +5,7 @@ is up — and drops them once the session itself has expired. Read back from mot
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,8 +126,7 @@ def test_sweep_revokes_when_the_grant_time_is_up(world: AwsWorld, clock: Clock) 
     assert g["id"] not in (revoked_ids(world) or [])
 
     clock.advance(minutes=5, seconds=1)
-    result = world.runtime.grants.sweep()
-    assert result["expired"] >= 1
+    world.runtime.grants.sweep()
     (rev,) = entries_for(world, "revocation", g["id"])
     assert rev["data"]["reason"] == "grant time is up"
     assert rev["data"]["applied"] is True
@@ -158,3 +158,18 @@ def test_expired_sessions_leave_the_deny_list_and_an_empty_list_is_deleted(
     clock.advance(seconds=3600)  # past every session's expiry
     world.runtime.grants.sweep()
     assert role_policy(world) is None  # the empty deny list is deleted, not left empty
+
+
+def test_the_running_service_revokes_by_itself_when_the_time_is_up(
+    world: AwsWorld, clock: Clock
+) -> None:
+    def short(data: dict[str, Any]) -> None:
+        rule(data, "R1-read")["grant_duration"] = "PT5M"
+
+    with envelope_changed(world, short):
+        g = granted(world, "unattended")
+    clock.advance(minutes=5, seconds=1)
+    deadline = time.monotonic() + 8  # docs/grants.md: "every few seconds"
+    while time.monotonic() < deadline and not entries_for(world, "revocation", g["id"]):
+        time.sleep(0.25)
+    assert g["id"] in (revoked_ids(world) or [])

@@ -158,7 +158,7 @@ def test_detach_records_a_rollback_plan_readable_by_humans(world: AwsWorld) -> N
 
 
 def test_rollback_through_the_sdk_is_a_governed_human_decision(world: AwsWorld) -> None:
-    role_arn, policy_arn = _target(world, "sdk-rollback-target")
+    _, policy_arn = _target(world, "sdk-rollback-target")
     done = _detach_through_remit(sdk(world), world, "sdk-rollback-target", policy_arn)
     did = done["decision"]["id"]
     plan = sdk(world, "admin").rollback_plan(did)["rollback"]["plan"]
@@ -442,8 +442,12 @@ def test_irreversible_change_is_held_when_the_envelope_says_so(world: AwsWorld) 
     with envelope_changed(world, change):
         d = decide(world, "iam:CreateAccessKey", [user_arn], parameters={"UserName": "deploy-bot"})
         # A change Remit can undo is not held by that default.
-        undoable = decide(world, "iam:DetachRolePolicy", [f"arn:aws:iam::{ACCOUNT}:role/x"],
-                          parameters={"RoleName": "x", "PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/p"})  # fmt: skip
+        undoable = decide(
+            world,
+            "iam:DetachRolePolicy",
+            [f"arn:aws:iam::{ACCOUNT}:role/x"],
+            parameters={"RoleName": "x", "PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/p"},
+        )
     assert d["tier"] == "approve"
     assert d["status"] == "pending"
     assert d["rollback"] == "unavailable"

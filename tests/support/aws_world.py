@@ -74,7 +74,8 @@ class AwsWorld:
             "http://testserver", self.keys[key], agent="remediator", provenance=PROVENANCE, **kw
         )
         c._http.close()
-        c._http = self.http  # type: ignore[assignment]
+        # A client of its own on the same app (no lifespan: the world's client runs that).
+        c._http = TestClient(self.http.app, base_url="http://testserver", headers=c.headers)
         return c
 
     def headers(self, key: str) -> dict[str, str]:

@@ -392,8 +392,9 @@ def bootstrap_agent_role(
 
     - user `remit` (the broker; reused if it exists) with a new access key and an inline
       policy `remit-broker-<agent>` allowing sts:AssumeRole, sts:SetSourceIdentity and
-      sts:TagSession on the execution role, and iam:PutRolePolicy, iam:DeleteRolePolicy and
-      iam:GetRolePolicy on it (Remit keeps a revocation inline policy there);
+      sts:TagSession on the execution role, iam:PutRolePolicy, iam:DeleteRolePolicy and
+      iam:GetRolePolicy on it (Remit keeps a revocation inline policy there), and the reads
+      Remit needs for effective permissions and rollback snapshots (docs/grants.md);
     - role `remit-exec-<agent>` (the execution role) whose trust policy lets exactly the
       `remit` user assume it with those three STS actions, with inline policy
       `remit-agent-baseline` (`role_policy`, default read-only `BASELINE_ROLE_POLICY`);
@@ -445,8 +446,30 @@ def bootstrap_agent_role(
             {
                 "Sid": "MaintainRevocationPolicy",
                 "Effect": "Allow",
-                "Action": ["iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy"],
+                "Action": [
+                    "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    "iam:GetRolePolicy",
+                    "iam:ListRolePolicies",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:GetRole",
+                ],
                 "Resource": role_arn,
+            },
+            {
+                "Sid": "ReadPoliciesForEffectivePermissionsAndRollback",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:GetPolicy",
+                    "iam:GetPolicyVersion",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:GetRole",
+                    "iam:GetRolePolicy",
+                    "iam:ListAccessKeys",
+                    "iam:GetAccessKeyLastUsed",
+                    "ec2:DescribeSecurityGroups",
+                ],
+                "Resource": "*",
             },
         ),
     )

@@ -11,6 +11,7 @@ Remit decided `autonomous` is reused for the same action and resources until
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,9 +64,17 @@ class Instrumentation:
         self._batch.clear()
 
     # botocore handlers -----------------------------------------------------------------
-    def before_call(
-        self, model: Any, params: Mapping[str, Any], context: dict[str, Any], **_: Any
+    def before_parameter_build(
+        self, params: Mapping[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
+        # `before-call` only sees the serialised request dict; keep the API parameters
+        # (RoleName, Bucket…) it needs to name the resources, JSON-safe.
+        context["remit_api_params"] = json.loads(
+            json.dumps(dict(params), default=lambda o: f"<{type(o).__name__}>")
+        )
+
+    def before_call(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        params: Mapping[str, Any] = context.get("remit_api_params", {})
         prefix = model.service_model.signing_name or model.service_model.endpoint_prefix
         action = f"{prefix}:{model.name}"
         arns = list(self.resolver(action, params, self.account))
@@ -144,6 +153,9 @@ def instrument(
         approval_timeout,
     )
     events = session.events
+    events.register(
+        "before-parameter-build.*.*", inst.before_parameter_build, unique_id="remit-params"
+    )
     events.register("before-call.*.*", inst.before_call, unique_id="remit-before-call")
     events.register("before-send.*.*", inst.before_send, unique_id="remit-before-send")
     events.register("after-call.*.*", inst.after_call, unique_id="remit-after-call")

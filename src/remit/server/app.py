@@ -19,6 +19,7 @@ from remit.server.routes import admin, approvals, decisions, grants, health, led
 from remit.server.runtime import Runtime
 
 log = logging.getLogger("remit.server")
+GRANT_SWEEP_SECONDS = 5.0
 
 
 class BodyLimit:
@@ -99,7 +100,9 @@ def create_app(rt: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [
-            asyncio.create_task(_every(1.0, lambda: rt.approvals.expire_due(rt.clock()), "expire"))
+            asyncio.create_task(_every(1.0, lambda: rt.approvals.expire_due(rt.clock()), "expire")),
+            # grant time-outs, retries of revocations the cloud refused, deny-list pruning
+            asyncio.create_task(_every(GRANT_SWEEP_SECONDS, rt.grants.sweep, "grant sweep")),
         ]
         if rt.ledger.log_key is not None:
             tasks.append(
