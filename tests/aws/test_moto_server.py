@@ -297,7 +297,9 @@ def test_remit_maintains_the_revocation_policy(
     assert got["PolicyDocument"] == deny_all
     iam.delete_role_policy(RoleName=role, PolicyName="remit-revocation")
     with pytest.raises(ClientError) as exc:
-        iam.list_role_policies(RoleName=role)  # not granted
+        iam.attach_role_policy(  # not granted: the broker maintains, it does not administer
+            RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+        )
     assert error_code(exc) == "AccessDenied"
 
 

@@ -47,7 +47,9 @@ def open_world(
             gen.close()
 
 
-def sdk(world: AwsWorld, key: str = "agent", *, raise_server_exceptions: bool = True, **kw: Any) -> remit.Client:
+def sdk(
+    world: AwsWorld, key: str = "agent", *, raise_server_exceptions: bool = True, **kw: Any
+) -> remit.Client:
     """A sync SDK client sending `key`, its HTTP going through the in-process app.
 
     Its own TestClient (the world's shared one carries no Authorization header, and is
@@ -85,7 +87,9 @@ def async_sdk(world: AwsWorld, key: str = "agent", **kw: Any) -> remit.AsyncClie
 
 def target(world: AwsWorld, name: str) -> tuple[str, str]:
     """A role `name` with a fresh managed policy attached: (role ARN, policy ARN)."""
-    policy = world.iam().create_policy(PolicyName=f"{name}-s3", PolicyDocument=json.dumps(S3_POLICY))
+    policy = world.iam().create_policy(
+        PolicyName=f"{name}-s3", PolicyDocument=json.dumps(S3_POLICY)
+    )
     policy_arn: str = policy["Policy"]["Arn"]
     return world.role(name, policy_arn), policy_arn
 
@@ -99,7 +103,9 @@ def revoked_ids(world: AwsWorld) -> list[str]:
     """The decision ids in the execution role's RemitRevokedSessions Deny (as moto has it)."""
     iam = world.iam()
     try:
-        got = iam.get_role_policy(RoleName=world.boot["role_name"], PolicyName="RemitRevokedSessions")
+        got = iam.get_role_policy(
+            RoleName=world.boot["role_name"], PolicyName="RemitRevokedSessions"
+        )
     except iam.exceptions.NoSuchEntityException:
         return []
     doc = got["PolicyDocument"]
@@ -207,7 +213,11 @@ def _write_signed(world: AwsWorld, path: Path, text: str) -> None:
     append_signoff(
         signoffs_path(path),
         create_signoff(
-            load_envelope(path), key, "ciso@example.com", "CISO", datetime.now(UTC) - timedelta(days=1)
+            load_envelope(path),
+            key,
+            "ciso@example.com",
+            "CISO",
+            datetime.now(UTC) - timedelta(days=1),
         ),
     )
     view = _reloaded(world)

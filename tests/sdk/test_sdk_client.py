@@ -35,6 +35,7 @@ from remit.sdk.session import GovernedSession
 from remit.server.app import create_app
 from remit.server.runtime import Runtime
 
+pytestmark = pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument")
 BREAK_GLASS = f"{ROLE_PREFIX}OrganizationAccountAccessRole"
 
 
@@ -183,12 +184,15 @@ def test_step_that_raises_reports_failure_and_still_revokes(
     world: AwsWorld, client: remit.Client
 ) -> None:
     role_arn, policy_arn = target(world, "step-raises")
-    with pytest.raises(RuntimeError, match="agent crashed"), client.step(
-        "iam:DetachRolePolicy",
-        [role_arn],
-        reasoning=REASONING,
-        parameters=detach_params(role_arn, policy_arn),
-    ) as aws:
+    with (
+        pytest.raises(RuntimeError, match="agent crashed"),
+        client.step(
+            "iam:DetachRolePolicy",
+            [role_arn],
+            reasoning=REASONING,
+            parameters=detach_params(role_arn, policy_arn),
+        ) as aws,
+    ):
         did = aws.decision["id"]
         seen = aws.client("iam").get_role(RoleName="step-raises")["ResponseMetadata"]["RequestId"]
         raise RuntimeError("agent crashed")
@@ -205,12 +209,15 @@ def test_an_aws_error_other_than_access_denied_is_not_a_fallback(
 ) -> None:
     role_arn, policy_arn = target(world, "step-aws-error")
     world.iam().detach_role_policy(RoleName="step-aws-error", PolicyArn=policy_arn)
-    with pytest.raises(ClientError) as info, client.step(
-        "iam:DetachRolePolicy",
-        [role_arn],
-        reasoning=REASONING,
-        parameters=detach_params(role_arn, policy_arn),
-    ) as aws:
+    with (
+        pytest.raises(ClientError) as info,
+        client.step(
+            "iam:DetachRolePolicy",
+            [role_arn],
+            reasoning=REASONING,
+            parameters=detach_params(role_arn, policy_arn),
+        ) as aws,
+    ):
         did = aws.decision["id"]
         aws.client("iam").detach_role_policy(RoleName="step-aws-error", PolicyArn=policy_arn)
     assert not isinstance(info.value, remit.FallbackRequired)
@@ -223,13 +230,16 @@ def test_an_aws_error_other_than_access_denied_is_not_a_fallback(
 
 def test_held_step_waits_for_the_approver_then_acts(world: AwsWorld, client: remit.Client) -> None:
     role_arn, policy_arn = target(world, "step-held")
-    with approving(world, role_arn) as approver, client.step(
-        "iam:DetachRolePolicy",
-        [role_arn],
-        reasoning=LOW_CONFIDENCE,
-        parameters=detach_params(role_arn, policy_arn),
-        approval_timeout=20,
-    ) as aws:
+    with (
+        approving(world, role_arn) as approver,
+        client.step(
+            "iam:DetachRolePolicy",
+            [role_arn],
+            reasoning=LOW_CONFIDENCE,
+            parameters=detach_params(role_arn, policy_arn),
+            approval_timeout=20,
+        ) as aws,
+    ):
         did = aws.decision["id"]
         assert aws.decision["tier"] == "approve" and aws.decision["status"] == "allowed"
         assert aws.decision["approval"]["state"] == "approved"
@@ -305,9 +315,11 @@ def test_deny_raises_denied_with_the_reasons_and_nothing_runs(
     world: AwsWorld, client: remit.Client
 ) -> None:
     ran = []
-    with pytest.raises(remit.Denied) as info:  # noqa: PT012
-        with client.step("iam:DetachRolePolicy", [BREAK_GLASS], reasoning=REASONING):
-            ran.append(True)
+    with (
+        pytest.raises(remit.Denied) as info,
+        client.step("iam:DetachRolePolicy", [BREAK_GLASS], reasoning=REASONING),
+    ):
+        ran.append(True)
     err = info.value
     assert ran == []
     assert "RULE_MATCHED" in codes(err)
@@ -333,15 +345,17 @@ def test_held_and_not_approved_in_time_raises_approval_timed_out(
     role_arn, policy_arn = target(world, "held-timeout")
     ran = []
     started = time.monotonic()
-    with pytest.raises(remit.ApprovalTimedOut) as info:  # noqa: PT012
-        with client.step(
+    with (
+        pytest.raises(remit.ApprovalTimedOut) as info,
+        client.step(
             "iam:DetachRolePolicy",
             [role_arn],
             reasoning=LOW_CONFIDENCE,
             parameters=detach_params(role_arn, policy_arn),
             approval_timeout=0.5,
-        ):
-            ran.append(True)
+        ),
+    ):
+        ran.append(True)
     assert 0.5 <= time.monotonic() - started < 10
     assert ran == []
     assert "CONFIDENCE_TOO_LOW" in codes(info.value)
@@ -351,10 +365,11 @@ def test_held_and_not_approved_in_time_raises_approval_timed_out(
 
 
 def test_client_default_approval_timeout_applies_to_steps(world: AwsWorld) -> None:
-    role_arn, policy_arn = target(world, "held-default-timeout")
+    role_arn, _ = target(world, "held-default-timeout")
     impatient = sdk(world, approval_timeout=0.3)
-    with pytest.raises(remit.ApprovalTimedOut), impatient.step(
-        "iam:DetachRolePolicy", [role_arn], reasoning=LOW_CONFIDENCE
+    with (
+        pytest.raises(remit.ApprovalTimedOut),
+        impatient.step("iam:DetachRolePolicy", [role_arn], reasoning=LOW_CONFIDENCE),
     ):
         pass
 
@@ -362,15 +377,18 @@ def test_client_default_approval_timeout_applies_to_steps(world: AwsWorld) -> No
 def test_a_rejected_approval_raises_denied(world: AwsWorld, client: remit.Client) -> None:
     role_arn, policy_arn = target(world, "held-rejected")
     ran = []
-    with approving(world, role_arn, "reject") as approver, pytest.raises(remit.Denied) as info:  # noqa: PT012
-        with client.step(
+    with (
+        approving(world, role_arn, "reject") as approver,
+        pytest.raises(remit.Denied) as info,
+        client.step(
             "iam:DetachRolePolicy",
             [role_arn],
             reasoning=LOW_CONFIDENCE,
             parameters=detach_params(role_arn, policy_arn),
             approval_timeout=20,
-        ):
-            ran.append(True)
+        ),
+    ):
+        ran.append(True)
     assert approver.finish()["id"] == info.value.decision_id
     assert ran == []
     assert "approval rejected" in str(info.value)
@@ -388,8 +406,9 @@ def test_remit_unreachable_raises_remit_unavailable(world: AwsWorld) -> None:
     with closed:
         with pytest.raises(remit.RemitUnavailable, match="cannot reach Remit"):
             closed.decide("iam:GetRole", [f"{ROLE_PREFIX}x"], reasoning=REASONING)
-        with pytest.raises(remit.RemitUnavailable), closed.step(
-            "iam:GetRole", [f"{ROLE_PREFIX}x"], reasoning=REASONING
+        with (
+            pytest.raises(remit.RemitUnavailable),
+            closed.step("iam:GetRole", [f"{ROLE_PREFIX}x"], reasoning=REASONING),
         ):
             ran.append(True)
     assert ran == []
@@ -415,20 +434,23 @@ def test_an_unrecordable_ledger_fails_closed(world: AwsWorld) -> None:
     db = Path(world.runtime.config.db)
     moved = db.with_name(db.name + ".moved")
     role_arn, policy_arn = target(world, "ledger-down")
-    with pytest.raises(remit.RemitUnavailable, match="503"):  # noqa: PT012
-        with client.step(
+    with (
+        pytest.raises(remit.RemitUnavailable, match="503"),
+        client.step(
             "iam:DetachRolePolicy",
             [role_arn],
             reasoning=REASONING,
             parameters=detach_params(role_arn, policy_arn),
-        ) as aws:
-            did = aws.decision["id"]
-            aws.client("iam").detach_role_policy(RoleName="ledger-down", PolicyArn=policy_arn)
-            db.rename(moved)
+        ) as aws,
+    ):
+        did = aws.decision["id"]
+        aws.client("iam").detach_role_policy(RoleName="ledger-down", PolicyArn=policy_arn)
+        db.rename(moved)
     try:
         assert did in revoked_ids(world)  # the SDK's fallback revoke reached AWS
-        with pytest.raises(remit.Denied) as info, client.step(
-            "iam:GetRole", [role_arn], reasoning=REASONING, provenance=FIND_STALE
+        with (
+            pytest.raises(remit.Denied) as info,
+            client.step("iam:GetRole", [role_arn], reasoning=REASONING, provenance=FIND_STALE),
         ):
             pytest.fail("a step ran without a recorded decision")
         assert "LEDGER_UNAVAILABLE" in codes(info.value)
@@ -436,3 +458,36 @@ def test_an_unrecordable_ledger_fails_closed(world: AwsWorld) -> None:
     finally:
         moved.rename(db)
     assert not entries_for(world, "outcome", did)
+
+
+def test_remit_refusing_the_call_raises_remit_refused(world: AwsWorld) -> None:
+    role_arn = f"{ROLE_PREFIX}refused"
+    wrong_agent = sdk(world, agent="scanner")  # the key is bound to remediator
+    with pytest.raises(remit.RemitRefused) as info:
+        wrong_agent.decide("iam:GetRole", [role_arn], reasoning=REASONING)
+    assert info.value.status == 403 and "remediator" in str(info.value.detail)
+    ran = []
+    with (
+        pytest.raises(remit.RemitRefused),
+        wrong_agent.step("iam:GetRole", [role_arn], reasoning=REASONING, provenance=FIND_STALE),
+    ):
+        ran.append(True)
+    assert ran == []
+    # Refused, not unavailable: the caller must fix the call, retrying will not help.
+    assert not isinstance(info.value, remit.RemitUnavailable)
+    with pytest.raises(remit.RemitRefused) as info:
+        sdk(world, "approver").decide("iam:GetRole", [role_arn], reasoning=REASONING)
+    assert info.value.status == 403
+    bad_key = sdk(world)
+    bad_key._http.headers["Authorization"] = "Bearer rk_nope_nope"
+    with pytest.raises(remit.RemitRefused) as info:
+        bad_key.decide("iam:GetRole", [role_arn], reasoning=REASONING)
+    assert info.value.status == 401
+    # A decision is granted once: asking for its credentials again is refused (409).
+    c = sdk(world)
+    d = c.decide("iam:GetRole", [role_arn], reasoning=REASONING, provenance=FIND_STALE)
+    c.grant(d["id"])
+    with pytest.raises(remit.RemitRefused) as info:
+        c.grant(d["id"])
+    assert info.value.status == 409
+    c.revoke(d["id"])
