@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import random
+import time
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -110,6 +111,7 @@ def cmd_append(target: str, worker: int, count: int, seed: int) -> None:
         indexes = store.append([worker_entry(worker, s) for s in range(seq, seq + n)])
         acked.extend(zip(range(seq, seq + n), indexes, strict=True))
         seq += n
+        time.sleep(0.002)  # yield between batches, so writers really interleave under load
     store.close()
     print(json.dumps({"worker": worker, "acked": acked}), flush=True)
 
