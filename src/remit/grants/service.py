@@ -10,6 +10,7 @@ the change (rollback plan).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from remit.grants.effective import Permission, describe, effective_permissions
 from remit.grants.policy import GrantRefused, policy_json, session_policy
 from remit.identity.model import Identity, Role
 from remit.ledger.records import NewEntry, make_entry, parse_ts, ts_text
-from remit.ledger.store import LedgerStore
+from remit.ledger.store import LedgerStore, LedgerUnavailable
 
 log = logging.getLogger("remit.grants")
 STS_MIN_SECONDS = 900
@@ -75,6 +76,9 @@ class GrantService:
         self.clock = clock
         self.rollback_planner = rollback_planner
         self._applied: dict[str, list[str]] = {}  # deny list last applied per role
+        # Revocations applied in the cloud whose ledger entry could not be written yet: kept
+        # in every deny list this replica writes until they are recorded (sweep retries).
+        self._unrecorded: dict[str, tuple[str, datetime]] = {}
 
     # -- issuing -------------------------------------------------------------------------
     def issue(self, decision_id: str, who: Identity) -> IssuedGrant:
@@ -286,7 +290,10 @@ class GrantService:
             "WHERE g.role_arn = ? AND g.expires_at > ?",
             (role_arn, ts_text(now)),
         )
-        return sorted(str(r[0]) for r in rows)
+        held = {
+            d for d, (role, until) in self._unrecorded.items() if role == role_arn and until > now
+        }
+        return sorted({*(str(r[0]) for r in rows), *held})
 
     def _apply(self, role_arn: str, ids: list[str]) -> None:
         self.backend.set_revoked(role_arn, ids)
@@ -318,7 +325,8 @@ class GrantService:
         )
         if not rows:
             return False
-        role_arn = str(rows[0][0])
+        role_arn, expires = str(rows[0][0]), parse_ts(str(rows[0][1]))
+        self._unrecorded[decision_id] = (role_arn, expires)
         ids = sorted({*self._active_revoked(role_arn, now), decision_id})
         applied, error = True, None
         try:
@@ -341,13 +349,20 @@ class GrantService:
                     },
                 )
             ]
-        )
+        )  # raises LedgerUnavailable: the id stays in _unrecorded and in every deny list
+        del self._unrecorded[decision_id]
         return applied
 
     def sweep(self, actor: str = "system:remit") -> dict[str, int]:
         """Revoke grants whose time is up, retry revocations the cloud refused, and drop
         expired sessions from the deny list. Safe to run on every replica."""
         now = self.clock()
+        for did, (_, until) in list(self._unrecorded.items()):
+            if until <= now:
+                del self._unrecorded[did]
+            else:
+                with contextlib.suppress(LedgerUnavailable):
+                    self.revoke(did, "recording a revocation the ledger missed", actor)
         due = self.store.query(
             "SELECT g.decision_id FROM grants g "
             "WHERE g.revoke_at <= ? AND g.expires_at > ? AND NOT EXISTS "

@@ -330,6 +330,29 @@ class AsyncClient(_Base):
     async def revoke(self, decision_id: str) -> dict[str, Any]:
         return await self._call("POST", f"/v1/decisions/{decision_id}/revoke")
 
+    async def rollback_plan(self, decision_id: str) -> dict[str, Any]:
+        """The rollback plan recorded when the decision's credentials were granted."""
+        return await self._call("GET", f"/v1/decisions/{decision_id}/rollback")
+
+    def governed(
+        self,
+        action: str,
+        resources: Sequence[ResourceArg] | ResourceArg | Callable[..., Any],
+        **step_kw: Any,
+    ) -> Callable[[F], F]:
+        """Decorate an async tool function: it runs inside `step(...)` with `aws=`."""
+
+        def deco(fn: F) -> F:
+            @functools.wraps(fn)
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                res = resources(*args, **kwargs) if callable(resources) else resources
+                async with self.step(action, res, **step_kw) as aws:
+                    return await fn(*args, aws=aws, **kwargs)
+
+            return wrapper  # type: ignore[return-value]
+
+        return deco
+
     async def fallback(
         self,
         failure: FallbackRequired,

@@ -134,7 +134,10 @@ def report_outcome(
     rt: Runtime = Depends(runtime),
 ) -> OutcomeOut:
     """Record what happened when the agent acted (or tried to)."""
-    d, _ = decision_view(rt, decision_id)
+    try:
+        d, _ = decision_view(rt, decision_id)
+    except LedgerUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
     _own(who, d["agent"])
     status = to_out(rt, d).status
     ran_without_allow = status != "allowed" and body.status == "succeeded"
@@ -155,7 +158,10 @@ def report_outcome(
         (index,) = rt.store.append([entry])
     except LedgerUnavailable as exc:
         raise HTTPException(503, str(exc)) from None
-    rt.grants.revoke(decision_id, f"outcome reported: {body.status}", who.label)
+    try:
+        rt.grants.revoke(decision_id, f"outcome reported: {body.status}", who.label)
+    except LedgerUnavailable as exc:
+        raise HTTPException(503, f"outcome recorded, revocation not yet: {exc}") from None
     return OutcomeOut(
         decision_id=decision_id, ledger_index=index, ran_without_allow=ran_without_allow
     )

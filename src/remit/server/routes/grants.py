@@ -86,7 +86,11 @@ def revoke(
     d, _ = decision_view(rt, decision_id)
     if who.role is Role.AGENT and who.agent != d["agent"]:
         raise HTTPException(403, "only the agent that asked (or an admin) can revoke")
-    if not rt.grants.has_grant(decision_id):
-        raise HTTPException(404, f"decision {decision_id} has no grant to revoke")
-    applied = rt.grants.revoke(decision_id, "step ended", who.label)
+    try:
+        if not rt.grants.has_grant(decision_id):
+            raise HTTPException(404, f"decision {decision_id} has no grant to revoke")
+        applied = rt.grants.revoke(decision_id, "step ended", who.label)
+    except LedgerUnavailable as exc:
+        # The deny was applied (or will be retried); its record is pending: say so.
+        raise HTTPException(503, f"revocation not recorded yet: {exc}") from None
     return RevokeOut(decision_id=decision_id, applied=applied)
