@@ -155,9 +155,6 @@ class Approver(threading.Thread):
         self.seen: dict[str, Any] | None = None
         self.answer: httpx.Response | None = None
         self.error: BaseException | None = None
-        # Held decisions already pending for this ARN (e.g. one that timed out) are not ours.
-        before = self.http.get("/v1/approvals", headers=self.headers).json()
-        self.ignore = {item["decision"]["id"] for item in before}
 
     def run(self) -> None:
         try:
@@ -166,8 +163,6 @@ class Approver(threading.Thread):
                 r = self.http.get("/v1/approvals", headers=self.headers)
                 r.raise_for_status()
                 for item in r.json():
-                    if item["decision"]["id"] in self.ignore:
-                        continue
                     if any(res["arn"] == self.arn for res in item["request"]["resources"]):
                         self.seen = item["decision"]
                         break

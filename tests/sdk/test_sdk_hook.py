@@ -130,6 +130,14 @@ def test_a_held_call_waits_for_approval(world: AwsWorld) -> None:
         iam.detach_role_policy(RoleName="hook-held", PolicyArn=policy_arn)
     assert "CONFIDENCE_TOO_LOW" in [r["code"] for r in info.value.reasons]
     assert sent.requests == [] and attached(world, "hook-held") == [policy_arn]
+    # The agent gave up on that one: take it out of the queue so the approver below can
+    # only find the new request.
+    gone = world.http.post(
+        f"/v1/approvals/{info.value.decision_id}/reject",
+        json={"comment": "the agent stopped waiting"},
+        headers=world.headers("approver"),
+    )
+    assert gone.status_code == 200, gone.text
 
     iam, inst, sent = governed_iam(
         world, provenance=PROVENANCE, reasoning=LOW_CONFIDENCE, approval_timeout=20
