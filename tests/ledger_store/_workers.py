@@ -20,9 +20,9 @@ import hashlib
 import json
 import os
 import random
-import time
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
