@@ -134,12 +134,13 @@ class LedgerStore(ABC):
                 entry_rows = []
                 node_rows = []
                 index_rows: dict[str, list[tuple[object, ...]]] = {}
-                for offset, e in enumerate(entries):
+                hashes = [merkle.leaf_hash(e.body) for e in entries]
+                for level, index, value in compact.extend(
+                    hashes, nodes_from_level=STORED_MIN_LEVEL
+                ):
+                    node_rows.append((node_key(level, index), value))
+                for offset, (e, lh) in enumerate(zip(entries, hashes, strict=True)):
                     idx = size + offset
-                    lh = merkle.leaf_hash(e.body)
-                    for level, index, value in compact.append(lh):
-                        if level >= STORED_MIN_LEVEL:
-                            node_rows.append((node_key(level, index), value))
                     entry_rows.append((idx, e.ts, e.kind, e.body, lh))
                     for row in derive(e, idx):
                         index_rows.setdefault(row.table, []).append(row.values)

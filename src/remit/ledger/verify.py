@@ -56,6 +56,9 @@ class VerifyReport:
         self.problems.append(message)
 
 
+CHUNK = 4096
+
+
 def verify_log(
     rows: Iterable[tuple[int, bytes, bytes | None]],
     checkpoints: Iterable[CheckpointIn],
@@ -66,9 +69,80 @@ def verify_log(
     """Verify a log from its rows `(index, leaf bytes, stored leaf hash or None)`.
 
     `proofs`, when given, is the store's node reader: consistency proofs it serves between
-    successive checkpoints are checked against the signed roots.
+    successive checkpoints are checked against the signed roots. Rows are processed in
+    chunks (never across a checkpoint size), so the per-entry work stays in C.
     """
     report = VerifyReport()
+    opened = _open_checkpoints(report, checkpoints, key)
+    pending = iter(opened)
+    next_cp = next(pending, None)
+    nodes = dict(stored_nodes) if stored_nodes is not None else None
+    level = STORED_MIN_LEVEL if nodes is not None else None
+    compact = merkle.CompactRange()
+    prev_good = 0
+    sha = hashlib.sha256
+    expected = 0
+    it = iter(rows)
+    complete = True
+    while True:
+        while next_cp is not None and next_cp[0] == expected:
+            prev_good = _check_root(report, compact, next_cp, prev_good)
+            next_cp = next(pending, None)
+        limit = CHUNK
+        if next_cp is not None and next_cp[0] > expected:
+            limit = min(limit, next_cp[0] - expected)
+        chunk = list(itertools.islice(it, limit))
+        if not chunk:
+            break
+        idxs, bodies, stored = zip(*chunk, strict=True)
+        if idxs != tuple(range(expected, expected + len(chunk))):
+            good = next(i for i, x in enumerate(idxs) if x != expected + i)
+            found = idxs[good]
+            what = "missing" if found > expected + good else "duplicated or out of order"
+            report.bad(
+                expected + good, f"entry {expected + good}: {what} (found index {found} next)"
+            )
+            bodies, stored = bodies[:good], stored[:good]
+            complete = False
+        lhs = [sha(_LEAF + body).digest() for body in bodies]
+        if stored and stored[0] is not None and list(stored) != lhs:
+            for i, (got, want) in enumerate(zip(stored, lhs, strict=True)):
+                if got != want:
+                    index = expected + i
+                    report.bad(
+                        index, f"entry {index}: its bytes do not hash to the stored leaf hash"
+                    )
+        formed = compact.extend(lhs, nodes_from_level=level)
+        if nodes is not None:
+            for lvl, idx, value in formed:
+                _check_node(report, nodes, lvl, idx, value)
+        expected += len(lhs)
+        if not complete:
+            break
+    if complete:
+        if next_cp is not None:
+            report.bad(
+                expected,
+                f"a signed checkpoint covers {next_cp[0]} entries but the log has only "
+                f"{expected}: entries were deleted or truncated",
+            )
+        if nodes:
+            report.bad(None, f"{len(nodes)} stored tree node(s) lie beyond the log's entries")
+        if proofs is not None:
+            _check_consistency(report, opened, proofs, expected)
+    report.size = expected
+    report.root = compact.root()
+    covered = max((s for s, _ in opened), default=0)
+    report.uncovered = max(0, expected - covered)
+    return report
+
+
+_LEAF = b"\x00"
+
+
+def _open_checkpoints(
+    report: VerifyReport, checkpoints: Iterable[CheckpointIn], key: VerifierKey
+) -> list[tuple[int, bytes]]:
     opened: list[tuple[int, bytes]] = []
     for cp in sorted(checkpoints, key=lambda c: c.size):
         try:
@@ -80,130 +154,37 @@ def verify_log(
             report.bad(None, f"checkpoint stored for size {cp.size} signs size {parsed.size}")
             continue
         opened.append((parsed.size, parsed.root))
-    walker = _TreeWalker(report, stored_nodes)
-    pending = iter(opened)
-    next_cp = next(pending, None)
-    expected = 0
-    next_size = next_cp[0] if next_cp is not None else -1
-    sha = hashlib.sha256
-    block = walker.block
-    for index, body, stored_hash in rows:  # the hot loop: keep it lean
-        if index != expected:
-            what = "missing" if index > expected else "duplicated or out of order"
-            report.bad(expected, f"entry {expected}: {what} (found index {index} next)")
-            break
-        if expected == next_size:
-            while next_cp is not None and next_cp[0] == expected:
-                walker.check_checkpoint(next_cp)
-                next_cp = next(pending, None)
-            next_size = next_cp[0] if next_cp is not None else -1
-        lh = sha(_LEAF + body).digest()
-        if stored_hash is not None and stored_hash != lh:
-            report.bad(index, f"entry {index}: its bytes do not hash to the stored leaf hash")
-        block.append(lh)
-        if len(block) == _SPAN:
-            walker.close_block()
-            block = walker.block
-        expected += 1
-    else:
-        while next_cp is not None and next_cp[0] == expected:
-            walker.check_checkpoint(next_cp)
-            next_cp = next(pending, None)
-        if next_cp is not None:
-            report.bad(
-                expected,
-                f"a signed checkpoint covers {next_cp[0]} entries but the log has only "
-                f"{expected}: entries were deleted or truncated",
-            )
-        walker.finish()
-        if proofs is not None:
-            _check_consistency(report, opened, proofs, expected)
-    report.size = expected
-    report.root = walker.root()
-    covered = max((s for s, _ in opened), default=0)
-    report.uncovered = max(0, expected - covered)
-    return report
+    return opened
 
 
-_SPAN = 1 << STORED_MIN_LEVEL
-_LEAF = b"\x00"
-_NODE = b"\x01"
+def _check_root(
+    report: VerifyReport, compact: merkle.CompactRange, cp: tuple[int, bytes], prev_good: int
+) -> int:
+    report.checkpoints_checked += 1
+    if compact.root() == cp[1]:
+        return cp[0]
+    report.bad(
+        prev_good,
+        precise=False,
+        message=f"entries [{prev_good}, {cp[0]}) do not match the signed checkpoint at size "
+        f"{cp[0]}: at least one entry in that range was changed, removed, inserted or "
+        "reordered",
+    )
+    return prev_good
 
 
-class _TreeWalker:
-    """Rebuilds the tree leaf by leaf, 16-leaf block at a time (the stored-node grain),
-    checking stored leaf hashes and stored nodes as they form. Kept tight: it is the
-    hot loop of verification."""
-
-    def __init__(
-        self, report: VerifyReport, stored_nodes: Mapping[tuple[int, int], bytes] | None
-    ) -> None:
-        self.report = report
-        self.nodes = dict(stored_nodes) if stored_nodes is not None else None
-        self.block: list[bytes] = []  # leaf hashes of the current, incomplete block
-        self.stack: list[bytes] = []  # complete subtrees of 16-leaf blocks and up
-        self.blocks = 0
-        self.prev_good = 0
-        self._sha = hashlib.sha256
-
-    def close_block(self) -> None:
-        sha = self._sha
-        level = self.block
-        while len(level) > 1:
-            level = [sha(_NODE + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
-        value = level[0]
-        self.block = []
-        lvl, idx = STORED_MIN_LEVEL, self.blocks
-        self._check_node(lvl, idx, value)
-        stack = self.stack
-        while idx & 1:
-            value = sha(_NODE + stack.pop() + value).digest()
-            lvl += 1
-            idx >>= 1
-            self._check_node(lvl, idx, value)
-        stack.append(value)
-        self.blocks += 1
-
-    def _check_node(self, level: int, index: int, value: bytes) -> None:
-        if self.nodes is None:
-            return
-        stored = self.nodes.pop((level, index), None)
-        if stored != value:
-            lo, hi = merkle.leaf_range(level, index)
-            state = "is missing" if stored is None else "does not match the entries"
-            self.report.bad(
-                lo, f"entries [{lo}, {hi}): stored tree node ({level}, {index}) {state}"
-            )
-
-    def root(self) -> bytes:
-        parts = list(self.stack)
-        if self.block:
-            parts.append(merkle.root_of(self.block))
-        if not parts:
-            return merkle.EMPTY_ROOT
-        value = parts[-1]
-        for left in reversed(parts[:-1]):
-            value = merkle.node_hash(left, value)
-        return value
-
-    def check_checkpoint(self, cp: tuple[int, bytes]) -> None:
-        self.report.checkpoints_checked += 1
-        if self.root() == cp[1]:
-            self.prev_good = cp[0]
-            return
-        self.report.bad(
-            self.prev_good,
-            precise=False,
-            message=f"entries [{self.prev_good}, {cp[0]}) do not match the signed checkpoint "
-            f"at size {cp[0]}: at least one entry in that range was changed, removed, "
-            "inserted or reordered",
+def _check_node(
+    report: VerifyReport, nodes: dict[tuple[int, int], bytes], level: int, index: int, value: bytes
+) -> None:
+    if level < STORED_MIN_LEVEL:
+        return
+    stored = nodes.pop((level, index), None)
+    if stored != value:
+        lo, hi = merkle.leaf_range(level, index)
+        state = "is missing" if stored is None else "does not match the entries"
+        report.bad(
+            lo, f"entries [{lo}, {hi}): stored tree node ({level}, {index}) {state}", precise=False
         )
-
-    def finish(self) -> None:
-        if self.nodes:
-            self.report.bad(
-                None, f"{len(self.nodes)} stored tree node(s) lie beyond the log's entries"
-            )
 
 
 def _check_consistency(
