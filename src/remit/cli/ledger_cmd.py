@@ -21,8 +21,8 @@ from remit.ledger.bundle import BundleError, read_bundle, write_bundle
 from remit.ledger.export import write_jsonl, write_ocsf, write_otel
 from remit.ledger.log import NoLogKey
 from remit.ledger.records import ts_text
-from remit.ledger.store import LedgerUnavailable
-from remit.ledger.verify import CheckpointIn, VerifyReport, verify_log
+from remit.ledger.store import LedgerStore, LedgerUnavailable
+from remit.ledger.verify import VerifyReport, verify_log, verify_store
 from remit.signing.keys import KeyFormatError, VerifierKey, load_verifier_key
 
 app = typer.Typer(
@@ -202,29 +202,23 @@ def verify(
                 highlight=False,
             )
         try:
-            report = verify_log(_progress(b.rows(), len(b.entries)), b.checkpoints, key)
+            report = verify_log(b.rows(), b.checkpoints, key)
         except BundleError as exc:
             fail(str(exc), 1)
         _report(report)
         return
     store = store_or_fail(db, create=False)
     try:
-        total = store.size()
-        cps = [CheckpointIn(c.size, c.note) for c in store.checkpoints()]
-        report = verify_log(
-            _progress(store.raw_rows(), total), cps, key, store.stored_nodes(), store
-        )
+        report = _verify_with_progress(store, key)
     except LedgerUnavailable as exc:
         fail(str(exc), 1)
     _report(report)
 
 
-def _progress(
-    rows: Iterator[tuple[int, bytes, bytes | None]], total: int
-) -> Iterator[tuple[int, bytes, bytes | None]]:
+def _verify_with_progress(store: LedgerStore, key: VerifierKey) -> VerifyReport:
+    total = store.size()
     if total < 50_000 or not err_console.is_terminal:
-        yield from rows
-        return
+        return verify_store(store, key)
     with Progress(
         TextColumn("verifying"),
         BarColumn(),
@@ -234,10 +228,7 @@ def _progress(
         transient=True,
     ) as bar:
         task = bar.add_task("verify", total=total)
-        for i, row in enumerate(rows):
-            if not i % 10_000:
-                bar.update(task, completed=i)
-            yield row
+        return verify_store(store, key, lambda done: bar.update(task, completed=done))
 
 
 @app.command()

@@ -39,7 +39,7 @@ from remit.identity.store import KeyStore
 from remit.ledger import merkle
 from remit.ledger.records import make_entry
 from remit.ledger.sqlite_store import SqliteStore
-from remit.ledger.verify import CheckpointIn, verify_log
+from remit.ledger.verify import verify_store
 from remit.signing.keys import SigningKey, generate_signing_key, write_key_pair
 
 TIER_STYLE = {"autonomous": "green", "notify": "cyan", "approve": "yellow", "deny": "red"}
@@ -151,13 +151,7 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
             console.print(f"Service ready at {url} (OpenAPI at {url}/docs)\n")
             ok, cp = _run_agent(console, url, keys, envelope, ciso, cloud)
     store = SqliteStore(db)
-    report = verify_log(
-        store.raw_rows(),
-        [CheckpointIn(c.size, c.note) for c in store.checkpoints()],
-        log_key.verifier(),
-        store.stored_nodes(),
-        store,
-    )
+    report = verify_store(store, log_key.verifier())
     store.close()
     console.print(
         Panel.fit(

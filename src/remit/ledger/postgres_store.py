@@ -78,13 +78,16 @@ class PostgresStore(LedgerStore):
             cur.execute(sql, params)
             return list(cur.fetchall())
 
-    def _iter(
+    def _chunks(
         self, sql: str, params: Sequence[Any] = (), batch: int = 10_000
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> Iterator[list[tuple[Any, ...]]]:
         with psycopg.connect(self.url) as conn, conn.cursor(name="remit_scan") as cur:
-            cur.itersize = batch
             cur.execute(sql, params)
-            yield from cur
+            while True:
+                rows = cur.fetchmany(batch)
+                if not rows:
+                    return
+                yield rows
 
     def _is_storage_error(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.Error | OSError)

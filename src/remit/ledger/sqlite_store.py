@@ -85,9 +85,9 @@ class SqliteStore(LedgerStore):
         with self._lock:
             return list(self._conn.execute(sql, params).fetchall())
 
-    def _iter(
+    def _chunks(
         self, sql: str, params: Sequence[Any] = (), batch: int = 10_000
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> Iterator[list[tuple[Any, ...]]]:
         # A separate connection, so a long scan neither blocks nor is disturbed by writes.
         conn = sqlite3.connect(self._ro_uri, uri=True)
         try:
@@ -96,7 +96,7 @@ class SqliteStore(LedgerStore):
                 rows = cur.fetchmany(batch)
                 if not rows:
                     return
-                yield from rows
+                yield rows
         finally:
             conn.close()
 

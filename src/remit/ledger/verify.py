@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from remit.ledger import merkle
 from remit.ledger.checkpoint import CheckpointError, open_checkpoint
-from remit.ledger.store import STORED_MIN_LEVEL
+from remit.ledger.store import STORED_MIN_LEVEL, LedgerStore
 from remit.signing.keys import VerifierKey
 
 
@@ -56,7 +57,7 @@ class VerifyReport:
         self.problems.append(message)
 
 
-CHUNK = 4096
+CHUNK = 8192
 
 
 def verify_log(
@@ -66,11 +67,27 @@ def verify_log(
     stored_nodes: Mapping[tuple[int, int], bytes] | None = None,
     proofs: merkle.NodeReader | None = None,
 ) -> VerifyReport:
-    """Verify a log from its rows `(index, leaf bytes, stored leaf hash or None)`.
+    """Verify a log from its rows `(index, leaf bytes, stored leaf hash or None)`."""
+    it = iter(rows)
+    chunks = iter(lambda: list(itertools.islice(it, CHUNK)), [])
+    return verify_chunks(chunks, checkpoints, key, stored_nodes, proofs)
+
+
+def verify_chunks(
+    chunks: Iterable[Sequence[tuple[int, bytes, bytes | None]]],
+    checkpoints: Iterable[CheckpointIn],
+    key: VerifierKey,
+    stored_nodes: Mapping[tuple[int, int], bytes] | None = None,
+    proofs: merkle.NodeReader | None = None,
+    *,
+    indexed: bool = True,
+) -> VerifyReport:
+    """Verify a log from batches of rows (what stores stream), in order. With
+    `indexed=False` rows are (bytes, stored leaf hash) of a log known to be gap-free.
 
     `proofs`, when given, is the store's node reader: consistency proofs it serves between
-    successive checkpoints are checked against the signed roots. Rows are processed in
-    chunks (never across a checkpoint size), so the per-entry work stays in C.
+    successive checkpoints are checked against the signed roots. Each batch is cut at
+    checkpoint sizes and handled in a few C-level passes, so per-entry Python stays small.
     """
     report = VerifyReport()
     opened = _open_checkpoints(report, checkpoints, key)
@@ -82,44 +99,53 @@ def verify_log(
     prev_good = 0
     sha = hashlib.sha256
     expected = 0
-    it = iter(rows)
     complete = True
-    while True:
-        while next_cp is not None and next_cp[0] == expected:
-            prev_good = _check_root(report, compact, next_cp, prev_good)
-            next_cp = next(pending, None)
-        limit = CHUNK
-        if next_cp is not None and next_cp[0] > expected:
-            limit = min(limit, next_cp[0] - expected)
-        chunk = list(itertools.islice(it, limit))
-        if not chunk:
-            break
-        idxs, bodies, stored = zip(*chunk, strict=True)
-        if idxs != tuple(range(expected, expected + len(chunk))):
-            good = next(i for i, x in enumerate(idxs) if x != expected + i)
-            found = idxs[good]
-            what = "missing" if found > expected + good else "duplicated or out of order"
-            report.bad(
-                expected + good, f"entry {expected + good}: {what} (found index {found} next)"
-            )
-            bodies, stored = bodies[:good], stored[:good]
-            complete = False
-        lhs = [sha(_LEAF + body).digest() for body in bodies]
-        if stored and stored[0] is not None and list(stored) != lhs:
-            for i, (got, want) in enumerate(zip(stored, lhs, strict=True)):
-                if got != want:
-                    index = expected + i
-                    report.bad(
-                        index, f"entry {index}: its bytes do not hash to the stored leaf hash"
-                    )
-        formed = compact.extend(lhs, nodes_from_level=level)
-        if nodes is not None:
-            for lvl, idx, value in formed:
-                _check_node(report, nodes, lvl, idx, value)
-        expected += len(lhs)
+    for chunk in chunks:
+        pos = 0
+        while pos < len(chunk):
+            while next_cp is not None and next_cp[0] == expected:
+                prev_good = _check_root(report, compact, next_cp, prev_good)
+                next_cp = next(pending, None)
+            end = len(chunk)
+            if next_cp is not None and next_cp[0] > expected:
+                end = min(end, pos + next_cp[0] - expected)
+            part = chunk[pos:end]
+            pos = end
+            if indexed:
+                idxs, bodies, stored = zip(*part, strict=True)
+            else:
+                bodies, stored = zip(*part, strict=True)
+                idxs = None
+            if idxs is not None and idxs != tuple(range(expected, expected + len(part))):
+                good = next(i for i, x in enumerate(idxs) if x != expected + i)
+                found = idxs[good]
+                what = "missing" if found > expected + good else "duplicated or out of order"
+                report.bad(
+                    expected + good, f"entry {expected + good}: {what} (found index {found} next)"
+                )
+                bodies, stored = bodies[:good], stored[:good]
+                complete = False
+            lhs = [sha(_LEAF + body).digest() for body in bodies]
+            if stored and stored[0] is not None and list(stored) != lhs:
+                for i, (got, want) in enumerate(zip(stored, lhs, strict=True)):
+                    if got != want:
+                        index = expected + i
+                        report.bad(
+                            index, f"entry {index}: its bytes do not hash to the stored leaf hash"
+                        )
+            formed = compact.extend(lhs, nodes_from_level=level)
+            if nodes is not None:
+                for lvl, idx, value in formed:
+                    _check_node(report, nodes, lvl, idx, value)
+            expected += len(lhs)
+            if not complete:
+                break
         if not complete:
             break
     if complete:
+        while next_cp is not None and next_cp[0] == expected:
+            prev_good = _check_root(report, compact, next_cp, prev_good)
+            next_cp = next(pending, None)
         if next_cp is not None:
             report.bad(
                 expected,
@@ -135,6 +161,28 @@ def verify_log(
     covered = max((s for s, _ in opened), default=0)
     report.uncovered = max(0, expected - covered)
     return report
+
+
+def verify_store(
+    store: LedgerStore,
+    key: VerifierKey,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Verify everything a store holds: entries, stored leaf hashes and nodes, checkpoints,
+    and the consistency proofs it serves. `progress` is told how many rows were read."""
+    cps = [CheckpointIn(c.size, c.note) for c in store.checkpoints()]
+
+    indexed = not store.gap_free()  # index column only needed to locate a gap
+
+    def chunks() -> Iterator[list[Any]]:
+        done = 0
+        for chunk in store.raw_chunks(indexed=indexed):
+            yield chunk
+            done += len(chunk)
+            if progress is not None:
+                progress(done)
+
+    return verify_chunks(chunks(), cps, key, store.stored_nodes(), store, indexed=indexed)
 
 
 _LEAF = b"\x00"
