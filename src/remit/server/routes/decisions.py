@@ -94,8 +94,7 @@ async def create_decision(
     out["actor"] = who.label
     out["on_behalf_of"] = body.on_behalf_of
     fresh = decision.extra.get("approval")
-    result = to_out(rt, out, fresh if isinstance(fresh, dict) else None)
-    return result
+    return to_out(rt, out, fresh if isinstance(fresh, dict) else None)
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut, responses=ERRORS)
