@@ -65,6 +65,10 @@ class PostgresStore(LedgerStore):
     def location(self) -> str:
         return redact(self.url)
 
+    @property
+    def reopen_spec(self) -> str | None:
+        return self.url
+
     @contextmanager
     def _write_tx(self) -> Iterator[Any]:
         with self._lock:

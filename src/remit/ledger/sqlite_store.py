@@ -54,6 +54,10 @@ class SqliteStore(LedgerStore):
     def location(self) -> str:
         return str(self.path)
 
+    @property
+    def reopen_spec(self) -> str | None:
+        return str(self.path)
+
     @contextmanager
     def _write_tx(self) -> Iterator[Any]:
         with self._lock:

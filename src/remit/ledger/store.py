@@ -91,6 +91,11 @@ class LedgerStore(ABC):
     def location(self) -> str:
         """Where the ledger lives (a path or a URL without password)."""
 
+    @property
+    def reopen_spec(self) -> str | None:
+        """What `open_store` needs to open this ledger again in another process."""
+        return None
+
     def _sql(self, sql: str) -> str:
         return sql if self.ph == "?" else sql.replace("?", self.ph)
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import multiprocessing
+import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +78,7 @@ def verify_log(
 
 
 def verify_chunks(
-    chunks: Iterable[Sequence[tuple[int, bytes, bytes | None]]],
+    chunks: Iterable[Sequence[tuple[Any, ...]]],
     checkpoints: Iterable[CheckpointIn],
     key: VerifierKey,
     stored_nodes: Mapping[tuple[int, int], bytes] | None = None,
@@ -86,9 +90,72 @@ def verify_chunks(
     `indexed=False` rows are (bytes, stored leaf hash) of a log known to be gap-free.
 
     `proofs`, when given, is the store's node reader: consistency proofs it serves between
-    successive checkpoints are checked against the signed roots. Each batch is cut at
-    checkpoint sizes and handled in a few C-level passes, so per-entry Python stays small.
+    successive checkpoints are checked against the signed roots.
     """
+
+    def hashed() -> Iterator[HashedRun]:
+        start = 0
+        for chunk in chunks:
+            run = hash_rows(chunk, start, indexed=indexed)
+            yield run
+            start += len(run.leaf_hashes)
+            if not run.complete:
+                return
+
+    return verify_hashed(hashed(), checkpoints, key, stored_nodes, proofs)
+
+
+@dataclass(frozen=True)
+class HashedRun:
+    """A run of consecutive entries reduced to their leaf hashes, with what was wrong in
+    them (index, message) and whether the run ended early at a gap."""
+
+    start: int
+    leaf_hashes: list[bytes]
+    problems: list[tuple[int, str]]
+    complete: bool = True
+
+
+def hash_rows(rows: Sequence[tuple[Any, ...]], start: int, *, indexed: bool = True) -> HashedRun:
+    """Leaf-hash a batch of rows that should hold entries start, start+1, …, checking the
+    indexes (when given) and the stored leaf hashes (when not None)."""
+    problems: list[tuple[int, str]] = []
+    complete = True
+    if not rows:
+        return HashedRun(start, [], problems)
+    if indexed:
+        idxs, bodies, stored = zip(*rows, strict=True)
+        if idxs != tuple(range(start, start + len(rows))):
+            good = next(i for i, x in enumerate(idxs) if x != start + i)
+            what = "missing" if idxs[good] > start + good else "duplicated or out of order"
+            problems.append(
+                (start + good, f"entry {start + good}: {what} (found index {idxs[good]} next)")
+            )
+            bodies, stored = bodies[:good], stored[:good]
+            complete = False
+    else:
+        bodies, stored = zip(*rows, strict=True)
+    sha = hashlib.sha256
+    lhs = [sha(_LEAF + body).digest() for body in bodies]
+    if stored and stored[0] is not None and list(stored) != lhs:
+        for i, (got, want) in enumerate(zip(stored, lhs, strict=True)):
+            if got != want:
+                index = start + i
+                problems.append(
+                    (index, f"entry {index}: its bytes do not hash to the stored leaf hash")
+                )
+    return HashedRun(start, lhs, problems, complete)
+
+
+def verify_hashed(
+    runs: Iterable[HashedRun],
+    checkpoints: Iterable[CheckpointIn],
+    key: VerifierKey,
+    stored_nodes: Mapping[tuple[int, int], bytes] | None = None,
+    proofs: merkle.NodeReader | None = None,
+) -> VerifyReport:
+    """Rebuild the tree from runs of leaf hashes (in order) and check every checkpoint's
+    root, the stored nodes, and the consistency proofs the store serves."""
     report = VerifyReport()
     opened = _open_checkpoints(report, checkpoints, key)
     pending = iter(opened)
@@ -97,50 +164,28 @@ def verify_chunks(
     level = STORED_MIN_LEVEL if nodes is not None else None
     compact = merkle.CompactRange()
     prev_good = 0
-    sha = hashlib.sha256
     expected = 0
     complete = True
-    for chunk in chunks:
+    for run in runs:
+        for index, message in run.problems:
+            report.bad(index, message)
+        lhs = run.leaf_hashes
         pos = 0
-        while pos < len(chunk):
+        while pos < len(lhs):
             while next_cp is not None and next_cp[0] == expected:
                 prev_good = _check_root(report, compact, next_cp, prev_good)
                 next_cp = next(pending, None)
-            end = len(chunk)
+            end = len(lhs)
             if next_cp is not None and next_cp[0] > expected:
                 end = min(end, pos + next_cp[0] - expected)
-            part = chunk[pos:end]
-            pos = end
-            if indexed:
-                idxs, bodies, stored = zip(*part, strict=True)
-            else:
-                bodies, stored = zip(*part, strict=True)
-                idxs = None
-            if idxs is not None and idxs != tuple(range(expected, expected + len(part))):
-                good = next(i for i, x in enumerate(idxs) if x != expected + i)
-                found = idxs[good]
-                what = "missing" if found > expected + good else "duplicated or out of order"
-                report.bad(
-                    expected + good, f"entry {expected + good}: {what} (found index {found} next)"
-                )
-                bodies, stored = bodies[:good], stored[:good]
-                complete = False
-            lhs = [sha(_LEAF + body).digest() for body in bodies]
-            if stored and stored[0] is not None and list(stored) != lhs:
-                for i, (got, want) in enumerate(zip(stored, lhs, strict=True)):
-                    if got != want:
-                        index = expected + i
-                        report.bad(
-                            index, f"entry {index}: its bytes do not hash to the stored leaf hash"
-                        )
-            formed = compact.extend(lhs, nodes_from_level=level)
+            formed = compact.extend(lhs[pos:end], nodes_from_level=level)
             if nodes is not None:
                 for lvl, idx, value in formed:
                     _check_node(report, nodes, lvl, idx, value)
-            expected += len(lhs)
-            if not complete:
-                break
-        if not complete:
+            expected += end - pos
+            pos = end
+        if not run.complete:
+            complete = False
             break
     if complete:
         while next_cp is not None and next_cp[0] == expected:
@@ -163,26 +208,80 @@ def verify_chunks(
     return report
 
 
+PARALLEL_FROM = 200_000
+RANGE_SIZE = 32_768
+
+
 def verify_store(
     store: LedgerStore,
     key: VerifierKey,
     progress: Callable[[int], None] | None = None,
+    *,
+    workers: int | None = None,
+    parallel_from: int = PARALLEL_FROM,
+    range_size: int = RANGE_SIZE,
 ) -> VerifyReport:
     """Verify everything a store holds: entries, stored leaf hashes and nodes, checkpoints,
-    and the consistency proofs it serves. `progress` is told how many rows were read."""
+    and the consistency proofs it serves. `progress` is told how many entries are done.
+
+    A large gap-free log is leaf-hashed by `workers` processes (default: the CPUs, up to
+    4), each reading its own ranges from the database, while this process rebuilds the
+    tree from their leaf hashes in order. Smaller logs, or logs with a gap (to locate
+    it), are read in this process."""
     cps = [CheckpointIn(c.size, c.note) for c in store.checkpoints()]
+    size = store.size()
+    indexed = not store.gap_free()  # the index column is only needed to locate a gap
+    procs = workers if workers is not None else min(4, os.cpu_count() or 1)
+    done = 0
 
-    indexed = not store.gap_free()  # index column only needed to locate a gap
-
-    def chunks() -> Iterator[list[Any]]:
-        done = 0
-        for chunk in store.raw_chunks(indexed=indexed):
-            yield chunk
-            done += len(chunk)
+    def counted(runs: Iterable[HashedRun]) -> Iterator[HashedRun]:
+        nonlocal done
+        for run in runs:
+            yield run
+            done += len(run.leaf_hashes)
             if progress is not None:
                 progress(done)
 
-    return verify_chunks(chunks(), cps, key, store.stored_nodes(), store, indexed=indexed)
+    if procs > 1 and size >= parallel_from and not indexed and store.reopen_spec is not None:
+        starts = range(0, size, range_size)
+        ends = [min(s + range_size, size) for s in starts]
+        # fork is fast; with other threads alive (a server) only spawn is safe
+        method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+        with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method)) as pool:
+            runs = pool.map(_hash_range, itertools.repeat(store.reopen_spec), starts, ends)
+            return verify_hashed(counted(runs), cps, key, store.stored_nodes(), store)
+
+    def serial() -> Iterator[HashedRun]:
+        start = 0
+        for chunk in store.raw_chunks(indexed=indexed):
+            run = hash_rows(chunk, start, indexed=indexed)
+            yield run
+            start += len(run.leaf_hashes)
+            if not run.complete:
+                return
+
+    return verify_hashed(counted(serial()), cps, key, store.stored_nodes(), store)
+
+
+def _hash_range(spec: str, start: int, end: int) -> HashedRun:
+    """In a worker process: leaf-hash entries [start, end) of a gap-free log."""
+    from remit.ledger.open import open_store
+
+    store = open_store(spec, create=False)
+    try:
+        rows = store.query(
+            "SELECT body, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (start, end),
+        )
+    finally:
+        store.close()
+    run = hash_rows(rows, start, indexed=False)
+    if len(rows) != end - start:  # the log changed under us (never, for a gap-free log)
+        missing = start + len(rows)
+        return HashedRun(
+            start, run.leaf_hashes, [*run.problems, (missing, f"entry {missing}: missing")], False
+        )
+    return run
 
 
 _LEAF = b"\x00"
