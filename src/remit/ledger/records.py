@@ -77,10 +77,8 @@ def make_entry(kind: str, at: datetime, actor: str, data: dict[str, Any]) -> New
     if kind not in KINDS:
         raise ValueError(f"unknown ledger entry kind {kind!r}")
     ts = ts_text(at)
-    body = canonical_json(
-        {"v": ENTRY_VERSION, "kind": kind, "ts": ts, "actor": actor, "data": data}
-    )
-    return NewEntry(kind, ts, body)
+    doc = {"v": ENTRY_VERSION, "kind": kind, "ts": ts, "actor": actor, "data": data}
+    return NewEntry(kind, ts, canonical_json(doc), doc)
 
 
 @dataclass(frozen=True, slots=True)
