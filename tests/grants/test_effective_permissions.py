@@ -13,11 +13,10 @@ import pytest
 from tests.grants.gkit import (
     ROLE_PREFIX,
     decide,
-    envelope_changed,
     grant,
     open_world,
 )
-from tests.support.aws_world import AwsWorld
+from tests.support.aws_world import AwsWorld, envelope_changed
 
 NOTHING = "this credential can do nothing"
 

@@ -23,12 +23,11 @@ from tests.grants.gkit import (
     assume_role_calls,
     decide,
     entries_for,
-    envelope_changed,
     grant,
     open_world,
     revoked_ids,
 )
-from tests.support.aws_world import AwsWorld
+from tests.support.aws_world import AwsWorld, envelope_changed
 
 from remit.aws.moto_server import BROKER_USER
 

@@ -21,12 +21,11 @@ from tests.grants.gkit import (
     decide,
     entries,
     entries_for,
-    envelope_changed,
     grant,
     open_world,
     rule,
 )
-from tests.support.aws_world import AwsWorld
+from tests.support.aws_world import AwsWorld, envelope_changed
 
 from remit.ledger.records import parse_ts
 

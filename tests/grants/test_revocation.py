@@ -15,14 +15,13 @@ from tests.grants.gkit import (
     Clock,
     decide,
     entries_for,
-    envelope_changed,
     grant,
     open_world,
     revoked_ids,
     role_policy,
     rule,
 )
-from tests.support.aws_world import AwsWorld
+from tests.support.aws_world import AwsWorld, envelope_changed
 
 
 @pytest.fixture(scope="module")

@@ -27,12 +27,11 @@ from tests.grants.gkit import (
     Clock,
     decide,
     entries,
-    envelope_changed,
     grant,
     open_world,
     sdk,
 )
-from tests.support.aws_world import ACCOUNT, PROVENANCE, REASONING, AwsWorld
+from tests.support.aws_world import ACCOUNT, PROVENANCE, REASONING, AwsWorld, envelope_changed
 
 import remit
 from remit.aws.moto_server import free_port

@@ -8,81 +8,26 @@ where they fail: a CI run must not pass by silently skipping the shared store.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 
 import psycopg
 import pytest
+from tests.support.postgres import admin_url, fresh_database
 
 from remit.ledger.postgres_store import PostgresStore
 from remit.ledger.sqlite_store import SqliteStore
 from remit.ledger.store import LedgerStore
 from remit.signing.keys import SigningKey, generate_signing_key
 
-PG_HOST = os.environ.get("REMIT_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("REMIT_TEST_PG_PORT", "5432"))
 LOG_KEY_NAME = "example.com/remit-test-log"
-
-
-def _admin_candidates() -> list[str]:
-    return [
-        f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{db}"
-        for user in ("root", "postgres")
-        for db in ("postgres", "test")
-    ]
-
-
-@cache
-def _admin_url() -> tuple[str | None, str]:
-    """A URL that may CREATE and DROP databases, or None and why none works."""
-    errors = []
-    for url in _admin_candidates():
-        try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
-                conn.execute("SELECT 1")
-            return url, ""
-        except psycopg.Error as exc:
-            errors.append(f"{url}: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}")
-    return None, "; ".join(errors)
-
-
-def postgres_unavailable(reason: str) -> None:
-    """Skip (or, under CI, fail) a test that needs PostgreSQL."""
-    message = f"PostgreSQL at {PG_HOST}:{PG_PORT} is not usable: {reason}"
-    if os.environ.get("CI"):
-        pytest.fail(message + " (CI is set, so this is a failure, not a skip)")
-    pytest.skip(message)
-
-
-def admin_url() -> str:
-    url, why = _admin_url()
-    if url is None:
-        postgres_unavailable(why)
-    assert url is not None
-    return url
-
-
-def as_url(admin: str, name: str) -> str:
-    """A postgresql:// URL for database `name` (what open_store and subprocesses take)."""
-    info = psycopg.conninfo.conninfo_to_dict(admin)
-    return f"postgresql://{info['user']}@{info['host']}:{info['port']}/{name}"
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database of its own; dropped (with its sessions) after."""
-    admin = admin_url()
-    name = f"remit_test_{secrets.token_hex(6)}"
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield as_url(admin, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("remit_test") as url:
+        yield url
 
 
 @pytest.fixture

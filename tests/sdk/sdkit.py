@@ -9,21 +9,21 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 from fastapi.testclient import TestClient
-from tests.support.aws_world import ACCOUNT, PROVENANCE, REASONING, AwsWorld, build_world
+from tests.support.aws_world import (
+    ACCOUNT,
+    PROVENANCE,
+    REASONING,
+    AwsWorld,
+    build_world,
+)
 
 import remit
-from remit.envelope import load_envelope
-from remit.envelope.signoff import append_signoff, create_signoff, signoffs_path
-from remit.signing.keys import load_signing_key
 
 ROLE_PREFIX = f"arn:aws:iam::{ACCOUNT}:role/"
 FIND_STALE = {**PROVENANCE, "workflow": {"name": "iam-hygiene", "run": "r-1", "step": "find-stale"}}
@@ -198,44 +198,3 @@ def approving(world: AwsWorld, arn: str, verb: str = "approve") -> Iterator[Appr
 
 
 # -- envelope edits --------------------------------------------------------------------------
-
-
-def _reloaded(world: AwsWorld) -> Any:
-    source = world.runtime.envelopes
-    if hasattr(source, "_checked"):  # the runtime re-reads the files at most every ~0.25 s
-        source._checked = float("-inf")
-    return world.runtime.envelope_view()
-
-
-def _write_signed(world: AwsWorld, path: Path, text: str) -> None:
-    path.write_text(text)
-    key = load_signing_key(str(world.folder / "ciso.key"))
-    append_signoff(
-        signoffs_path(path),
-        create_signoff(
-            load_envelope(path),
-            key,
-            "ciso@example.com",
-            "CISO",
-            datetime.now(UTC) - timedelta(days=1),
-        ),
-    )
-    view = _reloaded(world)
-    assert view.trust.valid
-    assert view.loaded.digest == load_envelope(path).digest
-
-
-@contextlib.contextmanager
-def envelope_changed(world: AwsWorld, change: Callable[[dict[str, Any]], None]) -> Iterator[None]:
-    """Edit the world's envelope (as YAML data) and sign it off again; restored after."""
-    path = world.folder / "envelope.yaml"
-    original = path.read_text()
-    data = yaml.safe_load(original)
-    change(data)
-    _write_signed(world, path, yaml.safe_dump(data, sort_keys=False))
-    try:
-        yield
-    finally:
-        path.write_text(original)  # its original sign-off still covers it
-        view = _reloaded(world)
-        assert view.trust.valid and view.loaded.digest == load_envelope(path).digest

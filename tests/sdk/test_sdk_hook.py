@@ -21,12 +21,11 @@ from tests.sdk.sdkit import (
     decision_entry,
     decisions_since,
     entries_for,
-    envelope_changed,
     open_world,
     sdk,
     target,
 )
-from tests.support.aws_world import PROVENANCE, REASONING, AwsWorld
+from tests.support.aws_world import PROVENANCE, REASONING, AwsWorld, envelope_changed
 
 import remit
 

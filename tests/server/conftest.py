@@ -9,26 +9,20 @@ where they fail: a CI run must not pass by silently skipping the shared store.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from tests.server.srvkit import SECOND_AGENT, ApiKeys, Clock, write_envelope
+from tests.support.postgres import fresh_database
 
 from remit.identity.model import Role
 from remit.server.app import create_app
 from remit.server.config import ServerConfig
 from remit.server.runtime import Runtime
 from remit.signing.keys import SigningKey, generate_signing_key, write_key_pair
-
-PG_HOST = os.environ.get("REMIT_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("REMIT_TEST_PG_PORT", "5432"))
 
 
 @dataclass(frozen=True)
@@ -119,43 +113,8 @@ def api_keys(rt: Runtime, clock: Clock) -> ApiKeys:
 # -- PostgreSQL ------------------------------------------------------------------------
 
 
-@cache
-def _admin_url() -> tuple[str | None, str]:
-    """A URL that may CREATE and DROP databases, or None and why none works."""
-    errors = []
-    for user in ("root", "postgres"):
-        for db in ("postgres", "test"):
-            url = f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{db}"
-            try:
-                with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
-                    conn.execute("SELECT 1")
-                return url, ""
-            except psycopg.Error as exc:
-                errors.append(f"{url}: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}")
-    return None, "; ".join(errors)
-
-
-def postgres_unavailable(reason: str) -> None:
-    """Skip (or, under CI, fail) a test that needs PostgreSQL."""
-    message = f"PostgreSQL at {PG_HOST}:{PG_PORT} is not usable: {reason}"
-    if os.environ.get("CI"):
-        pytest.fail(message + " (CI is set, so this is a failure, not a skip)")
-    pytest.skip(message)
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database of its own; dropped (with its sessions) after."""
-    admin, why = _admin_url()
-    if admin is None:
-        postgres_unavailable(why)
-    assert admin is not None
-    info = psycopg.conninfo.conninfo_to_dict(admin)
-    name = f"remit_srv_{secrets.token_hex(6)}"
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://{info['user']}@{info['host']}:{info['port']}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("remit_srv") as url:
+        yield url

@@ -5,13 +5,15 @@ through the in-process app. Built once per test module by the fixtures that use 
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from fastapi.testclient import TestClient
 
 import remit
@@ -22,7 +24,7 @@ from remit.identity.model import Role
 from remit.server.app import create_app
 from remit.server.config import ServerConfig
 from remit.server.runtime import Runtime
-from remit.signing.keys import generate_signing_key, write_key_pair
+from remit.signing.keys import generate_signing_key, load_signing_key, write_key_pair
 
 ACCOUNT = "123456789012"
 REPO = Path(__file__).resolve().parents[2]
@@ -168,3 +170,27 @@ def build_world(
             keys[name] = rt.keys.create(name, role, agent, now)[1]
         with TestClient(create_app(rt), base_url="http://testserver") as http:
             yield AwsWorld(moto, boot, folder, rt, http, keys)
+
+
+@contextlib.contextmanager
+def envelope_changed(world: AwsWorld, change: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """Edit the world's envelope (as YAML data) and sign it off again; restored after."""
+    path = world.folder / "envelope.yaml"
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    key = load_signing_key(str(world.folder / "ciso.key"))
+    signed_at = datetime.now(UTC) - timedelta(days=1)
+    append_signoff(
+        signoffs_path(path),
+        create_signoff(load_envelope(path), key, "ciso@example.com", "CISO", signed_at),
+    )
+    view = world.runtime.envelope_view(force=True)
+    assert view.trust.valid and view.loaded.digest == load_envelope(path).digest
+    try:
+        yield
+    finally:
+        path.write_text(original)  # its original sign-off still covers it
+        view = world.runtime.envelope_view(force=True)
+        assert view.trust.valid and view.loaded.digest == load_envelope(path).digest
