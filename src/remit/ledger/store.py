@@ -393,6 +393,12 @@ class _TxState(_CursorReader):
     def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
         return _actions_in_window(self._store, self._read, agent, rule_id, since)
 
+    def action_times(self, agent: str, rule_id: str, since: datetime) -> list[datetime]:
+        """When `agent` ran actions under `rule_id` at or after `since`."""
+        sql = "SELECT ts FROM window_actions WHERE agent = ? AND rule_id = ? AND ts >= ?"
+        rows = self._read(self._store._sql(sql), (agent, rule_id, ts_text(since)))
+        return [parse_ts(str(r[0])) for r in rows]
+
 
 def _nodes_via(store: LedgerStore, read: Any, ids: Sequence[tuple[int, int]]) -> list[bytes]:
     """Fetch complete-subtree hashes: stored levels from `nodes`, low levels from leaves."""

@@ -41,18 +41,32 @@ class Ask:
 
 
 class _BatchState:
-    """The recorded state plus the decisions made earlier in the same batch."""
+    """The recorded state plus the decisions made earlier in the same batch. Reads are
+    made once per batch: events cannot change inside it, and a window is read once from
+    its earliest start and then counted here (asks arrive in time order)."""
 
     def __init__(self, inner: GateState) -> None:
         self.inner = inner
         self.ran: list[tuple[str, str, datetime]] = []
+        self._events: dict[tuple[datetime | None, frozenset[str]], Sequence[OrgEvent]] = {}
+        self._windows: dict[tuple[str, str], tuple[datetime, list[datetime]]] = {}
 
     def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:
-        return self.inner.events_after(after, kinds)
+        key = (after, kinds)
+        if key not in self._events:
+            self._events[key] = self.inner.events_after(after, kinds)
+        return self._events[key]
 
     def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
         extra = sum(1 for a, r, t in self.ran if a == agent and r == rule_id and t >= since)
-        return self.inner.actions_in_window(agent, rule_id, since) + extra
+        times_of = getattr(self.inner, "action_times", None)
+        if times_of is None:
+            return self.inner.actions_in_window(agent, rule_id, since) + extra
+        cached = self._windows.get((agent, rule_id))
+        if cached is None or since < cached[0]:
+            cached = (since, times_of(agent, rule_id, since))
+            self._windows[(agent, rule_id)] = cached
+        return sum(1 for t in cached[1] if t >= since) + extra
 
     def note(self, d: Decision) -> None:
         if d.tier.allows_execution:

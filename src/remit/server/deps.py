@@ -20,10 +20,8 @@ async def runtime(request: Request) -> Runtime:
     return rt
 
 
-async def identity(
-    creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    rt: Runtime = Depends(runtime),
-) -> Identity:
+def _authenticate(request: Request, creds: HTTPAuthorizationCredentials | None) -> Identity:
+    rt: Runtime = request.app.state.runtime
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(
             401,
@@ -42,11 +40,22 @@ async def identity(
     return who
 
 
-def require(*roles: Role) -> Callable[[Identity], Awaitable[Identity]]:
-    """A dependency that admits only `roles` (admin is always admitted)."""
+async def identity(
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Identity:
+    """The caller, whatever its role (routes that check the role themselves)."""
+    return _authenticate(request, creds)
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[Identity]]:
+    """A dependency that admits only `roles` (admin is always admitted). One flat
+    dependency (key, lookup, role), so FastAPI resolves little per request."""
     allowed = {*roles, Role.ADMIN}
 
-    async def check(who: Identity = Depends(identity)) -> Identity:
+    async def check(
+        request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> Identity:
+        who = _authenticate(request, creds)
         if who.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise HTTPException(403, f"role {who.role.value} may not do this (needs {names})")
