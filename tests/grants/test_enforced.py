@@ -31,34 +31,11 @@ from tests.support.aws_world import AwsWorld, envelope_changed
 
 from remit.aws.moto_server import BROKER_USER
 
-READS_POLICY = "remit-broker-reads"
-READS = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "iam:ListAttachedRolePolicies",
-                "iam:ListRolePolicies",
-                "iam:GetPolicy",
-                "iam:GetPolicyVersion",
-                "iam:GetRole",
-            ],
-            "Resource": "*",
-        }
-    ],
-}
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsWorld]:
     for world, _clock in open_world(tmp_path_factory, enforce_iam=True):
         iam = world.iam()
-        # Remit's principal also reads the role's policies (effective permissions) and the
-        # state a rollback plan snapshots (docs/grants.md lists these permissions).
-        iam.put_user_policy(
-            UserName=BROKER_USER, PolicyName=READS_POLICY, PolicyDocument=json.dumps(READS)
-        )
         iam.create_policy(
             PolicyName="s3-writer",
             PolicyDocument=json.dumps(
@@ -269,7 +246,6 @@ def test_unreadable_role_policies_fail_closed(world: AwsWorld) -> None:
         iam.put_user_policy(
             UserName=BROKER_USER, PolicyName=broker_policy, PolicyDocument=json.dumps(stripped)
         )
-        iam.delete_user_policy(UserName=BROKER_USER, PolicyName=READS_POLICY)
     try:
         d = decide(world, "iam:GetRole", [ROLE_PREFIX + "unreadable"])
         with assume_role_calls(world) as calls:
@@ -282,9 +258,6 @@ def test_unreadable_role_policies_fail_closed(world: AwsWorld) -> None:
         assert "AccessDenied" in failed["data"]["reason"]
     finally:
         with world.moto.without_enforcement():
-            world.iam().put_user_policy(
-                UserName=BROKER_USER, PolicyName=READS_POLICY, PolicyDocument=json.dumps(READS)
-            )
             world.iam().put_user_policy(
                 UserName=BROKER_USER, PolicyName=broker_policy, PolicyDocument=json.dumps(original)
             )

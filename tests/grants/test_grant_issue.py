@@ -8,7 +8,6 @@ the parameters Remit SENT from botocore's events on the backend's own STS client
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +21,6 @@ from tests.grants.gkit import (
     entries,
     entries_for,
     grant,
-    open_world,
     rule,
 )
 from tests.support.aws_world import AwsWorld, envelope_changed
@@ -30,24 +28,6 @@ from tests.support.aws_world import AwsWorld, envelope_changed
 from remit.ledger.records import parse_ts
 
 SESSION_POLICY_MAX = 2048
-
-
-@pytest.fixture(scope="module")
-def wc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AwsWorld, Clock]]:
-    yield from open_world(tmp_path_factory)
-
-
-@pytest.fixture
-def world(wc: tuple[AwsWorld, Clock]) -> Iterator[AwsWorld]:
-    world, clock = wc
-    clock.reset()
-    yield world
-    clock.reset()
-
-
-@pytest.fixture
-def clock(wc: tuple[AwsWorld, Clock]) -> Clock:
-    return wc[1]
 
 
 def _target_role(world: AwsWorld, name: str) -> tuple[str, str]:

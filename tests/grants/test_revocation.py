@@ -6,40 +6,19 @@ is up — and drops them once the session itself has expired. Read back from mot
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from tests.grants.gkit import (
     ROLE_PREFIX,
     Clock,
     decide,
     entries_for,
     grant,
-    open_world,
     revoked_ids,
     role_policy,
     rule,
 )
 from tests.support.aws_world import AwsWorld, envelope_changed
-
-
-@pytest.fixture(scope="module")
-def wc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AwsWorld, Clock]]:
-    yield from open_world(tmp_path_factory)
-
-
-@pytest.fixture
-def world(wc: tuple[AwsWorld, Clock]) -> Iterator[AwsWorld]:
-    world, clock = wc
-    clock.reset()
-    yield world
-    clock.reset()
-
-
-@pytest.fixture
-def clock(wc: tuple[AwsWorld, Clock]) -> Clock:
-    return wc[1]
 
 
 def granted(world: AwsWorld, name: str) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from tests.grants.gkit import (
     decide,
     entries,
     grant,
-    open_world,
     sdk,
 )
 from tests.support.aws_world import ACCOUNT, PROVENANCE, REASONING, AwsWorld, envelope_changed
@@ -38,17 +37,6 @@ from remit.aws.moto_server import free_port
 from remit.ledger.open import open_store
 
 REMIT = Path(sys.executable).with_name("remit")
-
-
-@pytest.fixture(scope="module")
-def wc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AwsWorld, Clock]]:
-    yield from open_world(tmp_path_factory)
-
-
-@pytest.fixture
-def world(wc: tuple[AwsWorld, Clock]) -> AwsWorld:
-    wc[1].reset()
-    return wc[0]
 
 
 def _target(world: AwsWorld, name: str) -> tuple[str, str]:

@@ -10,7 +10,6 @@ of the role. Each test starts with it removed."""
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,39 +26,15 @@ from tests.sdk.sdkit import (
 from tests.support.aws_world import REASONING, AwsWorld
 
 import remit
-from remit.aws.moto_server import BROKER_USER
 
 pytestmark = pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument")
 
 REPORT = "arn:aws:s3:::reports-archive/2026/q3.csv"
-# Remit's principal also reads the role's policies (effective permissions, docs/grants.md).
-BROKER_READS = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "iam:ListAttachedRolePolicies",
-                "iam:ListRolePolicies",
-                "iam:GetPolicy",
-                "iam:GetPolicyVersion",
-                "iam:GetRole",
-            ],
-            "Resource": "*",
-        }
-    ],
-}
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsWorld]:
     for world in open_world(tmp_path_factory, enforce_iam=True):
-        iam = world.iam()
-        iam.put_user_policy(
-            UserName=BROKER_USER,
-            PolicyName="remit-broker-reads",
-            PolicyDocument=json.dumps(BROKER_READS),
-        )
         world.moto.client("s3").create_bucket(Bucket="reports-archive")
         world.moto.set_no_auth_requests(0)  # from here on, every AWS request is authorized
         yield world

@@ -463,6 +463,7 @@ def bootstrap_agent_role(
                     "iam:GetPolicy",
                     "iam:GetPolicyVersion",
                     "iam:ListAttachedRolePolicies",
+                    "iam:ListRolePolicies",
                     "iam:GetRole",
                     "iam:GetRolePolicy",
                     "iam:ListAccessKeys",

@@ -20,8 +20,6 @@ ARN = re.compile(
 )
 ARN_PATTERN = re.compile(r"^(\*|arn:[a-z*?][a-z*?-]*:[a-z0-9*?-]+:[a-z0-9*?-]*:[0-9*?a-z]*:.+)$")
 
-WILDCARDS = frozenset("*?")
-
 
 def has_wildcard(text: str) -> bool:
     """True if `text` contains `*` or `?`."""

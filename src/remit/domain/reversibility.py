@@ -6,17 +6,20 @@ Pure data. Snapshotting and executing the inverse plans is `remit.rollback`.
 
 from __future__ import annotations
 
-ROLLBACK_SUPPORTED = frozenset(
+ROLLBACK_ACTIONS = frozenset(
     {
-        "iam:detachrolepolicy",
-        "iam:attachrolepolicy",
-        "iam:deleterolepolicy",
-        "iam:putrolepolicy",
-        "iam:updateaccesskey",
-        "ec2:revokesecuritygroupingress",
-        "ec2:authorizesecuritygroupingress",
+        "iam:DetachRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:UpdateAccessKey",
+        "ec2:RevokeSecurityGroupIngress",
+        "ec2:AuthorizeSecurityGroupIngress",
     }
 )
+"""Mutating actions whose effect Remit can snapshot and undo (canonical names)."""
+ROLLBACK_SUPPORTED = frozenset(a.lower() for a in ROLLBACK_ACTIONS)
+"""The same, lower-cased, for case-insensitive lookups."""
 READ_ONLY_LEVELS = frozenset({"List", "Read"})
 
 

@@ -93,16 +93,18 @@ def verify_chunks(
     successive checkpoints are checked against the signed roots.
     """
 
-    def hashed() -> Iterator[HashedRun]:
-        start = 0
-        for chunk in chunks:
-            run = hash_rows(chunk, start, indexed=indexed)
-            yield run
-            start += len(run.leaf_hashes)
-            if not run.complete:
-                return
+    return verify_hashed(_hashed(chunks, indexed=indexed), checkpoints, key, stored_nodes, proofs)
 
-    return verify_hashed(hashed(), checkpoints, key, stored_nodes, proofs)
+
+def _hashed(chunks: Iterable[Sequence[tuple[Any, ...]]], *, indexed: bool) -> Iterator[HashedRun]:
+    """Leaf-hash batches of rows in order, stopping after a run that ends at a gap."""
+    start = 0
+    for chunk in chunks:
+        run = hash_rows(chunk, start, indexed=indexed)
+        yield run
+        start += len(run.leaf_hashes)
+        if not run.complete:
+            return
 
 
 @dataclass(frozen=True)
@@ -251,16 +253,13 @@ def verify_store(
             runs = pool.map(_hash_range, itertools.repeat(store.reopen_spec), starts, ends)
             return verify_hashed(counted(runs), cps, key, store.stored_nodes(), store)
 
-    def serial() -> Iterator[HashedRun]:
-        start = 0
-        for chunk in store.raw_chunks(indexed=indexed):
-            run = hash_rows(chunk, start, indexed=indexed)
-            yield run
-            start += len(run.leaf_hashes)
-            if not run.complete:
-                return
-
-    return verify_hashed(counted(serial()), cps, key, store.stored_nodes(), store)
+    return verify_hashed(
+        counted(_hashed(store.raw_chunks(indexed=indexed), indexed=indexed)),
+        cps,
+        key,
+        store.stored_nodes(),
+        store,
+    )
 
 
 def _hash_range(spec: str, start: int, end: int) -> HashedRun:

@@ -25,7 +25,8 @@ from remit.ledger.records import NewEntry
 from remit.ledger.store import LedgerUnavailable
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
+    """The default clock (callers and tests pass their own)."""
     return datetime.now(UTC)
 
 
@@ -76,7 +77,7 @@ class _BatchState:
 class DecisionRecorder:
     """Decides requests with `gate` and records each decision on `ledger` first."""
 
-    def __init__(self, gate: Gate, ledger: Ledger, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, gate: Gate, ledger: Ledger, clock: Callable[[], datetime] = utcnow) -> None:
         self.gate = gate
         self.ledger = ledger
         self.clock = clock

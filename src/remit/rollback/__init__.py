@@ -2,8 +2,8 @@
 
 Before a supported change runs, `snapshot_and_plan` reads the state it will touch and
 returns a `RollbackPlan` — the inverse calls plus the snapshot, JSON-safe for the ledger.
-`execute` performs a plan. Which actions are supported is `SUPPORTED_ACTIONS`
-(`remit.domain.reversibility` holds the same list, lower-cased, as pure data).
+`execute` performs a plan. Which actions are supported is `SUPPORTED_ACTIONS`, the list
+`remit.domain.reversibility` keeps as pure data (the gate reads it too).
 """
 
 from remit.rollback.model import (

@@ -11,18 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SUPPORTED_ACTIONS = frozenset(
-    {
-        "iam:DetachRolePolicy",
-        "iam:AttachRolePolicy",
-        "iam:DeleteRolePolicy",
-        "iam:PutRolePolicy",
-        "iam:UpdateAccessKey",
-        "ec2:RevokeSecurityGroupIngress",
-        "ec2:AuthorizeSecurityGroupIngress",
-    }
-)
-"""Mutating actions whose effect Remit can snapshot and undo."""
+from remit.domain.reversibility import ROLLBACK_ACTIONS
+
+SUPPORTED_ACTIONS = ROLLBACK_ACTIONS
+"""Mutating actions whose effect Remit can snapshot and undo (one list, in the domain)."""
 
 _CANONICAL = {name.lower(): name for name in SUPPORTED_ACTIONS}
 

@@ -17,25 +17,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from remit.rollback.inverse import plan_from_snapshot, policy_document_text, validate_parameters
 from remit.rollback.model import (
     INVERSE_OPERATIONS,
-    SUPPORTED_ACTIONS,
     InverseCall,
     RollbackError,
     RollbackPlan,
-    RollbackUnavailable,
-    supports,
 )
 
-__all__ = [
-    "INVERSE_OPERATIONS",
-    "SUPPORTED_ACTIONS",
-    "InverseCall",
-    "RollbackError",
-    "RollbackPlan",
-    "RollbackUnavailable",
-    "execute",
-    "snapshot_and_plan",
-    "supports",
-]
+__all__ = ["execute", "snapshot_and_plan"]
 
 _NOT_FOUND = frozenset({"NoSuchEntity", "InvalidGroup.NotFound"})
 

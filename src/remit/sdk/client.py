@@ -95,6 +95,25 @@ class _Base:
             origin=kw.pop("origin", "ai"),
         )
 
+    def _deadline(self, timeout: float | None) -> float:
+        return time.monotonic() + (self.approval_timeout if timeout is None else timeout)
+
+    @staticmethod
+    def _outcome_json(
+        status: str, error: str | None, cloud_request_ids: Sequence[str]
+    ) -> dict[str, Any]:
+        return {"status": status, "error": error, "cloud_request_ids": list(cloud_request_ids)}
+
+    @staticmethod
+    def _fallback_ref(failure: FallbackRequired) -> dict[str, Any]:
+        if not failure.decision_id:
+            raise ValueError("the failure carries no decision to fall back from")
+        return {
+            "of": failure.decision_id,
+            "failed_action": failure.failed_action,
+            "error": failure.error,
+        }
+
     @staticmethod
     def _final(d: dict[str, Any]) -> dict[str, Any]:
         if d["status"] == "allowed":
@@ -155,7 +174,7 @@ class Client(_Base):
         self, decision: dict[str, Any], timeout: float | None = None
     ) -> dict[str, Any]:
         """The decision once allowed; raises Denied or ApprovalTimedOut."""
-        deadline = time.monotonic() + (self.approval_timeout if timeout is None else timeout)
+        deadline = self._deadline(timeout)
         d = decision
         while d["status"] == "pending":
             left = deadline - time.monotonic()
@@ -174,7 +193,7 @@ class Client(_Base):
         return self._call(
             "POST",
             f"/v1/decisions/{decision_id}/outcome",
-            json={"status": status, "error": error, "cloud_request_ids": list(cloud_request_ids)},
+            json=self._outcome_json(status, error, cloud_request_ids),
         )
 
     def grant(self, decision_id: str) -> dict[str, Any]:
@@ -196,13 +215,7 @@ class Client(_Base):
     ) -> dict[str, Any]:
         """File a fallback request after `failure`; the envelope's fallbacks decide.
         Returns the decision; nothing is executed or retried here."""
-        if not failure.decision_id:
-            raise ValueError("the failure carries no decision to fall back from")
-        kw["fallback"] = {
-            "of": failure.decision_id,
-            "failed_action": failure.failed_action,
-            "error": failure.error,
-        }
+        kw["fallback"] = self._fallback_ref(failure)
         return self.decide(action, resources, **kw)
 
     @contextlib.contextmanager
@@ -302,7 +315,7 @@ class AsyncClient(_Base):
     async def wait_for_approval(
         self, decision: dict[str, Any], timeout: float | None = None
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + (self.approval_timeout if timeout is None else timeout)
+        deadline = self._deadline(timeout)
         d = decision
         while d["status"] == "pending":
             left = deadline - time.monotonic()
@@ -321,7 +334,7 @@ class AsyncClient(_Base):
         return await self._call(
             "POST",
             f"/v1/decisions/{decision_id}/outcome",
-            json={"status": status, "error": error, "cloud_request_ids": list(cloud_request_ids)},
+            json=self._outcome_json(status, error, cloud_request_ids),
         )
 
     async def grant(self, decision_id: str) -> dict[str, Any]:
@@ -360,13 +373,7 @@ class AsyncClient(_Base):
         resources: Sequence[ResourceArg] | ResourceArg,
         **kw: Any,
     ) -> dict[str, Any]:
-        if not failure.decision_id:
-            raise ValueError("the failure carries no decision to fall back from")
-        kw["fallback"] = {
-            "of": failure.decision_id,
-            "failed_action": failure.failed_action,
-            "error": failure.error,
-        }
+        kw["fallback"] = self._fallback_ref(failure)
         return await self.decide(action, resources, **kw)
 
     @contextlib.asynccontextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -145,6 +145,3 @@ def create_app(rt: Runtime) -> FastAPI:
         app.include_router(r)
     app.add_middleware(BodyLimit, limit=rt.config.max_body_bytes)
     return app
-
-
-Handler = Callable[[Request], Awaitable[Any]]

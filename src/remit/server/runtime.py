@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,16 +33,12 @@ from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.records import make_entry
 from remit.recorder.batch import BatchRecorder
-from remit.recorder.decisions import Ask
+from remit.recorder.decisions import Ask, utcnow
 from remit.server.config import ServerConfig
 from remit.signing.keys import VerifierKey, load_signing_key, load_verifier_key
 
 if TYPE_CHECKING:
     from remit.notify import DeliveryResult, Notification, Notifier
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
