@@ -6,11 +6,13 @@ health, body limits, validation, failing closed, and `remit keys`."""
 from __future__ import annotations
 
 import base64
+import os
 import re
-import sqlite3
+import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -874,21 +876,47 @@ def test_unrecordable_decision_is_deny_ledger_unavailable(
     client: TestClient,
     rt: Runtime,
     api_keys: ApiKeys,
-    monkeypatch: pytest.MonkeyPatch,
     make: Callable[[], dict[str, Any]],
 ) -> None:
     before = rt.store.size()
-
-    def broken(*_args: Any, **_kw: Any) -> Any:
-        raise sqlite3.OperationalError("disk I/O error")
-
-    monkeypatch.setattr(rt.store, "append_computed", broken)
-    d = decide(client, api_keys.agent, make())
+    db = Path(rt.config.db)
+    away = db.with_name("moved-away.db")
+    db.rename(away)  # the decision writer finds its ledger file gone: it cannot record
+    try:
+        d = decide(client, api_keys.agent, make())
+    finally:
+        away.rename(db)
     assert (d["tier"], d["status"], d["allowed"], d["recorded"]) == ("deny", "denied", False, False)
     assert "LEDGER_UNAVAILABLE" in reason_codes(d)
     assert d["approval"] is None
-    monkeypatch.undo()
     assert rt.store.size() == before
+
+
+def test_a_killed_decision_writer_means_deny_then_it_is_started_again(
+    client: TestClient, rt: Runtime, api_keys: ApiKeys
+) -> None:
+    before = rt.store.size()
+    old = rt.writer.pid
+    assert old is not None
+    os.kill(old, signal.SIGSTOP)  # held mid-flight: the request waits on a writer that dies
+    waiting = threading.Thread(
+        target=lambda: answers.append(decide(client, api_keys.agent, read_request()))
+    )
+    answers: list[dict[str, Any]] = []
+    waiting.start()
+    time.sleep(0.5)
+    os.kill(old, signal.SIGKILL)
+    waiting.join(30)
+    (d,) = answers
+    assert (d["tier"], d["allowed"], d["recorded"]) == ("deny", False, False)
+    assert "LEDGER_UNAVAILABLE" in reason_codes(d)
+    deadline = time.monotonic() + 30
+    while rt.writer.pid in (None, old) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rt.writer.pid not in (None, old)
+    assert decide(client, api_keys.agent, read_request())["allowed"]
+    assert rt.store.size() == before + 1
+    assert client.get("/readyz").status_code == 200
 
 
 def test_other_writes_fail_with_503_when_the_ledger_is_down(

@@ -34,7 +34,9 @@ ReasoningField = Literal["summary", "signals", "confidence", "alternatives"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
 
 def _check_actions(values: tuple[str, ...]) -> tuple[str, ...]:

@@ -18,7 +18,9 @@ Text = Annotated[str, StringConstraints(max_length=10_000)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=False, allow_inf_nan=False
+    )
 
 
 class Origin(StrEnum):

@@ -38,7 +38,7 @@ class KeyStore:
     def __init__(self, store: LedgerStore, cache_seconds: float = 1.0) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, tuple[str, str, str | None, str, str | None]]] = {}
+        self._cache: dict[str, tuple[float, str, Identity | None]] = {}
 
     def create(
         self, name: str, role: Role, agent: str | None, now: datetime
@@ -68,7 +68,7 @@ class KeyStore:
         now = time.monotonic()
         hit = self._cache.get(key_id)
         if hit is not None and now - hit[0] < self.cache_seconds:
-            row = hit[1]
+            _, secret_hash, who = hit
         else:
             rows = self.store.query(
                 "SELECT name, role, agent, secret_hash, revoked_at FROM api_keys WHERE id = ?",
@@ -76,14 +76,14 @@ class KeyStore:
             )
             if not rows:
                 return None
-            row = tuple(rows[0])
+            name, role, agent, secret_hash, revoked = rows[0]
+            who = None if revoked is not None else Identity(key_id, name, Role(role), agent)
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key_id] = (now, row)
-        name, role, agent, secret_hash, revoked = row
-        if revoked is not None or not secret_matches(secret, secret_hash):
+            self._cache[key_id] = (now, secret_hash, who)
+        if who is None or not secret_matches(secret, secret_hash):
             return None
-        return Identity(key_id, name, Role(role), agent)
+        return who
 
     def list(self) -> list[KeyRecord]:
         rows = self.store.query(

@@ -55,15 +55,16 @@ class Ledger:
 
     @staticmethod
     def decision_entry(
-        request: ActionRequest,
+        request: ActionRequest | dict[str, Any],
         decision: Decision,
         actor: str,
         approval_expires: datetime | None = None,
     ) -> NewEntry:
-        """The entry for one decision: the full request (reasoning, provenance, resources)
-        and the full decision (tier, reasons, rules, envelope). A decision held for approval
-        also records what the approval is bound to: the request digest and its deadline."""
-        req = request.canonical()
+        """The entry for one decision: the full request (reasoning, provenance, resources;
+        the model or its canonical JSON) and the full decision (tier, reasons, rules,
+        envelope). A decision held for approval also records what the approval is bound
+        to: the request digest and its deadline."""
+        req = request if isinstance(request, dict) else request.canonical()
         data: dict[str, Any] = {"decision": decision.to_dict(), "request": req}
         if decision.tier is Tier.APPROVE:
             if approval_expires is None:

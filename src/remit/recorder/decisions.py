@@ -13,6 +13,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
 
 from remit.decide import Gate, GateState, OrgEvent
 from remit.domain.decisions import Decision, Reason
@@ -40,6 +42,11 @@ class Ask:
     at: datetime
     decision_id: str
 
+    @cached_property
+    def request_json(self) -> dict[str, Any]:
+        """The request's canonical JSON, made once (the entry and the answer both use it)."""
+        return self.request.canonical()
+
 
 class _BatchState:
     """The recorded state plus the decisions made earlier in the same batch. Reads are
@@ -48,7 +55,7 @@ class _BatchState:
 
     def __init__(self, inner: GateState) -> None:
         self.inner = inner
-        self.ran: list[tuple[str, str, datetime]] = []
+        self.ran: dict[tuple[str, str], list[datetime]] = {}
         self._events: dict[tuple[datetime | None, frozenset[str]], Sequence[OrgEvent]] = {}
         self._windows: dict[tuple[str, str], tuple[datetime, list[datetime]]] = {}
 
@@ -59,7 +66,7 @@ class _BatchState:
         return self._events[key]
 
     def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
-        extra = sum(1 for a, r, t in self.ran if a == agent and r == rule_id and t >= since)
+        extra = sum(1 for t in self.ran.get((agent, rule_id), ()) if t >= since)
         times_of = getattr(self.inner, "action_times", None)
         if times_of is None:
             return self.inner.actions_in_window(agent, rule_id, since) + extra
@@ -71,7 +78,8 @@ class _BatchState:
 
     def note(self, d: Decision) -> None:
         if d.tier.allows_execution:
-            self.ran.extend((d.agent, r, d.decided_at) for r in d.rules)
+            for r in d.rules:
+                self.ran.setdefault((d.agent, r), []).append(d.decided_at)
 
 
 class DecisionRecorder:
@@ -102,15 +110,15 @@ def decide_many(ledger: Ledger, asks: Sequence[Ask]) -> list[Decision]:
             overlay.note(d)
             made.append(d)
             expires = a.at + a.gate.envelope.defaults.approval_timeout
-            entries.append(Ledger.decision_entry(a.request, d, a.actor, expires))
+            entries.append(Ledger.decision_entry(a.request_json, d, a.actor, expires))
         return entries
 
     try:
         _, indexes = ledger.store.append_computed(build)
     except LedgerUnavailable as exc:
-        return [_unrecorded(a, made, str(exc)) for a in asks]
+        return [unrecorded(a, str(exc), made) for a in asks]
     except Exception as exc:  # never answer allow for an unrecorded decision
-        return [_unrecorded(a, made, f"{type(exc).__name__}: {exc}") for a in asks]
+        return [unrecorded(a, f"{type(exc).__name__}: {exc}", made) for a in asks]
     out = []
     for d, entry, index in zip(made, entries, indexes, strict=True):
         extra: dict[str, object] = {"ledger_index": index}
@@ -121,7 +129,9 @@ def decide_many(ledger: Ledger, asks: Sequence[Ask]) -> list[Decision]:
     return out
 
 
-def _unrecorded(a: Ask, made: list[Decision], why: str) -> Decision:
+def unrecorded(a: Ask, why: str, made: Sequence[Decision] = ()) -> Decision:
+    """Deny LEDGER_UNAVAILABLE for `a`: its decision (if it was made) could not be
+    recorded, and an unrecorded decision is never an allow."""
     reason = Reason(
         ReasonCode.LEDGER_UNAVAILABLE,
         f"The decision could not be recorded on the ledger ({why}); an unrecorded "

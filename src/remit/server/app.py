@@ -12,11 +12,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from remit.domain.requests import ActionRequest
 from remit.server.routes import admin, approvals, decisions, grants, health, ledger
 from remit.server.runtime import Runtime
+from remit.server.schemas import component_schemas
+from remit.server.views import readable_errors
 
 log = logging.getLogger("remit.server")
 GRANT_SWEEP_SECONDS = 5.0
@@ -76,15 +80,6 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _readable(exc: RequestValidationError) -> list[dict[str, Any]]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        msg = str(err.get("msg", "")).removeprefix("Value error, ")
-        out.append({"field": loc or "(body)", "message": msg, "type": err.get("type")})
-    return out
-
-
 async def _every(seconds: float, fn: Callable[[], Any], name: str) -> None:
     while True:
         await asyncio.sleep(seconds)
@@ -101,6 +96,7 @@ def create_app(rt: Runtime) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(_every(1.0, lambda: rt.approvals.expire_due(rt.clock()), "expire")),
+            asyncio.create_task(_every(1.0, rt.writer.ensure_running, "decision writer")),
             # grant time-outs, retries of revocations the cloud refused, deny-list pruning
             asyncio.create_task(_every(GRANT_SWEEP_SECONDS, rt.grants.sweep, "grant sweep")),
         ]
@@ -132,7 +128,7 @@ def create_app(rt: Runtime) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _readable(exc)}, status_code=422)
+        return JSONResponse({"detail": readable_errors(list(exc.errors()))}, status_code=422)
 
     for r in (
         decisions.router,
@@ -144,4 +140,22 @@ def create_app(rt: Runtime) -> FastAPI:
     ):
         app.include_router(r)
     app.add_middleware(BodyLimit, limit=rt.config.max_body_bytes)
+    _add_component_schemas(app, ActionRequest)
     return app
+
+
+def _add_component_schemas(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Put the schemas that routes reference by name into the OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        doc = generate()
+        if fresh:
+            named = doc.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in component_schemas(*models).items():
+                if named.setdefault(name, schema) != schema:
+                    raise RuntimeError(f"two different OpenAPI schemas are named {name}")
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -6,96 +6,40 @@ Edges (HTTP routes, the dashboard) call this; it calls the core. Nothing here kn
 
 from __future__ import annotations
 
-import threading
-import time
+import json
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from remit.approvals.queue import ApprovalQueue
-from remit.decide import Gate
-from remit.domain.decisions import Decision
 from remit.domain.ids import new_id
 from remit.domain.requests import ActionRequest
 from remit.domain.tiers import Tier
-from remit.domain.trust import EnvelopeTrust
-from remit.envelope import LoadedEnvelope, load_envelope
-from remit.envelope.signoff import SignoffCheck, check_signoffs, read_signoffs, signoffs_path
+from remit.envelope.source import EnvelopeSource, EnvelopeView
 from remit.grants.backend import GrantBackend
 from remit.grants.local import LocalBackend
 from remit.grants.service import GrantService
-from remit.identity.model import Identity
+from remit.identity.model import Identity, Role
 from remit.identity.store import KeyStore
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
-from remit.ledger.records import make_entry
-from remit.recorder.batch import BatchRecorder
-from remit.recorder.decisions import Ask, utcnow
+from remit.ledger.records import make_entry, ts_text
+from remit.recorder.decisions import Ask, unrecorded, utcnow
+from remit.server.coalesce import LoopCoalescer
 from remit.server.config import ServerConfig
-from remit.signing.keys import VerifierKey, load_signing_key, load_verifier_key
+from remit.server.writer import (
+    Answer,
+    DecisionWriter,
+    WireAsk,
+    WriterSpec,
+    WriterUnavailable,
+    answer,
+    screen,
+)
+from remit.signing.keys import load_signing_key, load_verifier_key
 
 if TYPE_CHECKING:
     from remit.notify import DeliveryResult, Notification, Notifier
-
-
-@dataclass(frozen=True)
-class EnvelopeView:
-    """The envelope in force, its trust, and the gate compiled from it."""
-
-    loaded: LoadedEnvelope
-    trust: EnvelopeTrust
-    checks: list[SignoffCheck]
-    gate: Gate
-    stamp: tuple[float, float]
-
-
-class EnvelopeSource:
-    """Loads the envelope and its sign-offs, and reloads them when either file changes."""
-
-    def __init__(self, path: Path, trusted: list[VerifierKey], insecure: bool) -> None:
-        self.path = path
-        self.trusted = trusted
-        self.insecure = insecure
-        self._lock = threading.Lock()
-        self._view: EnvelopeView | None = None
-        self._checked = 0.0
-
-    def _stamp(self) -> tuple[float, float]:
-        so = signoffs_path(self.path)
-        return (
-            self.path.stat().st_mtime_ns,
-            so.stat().st_mtime_ns if so.exists() else 0.0,
-        )
-
-    RECHECK_SECONDS = 0.25
-
-    def current(self, now: datetime, force: bool = False) -> EnvelopeView:
-        """The view as of `now` (trust depends on time: future-dated sign-offs). The files
-        are checked for changes at most every RECHECK_SECONDS."""
-        view = self._view
-        tick = time.monotonic()
-        fresh = tick - self._checked < self.RECHECK_SECONDS
-        if view is not None and view.trust.valid and fresh and not force:
-            return view
-        self._checked = tick
-        stamp = self._stamp()
-        with self._lock:
-            view = self._view
-            if view is None or view.stamp != stamp or not view.trust.valid:
-                loaded = load_envelope(self.path)
-                trust, checks = check_signoffs(
-                    loaded, read_signoffs(signoffs_path(self.path)), self.trusted, now
-                )
-                if self.insecure and not trust.valid:
-                    trust = EnvelopeTrust.insecure_unsigned()
-                view = EnvelopeView(
-                    loaded, trust, checks, Gate(loaded.envelope, loaded.digest, trust), stamp
-                )
-                self._view = view
-            return view
 
 
 class Runtime:
@@ -114,7 +58,15 @@ class Runtime:
         self._last_view: EnvelopeView | None = None
         self.envelope_view()  # fail at start if the envelope cannot be loaded
         self.grants = self._grant_service()
-        self.batcher = BatchRecorder(self.ledger)
+        self.writer = DecisionWriter(
+            WriterSpec(
+                config.db,
+                str(config.envelope),
+                tuple(config.trusted_keys),
+                config.insecure_unsigned,
+            )
+        )
+        self.coalescer: LoopCoalescer[WireAsk, Answer] = LoopCoalescer(self.writer.submit_many)
         self.notifier: Notifier | None = None
         notify = config.notify_dict()
         if notify:
@@ -158,43 +110,56 @@ class Runtime:
         return view
 
     # -- deciding ----------------------------------------------------------------------
-    def submit(self, request: ActionRequest, who: Identity) -> Future[Decision]:
-        """Queue a request for the group-commit writer; the future resolves once recorded."""
+    async def decide_async(self, raw: bytes, who: Identity) -> Answer:
+        """Decide and record the request in `raw` (its body as received) without blocking
+        the event loop: requests that arrive together go to the writer as one group,
+        recorded in one transaction. The writer validates the body and checks the agent
+        the caller's key is bound to; if it cannot record, the answer is deny
+        LEDGER_UNAVAILABLE."""
         now = self.clock()
         try:
-            gate = self.envelope_view().gate
+            view = self.envelope_view()
         except Exception as exc:  # envelope unreadable now: nothing is allowed
             raise EnvelopeUnavailable(str(exc)) from exc
-        return self.batcher.submit(Ask(gate, request, who.label, now, new_id("dec", now)))
+        bound = who.agent if who.role is Role.AGENT else None
+        decision_id = new_id("dec", now)
+        wire = (raw, who.label, bound, ts_text(now), decision_id, view.loaded.digest)
+        try:
+            answer = await self.coalescer.submit(wire)
+        except WriterUnavailable as exc:
+            answer = self._unrecorded(wire, view, now, str(exc))
+        kind, body, request = answer
+        if kind in (Tier.NOTIFY, Tier.APPROVE) and request and self.notifier is not None:
+            self.notifier.submit(self._notification(json.loads(body), request))
+        return answer
 
-    def decided(self, decision: Decision, request: ActionRequest) -> None:
-        """After a decision is recorded: tell the humans who must know."""
-        if decision.tier in (Tier.NOTIFY, Tier.APPROVE) and self.notifier is not None:
-            self.notifier.submit(self._notification(decision, request))
+    def _unrecorded(self, wire: WireAsk, view: EnvelopeView, at: datetime, why: str) -> Answer:
+        """The answer when the writer could not take the request: refused as it would be,
+        or deny LEDGER_UNAVAILABLE."""
+        raw, actor, bound, _, decision_id, _ = wire
+        screened = screen(raw, bound)
+        if not isinstance(screened, ActionRequest):
+            return screened
+        ask = Ask(view.gate, screened, actor, at, decision_id)
+        return answer(ask, view, unrecorded(ask, why))
 
-    def decide(self, request: ActionRequest, who: Identity) -> Decision:
-        """Decide and record one request (blocking)."""
-        decision = self.submit(request, who).result()
-        self.decided(decision, request)
-        return decision
-
-    def _notification(self, decision: Decision, request: ActionRequest) -> Notification:
+    def _notification(self, decision: dict[str, Any], request: dict[str, Any]) -> Notification:
         from remit.notify import Notification
 
         approval: dict[str, Any] | None = None
         base = self.config.public_url
-        if decision.tier is Tier.APPROVE:
-            rec = self.approvals.get(decision.id)
+        held = decision["tier"] == Tier.APPROVE
+        if held:
             approval = {
-                "expires_at": rec.pending.expires_at.isoformat() if rec else None,
+                "expires_at": (decision.get("approval") or {}).get("expires_at"),
                 "approve_url": None,  # approving is a POST with a key, never a link click
                 "state": "pending",
             }
         return Notification(
-            id=f"ntf_{decision.id}",
-            kind="approve" if decision.tier is Tier.APPROVE else "notify",
-            decision=decision.to_dict(),
-            request=request.canonical(),
+            id=f"ntf_{decision['id']}",
+            kind="approve" if held else "notify",
+            decision=decision,
+            request=request,
             approval=approval,
             dashboard_url=f"{base}/dashboard" if base else None,
         )
@@ -219,7 +184,7 @@ class Runtime:
         )
 
     def close(self) -> None:
-        self.batcher.close()
+        self.writer.close()
         if self.notifier is not None:
             self.notifier.close()
         self.store.close()

@@ -7,9 +7,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+SCHEMA_REF = "#/components/schemas/"
+"""Where the OpenAPI document keeps named schemas (see `component_schemas`)."""
+
+
+def component_schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI component schemas of `models` and of the models they use, for routes
+    that validate their body themselves and so only reference its schema by name."""
+    out: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=SCHEMA_REF + "{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out
+
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ReasonOut(BaseModel):

@@ -21,7 +21,8 @@ def healthz() -> dict[str, bool]:
 
 @router.get("/readyz", responses={503: {"description": "store or envelope not usable"}})
 def readyz(rt: Runtime = Depends(runtime)) -> Any:
-    """Ready when the ledger answers and the envelope loads and is authority."""
+    """Ready when the ledger answers, the envelope loads and is authority, and the decision
+    writer runs."""
     problems = []
     try:
         rt.store.size()
@@ -33,6 +34,8 @@ def readyz(rt: Runtime = Depends(runtime)) -> Any:
             problems.append(f"envelope: {view.trust.detail}")
     except Exception as exc:
         problems.append(f"envelope: {exc}")
+    if rt.writer.pid is None:
+        problems.append("decision writer: not running (decisions are denied until it is back)")
     if problems:
         return JSONResponse({"ready": False, "problems": problems}, status_code=503)
     return {"ready": True}

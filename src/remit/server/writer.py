@@ -1,0 +1,323 @@
+"""The decision writer: a child process of the service that decides and records groups of
+requests (the gate under the ledger's append lock, one durable transaction per group) and
+answers each with the API's view of its decision.
+
+Why a process and not a thread: deciding and recording is Python work. In a thread of
+the HTTP process it would take turns with the HTTP work on one interpreter lock, and the
+two would slow each other down. In its own process it runs beside the HTTP process, on
+another core when there is one; the HTTP process only checks keys, validates bodies and
+moves bytes.
+
+The two talk over a pipe, one message per group each way, in order. What crosses is
+plain data: each request's validated JSON, the caller, the time it arrived, the decision
+id and the digest of the envelope the HTTP process had in force (the writer reloads its
+own copy when they differ). Failing closed: if the writer dies or cannot answer, every
+request it held is answered deny LEDGER_UNAVAILABLE, and the writer is started again.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import multiprocessing
+import pickle
+import signal
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from remit.domain.decisions import Decision
+from remit.domain.requests import ActionRequest
+from remit.envelope.source import EnvelopeSource, EnvelopeView
+from remit.ledger.log import Ledger
+from remit.ledger.open import open_store
+from remit.ledger.records import parse_ts
+from remit.recorder.decisions import Ask, decide_many, utcnow
+from remit.server.views import present_fresh, readable_errors
+from remit.signing.keys import load_verifier_key
+
+log = logging.getLogger("remit.writer")
+
+WireAsk = tuple[bytes, str, str | None, str, str, str]
+"""(request body as received, caller label, the agent the caller's key is bound to (None
+for admin), arrival time as ledger time text, decision id, digest of the envelope the
+HTTP process had in force)."""
+
+Answer = tuple[str, bytes, dict[str, Any] | None]
+"""(kind, body, request): kind is the tier, with body the `DecisionOut` JSON and, for
+notify and approve, the request's JSON (for the notification); or INVALID with body the
+422 error list, or FORBIDDEN with body the 403 message."""
+
+MAX_BATCH = 512
+"""At most this many requests are decided in one ledger transaction."""
+
+INVALID = "invalid"
+FORBIDDEN = "forbidden"
+
+
+def screen(raw: bytes, bound_agent: str | None) -> ActionRequest | Answer:
+    """The request in `raw`, or the answer refusing it: 422 for a body that is not a valid
+    `ActionRequest`, 403 when the caller's key is bound to another agent. Run on the
+    validated request, so what is checked is exactly what is decided."""
+    try:
+        request = ActionRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = readable_errors(list(exc.errors(include_url=False)))
+        return INVALID, orjson.dumps({"detail": errors}), None
+    if bound_agent is not None and request.agent != bound_agent:
+        why = f"this key is bound to agent {bound_agent!r}, not {request.agent!r}"
+        return FORBIDDEN, why.encode(), None
+    return request
+
+
+@dataclass(frozen=True)
+class WriterSpec:
+    """What the writer opens: the ledger and the envelope with its trusted keys."""
+
+    db: str
+    envelope: str
+    trusted_keys: tuple[str, ...]
+    insecure_unsigned: bool
+
+
+class WriterUnavailable(RuntimeError):
+    """The writer is not running or did not answer; nothing it held was confirmed."""
+
+
+# -- the child --------------------------------------------------------------------------
+
+
+def serve(conn: Connection, spec: WriterSpec) -> None:
+    """The writer's main loop: one group in, one list of answers out, until the pipe
+    closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when it stops
+    try:
+        ledger = Ledger(open_store(spec.db))
+        source = EnvelopeSource(
+            Path(spec.envelope),
+            [load_verifier_key(k) for k in spec.trusted_keys],
+            spec.insecure_unsigned,
+        )
+        source.current(utcnow())
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    try:
+        stopping = False
+        while not stopping:
+            try:
+                first = _receive(conn)
+            except EOFError:
+                return
+            if first is None:  # the service is stopping
+                return
+            groups = [first]
+            count = len(first)
+            # Everything that queued while the last batch committed goes in this one.
+            while count < MAX_BATCH and conn.poll(0):
+                more = _receive(conn)
+                if more is None:
+                    stopping = True
+                    break
+                groups.append(more)
+                count += len(more)
+            for reply in _decide_groups(ledger, source, groups):
+                conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+    finally:
+        ledger.store.close()
+
+
+def _receive(conn: Connection) -> list[WireAsk] | None:
+    group: list[WireAsk] | None = pickle.loads(conn.recv_bytes())  # noqa: S301 (our own pipe)
+    return group
+
+
+def _decide_groups(
+    ledger: Ledger, source: EnvelopeSource, groups: list[list[WireAsk]]
+) -> list[tuple[str, object]]:
+    """One transaction for all `groups`; one reply per group, in order."""
+    try:
+        answers = decide_group(ledger, source, [a for g in groups for a in g])
+    except Exception as exc:  # answered as a failure: the service denies the groups
+        log.exception("decision writer failed on a batch")
+        return [("error", f"{type(exc).__name__}: {exc}")] * len(groups)
+    replies: list[tuple[str, object]] = []
+    start = 0
+    for g in groups:
+        replies.append(("ok", answers[start : start + len(g)]))
+        start += len(g)
+    return replies
+
+
+def decide_group(ledger: Ledger, source: EnvelopeSource, group: Sequence[WireAsk]) -> list[Answer]:
+    """Decide and record one group in one transaction; the API's answer for each."""
+    answers: list[Answer | None] = []
+    asks: list[Ask] = []
+    views: list[EnvelopeView] = []
+    for raw, actor, bound_agent, at_text, decision_id, digest in group:
+        screened = screen(raw, bound_agent)
+        if not isinstance(screened, ActionRequest):
+            answers.append(screened)
+            continue
+        at = parse_ts(at_text)
+        view = source.current(at)
+        if view.loaded.digest != digest:  # the HTTP process saw a change first
+            view = source.current(at, force=True)
+        asks.append(Ask(view.gate, screened, actor, at, decision_id))
+        views.append(view)
+        answers.append(None)
+    decided = iter(zip(asks, views, decide_many(ledger, asks) if asks else [], strict=True))
+    return [a if a is not None else answer(*next(decided)) for a in answers]
+
+
+def answer(ask: Ask, view: EnvelopeView, decision: Decision) -> Answer:
+    """The API's answer for a decision just made (recorded, or denied as unrecordable)."""
+    d = decision.to_dict()
+    d["recorded"] = "recorded" not in decision.extra
+    d["actor"] = ask.actor
+    d["on_behalf_of"] = ask.request.on_behalf_of
+    approval = decision.extra.get("approval")
+    body = present_fresh(
+        d,
+        approval if isinstance(approval, dict) else None,
+        batch_reads=view.loaded.envelope.defaults.batch_reads,
+    )
+    told = d["tier"] in ("notify", "approve")
+    return d["tier"], body, ask.request_json if told else None
+
+
+# -- the service's side -----------------------------------------------------------------
+
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload([__name__])
+
+
+class DecisionWriter:
+    """Starts the writer process and sends it groups; `submit_many` returns a future of
+    the answers, or fails with `WriterUnavailable`."""
+
+    def __init__(self, spec: WriterSpec, start_timeout: float = 60.0) -> None:
+        self.spec = spec
+        self.start_timeout = start_timeout
+        self._lock = threading.Lock()
+        self._waiting: deque[Future[list[Answer]]] = deque()
+        self._closing = False
+        self._conn: Connection | None = None
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._starting = threading.Lock()
+        self._sending = threading.Lock()
+        atexit.register(self.close)  # at exit: stop it; a dying writer is not restarted
+        self._start()
+
+    def ensure_running(self) -> None:
+        """Start the writer again if it is down (called periodically by the service)."""
+        if self._conn is None and not self._closing:
+            self._start()
+
+    def _start(self) -> None:
+        with self._starting:
+            if self._conn is None and not self._closing:
+                self._launch()
+
+    def _launch(self) -> None:
+        mine, theirs = _CONTEXT.Pipe()
+        proc = _CONTEXT.Process(
+            target=serve, args=(theirs, self.spec), name="remit-decision-writer", daemon=True
+        )
+        proc.start()
+        theirs.close()
+        if not mine.poll(self.start_timeout):
+            proc.kill()
+            raise WriterUnavailable(f"the decision writer did not start in {self.start_timeout}s")
+        try:
+            status, detail = mine.recv()
+        except EOFError:
+            status, detail = "error", f"exited with code {proc.join(5) or proc.exitcode}"
+        if status != "ready":
+            proc.join(5)
+            raise WriterUnavailable(f"the decision writer could not start: {detail}")
+        with self._lock:
+            self._conn, self._proc = mine, proc
+        threading.Thread(
+            target=self._read, args=(mine, proc), name="remit-writer-reader", daemon=True
+        ).start()
+
+    @property
+    def pid(self) -> int | None:
+        """The running writer's process id; None while it is down."""
+        proc = self._proc
+        return proc.pid if proc is not None and self._conn is not None else None
+
+    def submit_many(self, group: list[WireAsk]) -> Future[list[Answer]]:
+        fut: Future[list[Answer]] = Future()
+        data = pickle.dumps(group, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._sending:  # answers come back in the order groups went out
+            with self._lock:
+                conn = self._conn
+                if conn is not None:
+                    self._waiting.append(fut)
+            if conn is None:
+                _fail(fut, "the decision writer is not running")
+                return fut
+            try:  # not under _lock: the reader must be able to take answers meanwhile
+                conn.send_bytes(data)
+            except OSError as exc:  # the reader sees the writer gone and fails the rest
+                _fail(fut, f"cannot reach the decision writer: {exc}")
+        return fut
+
+    def _read(self, conn: Connection, proc: multiprocessing.process.BaseProcess) -> None:
+        while True:
+            try:
+                status, payload = pickle.loads(conn.recv_bytes())  # noqa: S301 (our own pipe)
+            except (EOFError, OSError):
+                break
+            with self._lock:
+                fut = self._waiting.popleft()
+            if status != "ok":
+                _fail(fut, str(payload))
+            else:
+                with contextlib.suppress(InvalidStateError):
+                    fut.set_result(payload)
+        with self._lock:  # the writer is gone: what it held is not confirmed
+            self._conn = None
+            lost = list(self._waiting)
+            self._waiting.clear()
+        for fut in lost:
+            _fail(fut, "the decision writer stopped")
+        conn.close()
+        proc.join(5)
+        if self._closing:
+            return
+        log.error("decision writer exited (code %s); starting it again", proc.exitcode)
+        try:  # meanwhile requests are denied at once (no writer), never held
+            self._start()
+        except Exception:
+            log.exception("the decision writer could not be restarted")
+
+    def close(self, timeout: float = 10.0) -> None:
+        atexit.unregister(self.close)
+        with self._lock:
+            self._closing = True
+            conn, proc = self._conn, self._proc
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.send_bytes(pickle.dumps(None))  # the writer finishes what it holds, exits
+        if proc is not None:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+
+
+def _fail(fut: Future[list[Answer]], why: str) -> None:
+    with contextlib.suppress(InvalidStateError):  # already answered or failed elsewhere
+        fut.set_exception(WriterUnavailable(why))

@@ -1,0 +1,202 @@
+"""The decision writer and the event-loop coalescer that feeds it: groups decided in one
+transaction and answered in order, bodies screened (422/403) on what is decided, the
+envelope reloaded when the HTTP process saw a change first, the fast answer equal to the
+`DecisionOut` model's, and failures answered, never dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from tests.server.conftest import Pki
+from tests.server.srvkit import (
+    NOW,
+    example_request,
+    held_request,
+    read_request,
+)
+
+from remit.approvals.rules import ApprovalState
+from remit.domain.canonical import canonical_json
+from remit.domain.ids import new_id
+from remit.envelope.source import EnvelopeSource
+from remit.ledger.log import Ledger
+from remit.ledger.open import open_store
+from remit.ledger.records import ts_text
+from remit.ledger.verify import verify_store
+from remit.server.coalesce import LoopCoalescer
+from remit.server.views import present, present_fresh
+from remit.server.writer import (
+    FORBIDDEN,
+    INVALID,
+    DecisionWriter,
+    WireAsk,
+    WriterSpec,
+    WriterUnavailable,
+    decide_group,
+)
+from remit.signing.keys import load_verifier_key
+
+PENDING = ApprovalState.PENDING
+
+
+def wire(body: dict[str, Any] | bytes, digest: str, agent: str | None = "remediator") -> WireAsk:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return (raw, "agent:bot#k1", agent, ts_text(NOW), new_id("dec", NOW), digest)
+
+
+@pytest.fixture
+def source(envelope_file: Path, pki: Pki) -> EnvelopeSource:
+    return EnvelopeSource(envelope_file, [load_verifier_key(pki.ciso_pub)], insecure=False)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(open_store(str(tmp_path / "w.db")))
+
+
+def test_a_group_is_one_transaction_answered_in_order(
+    source: EnvelopeSource, tmp_path: Path, pki: Pki
+) -> None:
+    ledger = Ledger(open_store(str(tmp_path / "signed.db")), pki.log)
+    digest = source.current(NOW).loaded.digest
+    group = [
+        wire(read_request(), digest),
+        wire(example_request(), digest),
+        wire(held_request(), digest),
+    ]
+    answers = decide_group(ledger, source, group)
+    assert [json.loads(body)["id"] for _, body, _ in answers] == [g[4] for g in group]
+    assert [kind for kind, _, _ in answers] == ["autonomous", "notify", "approve"]
+    # notify and approve carry the request for the notification; autonomous does not
+    assert answers[0][2] is None
+    assert answers[1][2] is not None and answers[1][2]["action"] == "iam:DetachRolePolicy"
+    assert ledger.store.size() == 3
+    ledger.checkpoint(NOW)
+    assert verify_store(ledger.store, load_verifier_key(pki.log_pub)).ok
+
+
+def test_bad_bodies_are_refused_and_nothing_is_recorded(
+    source: EnvelopeSource, ledger: Ledger
+) -> None:
+    digest = source.current(NOW).loaded.digest
+    nan = json.dumps(example_request()).replace('"value": 42', '"value": NaN').encode()
+    assert b"NaN" in nan
+    group = [
+        wire(b"{not json", digest),
+        wire({**read_request(), "agent": 7}, digest),
+        wire(read_request(agent="scanner"), digest),  # the key is bound to remediator
+        wire(nan, digest),
+    ]
+    answers = decide_group(ledger, source, group)
+    assert [kind for kind, _, _ in answers] == [INVALID, INVALID, FORBIDDEN, INVALID]
+    assert json.loads(answers[1][1])["detail"][0]["field"] == "agent"
+    assert b"bound to agent 'remediator'" in answers[2][1]
+    assert ledger.store.size() == 0
+
+
+def test_an_admin_may_ask_for_any_agent(source: EnvelopeSource, ledger: Ledger) -> None:
+    digest = source.current(NOW).loaded.digest
+    (answer,) = decide_group(ledger, source, [wire(read_request(agent="scanner"), digest, None)])
+    assert answer[0] == "autonomous"
+
+
+def test_the_writer_reloads_when_the_service_saw_another_envelope(
+    source: EnvelopeSource, ledger: Ledger, envelope_file: Path, pki: Pki
+) -> None:
+    before = source.current(NOW).loaded.digest
+    text = envelope_file.read_text(encoding="utf-8").replace("version: 7", "version: 8")
+    assert text != envelope_file.read_text(encoding="utf-8")
+    envelope_file.write_text(text, encoding="utf-8")
+    fresh = EnvelopeSource(envelope_file, source.trusted, insecure=True).current(NOW)
+    assert fresh.loaded.digest != before
+    (answer,) = decide_group(ledger, source, [wire(read_request(), fresh.loaded.digest)])
+    assert json.loads(answer[1])["envelope"]["digest"] == fresh.loaded.digest
+
+
+@pytest.mark.parametrize("make", [read_request, example_request, held_request])
+def test_the_fast_answer_is_the_models_answer(
+    source: EnvelopeSource, ledger: Ledger, make: Any
+) -> None:
+    digest = source.current(NOW).loaded.digest
+    ((_, body, _),) = decide_group(ledger, source, [wire(make(), digest)])
+    fast = json.loads(body)
+    row = ledger.store.decision_entry(fast["id"])
+    assert row is not None
+    data = json.loads(row.body)["data"]
+    d = {**data["decision"], "ledger_index": row.index, "actor": "agent:bot#k1"}
+    d["on_behalf_of"] = data["request"]["on_behalf_of"]
+    approval = data.get("approval")
+    batch = source.current(NOW).loaded.envelope.defaults.batch_reads
+    assert json.loads(present_fresh(d, approval, batch_reads=batch)) == fast
+    for batch_reads in (True, False):  # the model's answer, without the fast path
+        fast = json.loads(present_fresh(d, approval, batch_reads=batch_reads))
+        if approval is None:
+            slow = present(d, batch_reads=batch_reads)
+        else:
+            pending = {
+                "decision_id": d["id"],
+                "state": "pending",
+                "requested_by": d["actor"],
+                "on_behalf_of": d["on_behalf_of"],
+                **approval,
+            }
+            slow = present(d, batch_reads=batch_reads, approval=pending, state=PENDING)
+        assert slow.model_dump(mode="json") == fast
+
+
+def test_coalescer_groups_one_turn_and_answers_each() -> None:
+    sent: list[list[int]] = []
+
+    def send(group: list[int]) -> Future[list[int]]:
+        sent.append(group)
+        f: Future[list[int]] = Future()
+        f.set_result([x * 10 for x in group])
+        return f
+
+    async def main() -> list[int]:
+        c: LoopCoalescer[int, int] = LoopCoalescer(send)
+        first = await asyncio.gather(*(c.submit(i) for i in range(5)))
+        second = await c.submit(9)
+        return [*first, second]
+
+    assert asyncio.run(main()) == [0, 10, 20, 30, 40, 90]
+    assert sent == [[0, 1, 2, 3, 4], [9]]
+
+
+def test_coalescer_fails_a_whole_group_when_the_writer_fails() -> None:
+    def send(group: list[int]) -> Future[list[int]]:
+        f: Future[list[int]] = Future()
+        f.set_exception(WriterUnavailable("down"))
+        return f
+
+    async def main() -> list[BaseException | int]:
+        c: LoopCoalescer[int, int] = LoopCoalescer(send)
+        return await asyncio.gather(*(c.submit(i) for i in range(3)), return_exceptions=True)
+
+    assert all(isinstance(r, WriterUnavailable) for r in asyncio.run(main()))
+
+
+def test_a_writer_that_cannot_open_its_ledger_does_not_start(
+    tmp_path: Path, envelope_file: Path
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    spec = WriterSpec(str(blocked / "sub" / "remit.db"), str(envelope_file), (), True)
+    with pytest.raises(WriterUnavailable, match="could not start"):
+        DecisionWriter(spec, start_timeout=60)
+
+
+def test_canonical_json_is_sorted_compact_utf8() -> None:
+    doc = {"b": [1, 2.5, None, True], "a": {"é": "\u2028\n"}, "c": ("t",)}
+    out = canonical_json(doc)
+    assert out == '{"a":{"é":"\u2028\\n"},"b":[1,2.5,null,true],"c":["t"]}'.encode()
+    assert canonical_json(json.loads(out)) == out
+    assert out == orjson.dumps(json.loads(out), option=orjson.OPT_SORT_KEYS)
+    with pytest.raises(TypeError):
+        canonical_json({"when": object()})
