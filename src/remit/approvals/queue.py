@@ -117,13 +117,15 @@ class ApprovalQueue:
     def expire_due(self, now: datetime, actor: str = "system:remit") -> int:
         """Record expiry (counts as deny) for every pending approval past its deadline."""
 
+        due_sql = _PENDING_SQL + " WHERE a.expires_at <= ? AND x.state IS NULL"
+        due = (ts_text(now),)
+        if not self.store.query(due_sql + " LIMIT 1", due):
+            return 0  # the usual case: no lock taken, decisions are not held up
+
         def build(_state: GateState, _size: int) -> list[NewEntry]:
-            rows = self.store.query(
-                _PENDING_SQL + " WHERE x.state IS NULL AND a.expires_at <= ?", (ts_text(now),)
-            )
-            return [
+            return [  # read again under the append lock: another replica may have been first
                 self._entry(_record(r), ApprovalState.EXPIRED, actor, "approval timed out", now)
-                for r in rows
+                for r in self.store.query(due_sql, due)
             ]
 
         _, indexes = self.store.append_computed(build)

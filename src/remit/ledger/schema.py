@@ -52,6 +52,7 @@ def ddl(blob: str) -> list[str]:
             decision_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, requested_by TEXT NOT NULL,
             on_behalf_of TEXT, request_digest TEXT NOT NULL, expires_at TEXT NOT NULL,
             agent TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS approvals_by_expiry ON approvals (expires_at)",
         """CREATE TABLE IF NOT EXISTS approval_actions (
             decision_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, state TEXT NOT NULL,
             actor TEXT NOT NULL, comment TEXT NOT NULL, ts TEXT NOT NULL)""",

@@ -58,17 +58,18 @@ class Runtime:
         self._last_view: EnvelopeView | None = None
         self.envelope_view()  # fail at start if the envelope cannot be loaded
         self.grants = self._grant_service()
+        notify = config.notify_dict()
         self.writer = DecisionWriter(
             WriterSpec(
                 config.db,
                 str(config.envelope),
                 tuple(config.trusted_keys),
                 config.insecure_unsigned,
+                notifying=bool(notify),
             )
         )
         self.coalescer: LoopCoalescer[WireAsk, Answer] = LoopCoalescer(self.writer.submit_many)
         self.notifier: Notifier | None = None
-        notify = config.notify_dict()
         if notify:
             from remit.notify import Notifier
 

@@ -17,13 +17,18 @@ request it held is answered deny LEDGER_UNAVAILABLE, and the writer is started a
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
+import gc
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
+import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
@@ -41,6 +46,7 @@ from remit.envelope.source import EnvelopeSource, EnvelopeView
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.records import parse_ts
+from remit.ledger.sqlite_store import SqliteStore
 from remit.recorder.decisions import Ask, decide_many, utcnow
 from remit.server.views import present_fresh, readable_errors
 from remit.signing.keys import load_verifier_key
@@ -87,6 +93,7 @@ class WriterSpec:
     envelope: str
     trusted_keys: tuple[str, ...]
     insecure_unsigned: bool
+    notifying: bool = True  # answers for notify and approve carry the request (to tell)
 
 
 class WriterUnavailable(RuntimeError):
@@ -96,12 +103,14 @@ class WriterUnavailable(RuntimeError):
 # -- the child --------------------------------------------------------------------------
 
 
-def serve(conn: Connection, spec: WriterSpec) -> None:
+def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
     """The writer's main loop: one group in, one list of answers out, until the pipe
     closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when it stops
     try:
         ledger = Ledger(open_store(spec.db))
+        if isinstance(ledger.store, SqliteStore):
+            ledger.store.checkpoint_in_background()
         source = EnvelopeSource(
             Path(spec.envelope),
             [load_verifier_key(k) for k in spec.trusted_keys],
@@ -109,9 +118,10 @@ def serve(conn: Connection, spec: WriterSpec) -> None:
         )
         source.current(utcnow())
     except Exception as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        _send_frame(answers, ("error", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", None))
+    gc.freeze()  # what start-up made lives as long as the writer: no collection walks it
+    _send_frame(answers, ("ready", None))
     try:
         stopping = False
         while not stopping:
@@ -131,10 +141,41 @@ def serve(conn: Connection, spec: WriterSpec) -> None:
                     break
                 groups.append(more)
                 count += len(more)
-            for reply in _decide_groups(ledger, source, groups):
-                conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+            for reply in _decide_groups(ledger, source, groups, spec.notifying):
+                _send_frame(answers, reply)
     finally:
         ledger.store.close()
+
+
+def _send_frame(answers: Connection, message: object) -> None:
+    """One answer message: an 8-byte length, then the pickled message, written whole (the
+    service reads answers without blocking its event loop, so it frames them itself)."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_LENGTH.pack(len(payload)) + payload)
+    while view:
+        view = view[os.write(answers.fileno(), view) :]
+
+
+class _Frames:
+    """Splits the answer stream back into messages, whatever sizes it arrives in."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[Any]:
+        self.buffer += data
+        out = []
+        while len(self.buffer) >= _LENGTH.size:
+            (n,) = _LENGTH.unpack_from(self.buffer)
+            end = _LENGTH.size + n
+            if len(self.buffer) < end:
+                break
+            out.append(pickle.loads(self.buffer[_LENGTH.size : end]))  # noqa: S301 (our own pipe)
+            del self.buffer[:end]
+        return out
+
+
+_LENGTH = struct.Struct("!Q")
 
 
 def _receive(conn: Connection) -> list[WireAsk] | None:
@@ -143,11 +184,11 @@ def _receive(conn: Connection) -> list[WireAsk] | None:
 
 
 def _decide_groups(
-    ledger: Ledger, source: EnvelopeSource, groups: list[list[WireAsk]]
+    ledger: Ledger, source: EnvelopeSource, groups: list[list[WireAsk]], notifying: bool
 ) -> list[tuple[str, object]]:
     """One transaction for all `groups`; one reply per group, in order."""
     try:
-        answers = decide_group(ledger, source, [a for g in groups for a in g])
+        answers = decide_group(ledger, source, [a for g in groups for a in g], notifying)
     except Exception as exc:  # answered as a failure: the service denies the groups
         log.exception("decision writer failed on a batch")
         return [("error", f"{type(exc).__name__}: {exc}")] * len(groups)
@@ -159,7 +200,9 @@ def _decide_groups(
     return replies
 
 
-def decide_group(ledger: Ledger, source: EnvelopeSource, group: Sequence[WireAsk]) -> list[Answer]:
+def decide_group(
+    ledger: Ledger, source: EnvelopeSource, group: Sequence[WireAsk], notifying: bool = True
+) -> list[Answer]:
     """Decide and record one group in one transaction; the API's answer for each."""
     answers: list[Answer | None] = []
     asks: list[Ask] = []
@@ -177,11 +220,12 @@ def decide_group(ledger: Ledger, source: EnvelopeSource, group: Sequence[WireAsk
         views.append(view)
         answers.append(None)
     decided = iter(zip(asks, views, decide_many(ledger, asks) if asks else [], strict=True))
-    return [a if a is not None else answer(*next(decided)) for a in answers]
+    return [a if a is not None else answer(*next(decided), notifying) for a in answers]
 
 
-def answer(ask: Ask, view: EnvelopeView, decision: Decision) -> Answer:
-    """The API's answer for a decision just made (recorded, or denied as unrecordable)."""
+def answer(ask: Ask, view: EnvelopeView, decision: Decision, notifying: bool = True) -> Answer:
+    """The API's answer for a decision just made (recorded, or denied as unrecordable);
+    with `notifying`, a notify or approve answer carries the request for the message."""
     d = decision.to_dict()
     d["recorded"] = "recorded" not in decision.extra
     d["actor"] = ask.actor
@@ -192,7 +236,7 @@ def answer(ask: Ask, view: EnvelopeView, decision: Decision) -> Answer:
         approval if isinstance(approval, dict) else None,
         batch_reads=view.loaded.envelope.defaults.batch_reads,
     )
-    told = d["tier"] in ("notify", "approve")
+    told = notifying and d["tier"] in ("notify", "approve")
     return d["tier"], body, ask.request_json if told else None
 
 
@@ -204,7 +248,10 @@ _CONTEXT.set_forkserver_preload([__name__])
 
 class DecisionWriter:
     """Starts the writer process and sends it groups; `submit_many` returns a future of
-    the answers, or fails with `WriterUnavailable`."""
+    the answers, or fails with `WriterUnavailable`.
+
+    Answers are read on the service's event loop once `attach` gave it one (no thread
+    then has to win the interpreter lock to hand them over), else by a reader thread."""
 
     def __init__(self, spec: WriterSpec, start_timeout: float = 60.0) -> None:
         self.spec = spec
@@ -214,10 +261,20 @@ class DecisionWriter:
         self._closing = False
         self._conn: Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None
+        self._listening = False  # someone reads the current answer pipe
+        self._answers: Connection | None = None
+        self._frames = _Frames()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._starting = threading.Lock()
         self._sending = threading.Lock()
         atexit.register(self.close)  # at exit: stop it; a dying writer is not restarted
         self._start()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read answers on `loop` from now on (call from that loop, before serving)."""
+        with self._sending:
+            self._loop = loop
+            self._listen()
 
     def ensure_running(self) -> None:
         """Start the writer again if it is down (called periodically by the service)."""
@@ -230,27 +287,53 @@ class DecisionWriter:
                 self._launch()
 
     def _launch(self) -> None:
-        mine, theirs = _CONTEXT.Pipe()
+        requests_in, requests_out = _CONTEXT.Pipe(duplex=False)
+        answers_in, answers_out = _CONTEXT.Pipe(duplex=False)
         proc = _CONTEXT.Process(
-            target=serve, args=(theirs, self.spec), name="remit-decision-writer", daemon=True
+            target=serve,
+            args=(requests_in, answers_out, self.spec),
+            name="remit-decision-writer",
+            daemon=True,
         )
         proc.start()
-        theirs.close()
-        if not mine.poll(self.start_timeout):
+        requests_in.close()
+        answers_out.close()
+        frames = _Frames()
+        first: list[Any] = []
+        deadline = time.monotonic() + self.start_timeout
+        while not first and answers_in.poll(max(0.0, deadline - time.monotonic())):
+            data = os.read(answers_in.fileno(), 65536)
+            if not data:
+                break
+            first = frames.feed(data)
+        if not first:
             proc.kill()
-            raise WriterUnavailable(f"the decision writer did not start in {self.start_timeout}s")
-        try:
-            status, detail = mine.recv()
-        except EOFError:
-            status, detail = "error", f"exited with code {proc.join(5) or proc.exitcode}"
+            proc.join(5)
+            raise WriterUnavailable(
+                f"the decision writer did not start in {self.start_timeout}s "
+                f"(exit code {proc.exitcode})"
+            )
+        status, detail = first[0]
         if status != "ready":
             proc.join(5)
             raise WriterUnavailable(f"the decision writer could not start: {detail}")
         with self._lock:
-            self._conn, self._proc = mine, proc
-        threading.Thread(
-            target=self._read, args=(mine, proc), name="remit-writer-reader", daemon=True
-        ).start()
+            self._conn, self._proc, self._listening = requests_out, proc, False
+            self._answers, self._frames = answers_in, frames
+
+    def _listen(self) -> None:
+        """Make sure the current pipe has a reader (called under `_sending`)."""
+        conn, answers, proc, loop = self._conn, self._answers, self._proc, self._loop
+        if self._listening or conn is None or answers is None or proc is None:
+            return
+        self._listening = True
+        if loop is not None:
+            os.set_blocking(answers.fileno(), False)  # _drain takes what is there, no more
+            loop.call_soon_threadsafe(loop.add_reader, answers.fileno(), self._drain, conn, proc)
+        else:
+            threading.Thread(
+                target=self._read, args=(conn, proc), name="remit-writer-reader", daemon=True
+            ).start()
 
     @property
     def pid(self) -> int | None:
@@ -262,6 +345,7 @@ class DecisionWriter:
         fut: Future[list[Answer]] = Future()
         data = pickle.dumps(group, protocol=pickle.HIGHEST_PROTOCOL)
         with self._sending:  # answers come back in the order groups went out
+            self._listen()
             with self._lock:
                 conn = self._conn
                 if conn is not None:
@@ -275,26 +359,61 @@ class DecisionWriter:
                 _fail(fut, f"cannot reach the decision writer: {exc}")
         return fut
 
-    def _read(self, conn: Connection, proc: multiprocessing.process.BaseProcess) -> None:
+    def _answer(self, status: str, payload: object) -> None:
+        with self._lock:
+            fut = self._waiting.popleft()
+        if status != "ok":
+            _fail(fut, str(payload))
+        else:
+            with contextlib.suppress(InvalidStateError):
+                fut.set_result(payload)  # type: ignore[arg-type]
+
+    def _drain(self, conn: Connection, proc: multiprocessing.process.BaseProcess) -> None:
+        """On the event loop: take the answers that have arrived, never waiting for more."""
+        answers, frames = self._answers, self._frames
+        assert answers is not None
         while True:
             try:
-                status, payload = pickle.loads(conn.recv_bytes())  # noqa: S301 (our own pipe)
-            except (EOFError, OSError):
+                data = os.read(answers.fileno(), 1 << 20)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:  # the writer is gone
+                with contextlib.suppress(Exception):
+                    asyncio.get_running_loop().remove_reader(answers.fileno())
+                threading.Thread(target=self._gone, args=(conn, proc), daemon=True).start()
+                return
+            for message in frames.feed(data):
+                self._answer(*message)
+
+    def _read(self, conn: Connection, proc: multiprocessing.process.BaseProcess) -> None:
+        """On the reader thread: take answers until the writer is gone."""
+        answers, frames = self._answers, self._frames
+        assert answers is not None
+        while True:
+            try:
+                data = os.read(answers.fileno(), 1 << 20)
+            except OSError:
                 break
-            with self._lock:
-                fut = self._waiting.popleft()
-            if status != "ok":
-                _fail(fut, str(payload))
-            else:
-                with contextlib.suppress(InvalidStateError):
-                    fut.set_result(payload)
+            if not data:
+                break
+            for message in frames.feed(data):
+                self._answer(*message)
+        self._gone(conn, proc)
+
+    def _gone(self, conn: Connection, proc: multiprocessing.process.BaseProcess) -> None:
         with self._lock:  # the writer is gone: what it held is not confirmed
-            self._conn = None
+            if self._conn is conn:
+                self._conn = None
             lost = list(self._waiting)
             self._waiting.clear()
         for fut in lost:
             _fail(fut, "the decision writer stopped")
         conn.close()
+        with contextlib.suppress(OSError):
+            if self._answers is not None and self._conn is None:
+                self._answers.close()
         proc.join(5)
         if self._closing:
             return
