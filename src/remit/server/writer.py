@@ -104,8 +104,8 @@ class WriterUnavailable(RuntimeError):
 
 
 def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
-    """The writer's main loop: one group in, one list of answers out, until the pipe
-    closes."""
+    """The writer's main loop until the service closes the pipe or says stop: take every
+    group that queued, decide them in one transaction, answer each group in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when it stops
     try:
         ledger = Ledger(open_store(spec.db))
@@ -127,7 +127,7 @@ def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
         while not stopping:
             try:
                 first = _receive(conn)
-            except EOFError:
+            except (EOFError, OSError):  # the service is gone
                 return
             if first is None:  # the service is stopping
                 return
@@ -141,8 +141,11 @@ def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
                     break
                 groups.append(more)
                 count += len(more)
-            for reply in _decide_groups(ledger, source, groups, spec.notifying):
-                _send_frame(answers, reply)
+            try:
+                for reply in _decide_groups(ledger, source, groups, spec.notifying):
+                    _send_frame(answers, reply)
+            except OSError:  # the service is gone; what was recorded stays recorded
+                return
     finally:
         ledger.store.close()
 
