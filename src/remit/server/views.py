@@ -81,3 +81,8 @@ def readable_errors(errors: list[Any]) -> list[dict[str, Any]]:
         msg = str(err.get("msg", "")).removeprefix("Value error, ")
         out.append({"field": loc or "(body)", "message": msg, "type": err.get("type")})
     return out
+
+
+def not_your_agent(bound: str | None, agent: str) -> str:
+    """Why a key bound to agent `bound` may not act for `agent` (the 403 message)."""
+    return f"this key is bound to agent {bound!r}, not {agent!r}"

@@ -48,7 +48,7 @@ from remit.ledger.open import open_store
 from remit.ledger.records import parse_ts
 from remit.ledger.sqlite_store import SqliteStore
 from remit.recorder.decisions import Ask, decide_many, utcnow
-from remit.server.views import present_fresh, readable_errors
+from remit.server.views import not_your_agent, present_fresh, readable_errors
 from remit.signing.keys import load_verifier_key
 
 log = logging.getLogger("remit.writer")
@@ -80,8 +80,7 @@ def screen(raw: bytes, bound_agent: str | None) -> ActionRequest | Answer:
         errors = readable_errors(list(exc.errors(include_url=False)))
         return INVALID, orjson.dumps({"detail": errors}), None
     if bound_agent is not None and request.agent != bound_agent:
-        why = f"this key is bound to agent {bound_agent!r}, not {request.agent!r}"
-        return FORBIDDEN, why.encode(), None
+        return FORBIDDEN, not_your_agent(bound_agent, request.agent).encode(), None
     return request
 
 

@@ -15,7 +15,7 @@ from remit.ledger.store import LedgerUnavailable
 from remit.server.deps import BEARER, caller, require, runtime
 from remit.server.runtime import EnvelopeUnavailable, Runtime
 from remit.server.schemas import SCHEMA_REF, DecisionOut, OutcomeIn, OutcomeOut
-from remit.server.views import present
+from remit.server.views import not_your_agent, present
 from remit.server.writer import FORBIDDEN, INVALID
 
 JSON = "application/json"
@@ -54,13 +54,13 @@ def to_out(rt: Runtime, d: dict[str, Any]) -> DecisionOut:
 
 def _own(who: Identity, agent: str) -> None:
     if who.role is Role.AGENT and who.agent != agent:
-        raise HTTPException(403, f"this key is bound to agent {who.agent!r}, not {agent!r}")
+        raise HTTPException(403, not_your_agent(who.agent, agent))
 
 
 @router.post(
     "/decisions",
     response_model=DecisionOut,
-    responses=ERRORS,
+    responses={**ERRORS, 422: {"description": "invalid body: each field and what is wrong"}},
     openapi_extra={
         "requestBody": {
             "required": True,
