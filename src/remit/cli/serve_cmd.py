@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,7 +96,9 @@ def serve(
         fail(str(exc), 1)
     except Exception as exc:
         fail(f"cannot start: {exc}")
-    uvicorn.run(create_app(rt), host=cfg.host, port=cfg.port, log_level="warning", access_log=False)
+    app = create_app(rt)
+    gc.freeze()  # start-up objects live as long as the service: collections skip them
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False)
 
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)

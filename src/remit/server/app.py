@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -96,7 +95,6 @@ def create_app(rt: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt.writer.attach(asyncio.get_running_loop())
-        gc.freeze()  # start-up objects live as long as the service: collections skip them
         tasks = [
             asyncio.create_task(_every(1.0, lambda: rt.approvals.expire_due(rt.clock()), "expire")),
             asyncio.create_task(_every(1.0, rt.writer.ensure_running, "decision writer")),
