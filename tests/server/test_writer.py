@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -200,3 +203,40 @@ def test_canonical_json_is_sorted_compact_utf8() -> None:
     assert out == orjson.dumps(json.loads(out), option=orjson.OPT_SORT_KEYS)
     with pytest.raises(TypeError):
         canonical_json({"when": object()})
+
+
+def test_a_writer_that_will_not_start_again_is_tried_less_and_less_often(
+    tmp_path: Path, envelope_file: Path
+) -> None:
+    folder = tmp_path / "ledger"
+    spec = WriterSpec(str(folder / "remit.db"), str(envelope_file), (), True)
+    writer = DecisionWriter(spec)
+    try:
+        old = writer.pid
+        assert old is not None
+        folder.rename(tmp_path / "moved")
+        folder.write_text("not a folder")  # the ledger cannot be opened any more
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while writer.pid is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writer.pid is None  # seen dead, though no request was waiting on it
+        writer.ensure_running()  # notices, tries to start it again, fails (logged)
+        assert writer.pid is None
+        writer._retry_at = 0.0
+        with pytest.raises(WriterUnavailable):
+            writer.ensure_running()
+        first_wait = writer._retry_at - time.monotonic()
+        writer.ensure_running()  # too soon: not tried, nothing raised
+        assert writer.pid is None
+        writer._retry_at = 0.0
+        with pytest.raises(WriterUnavailable):
+            writer.ensure_running()
+        assert writer._retry_at - time.monotonic() > first_wait
+        folder.unlink()
+        (tmp_path / "moved").rename(folder)
+        writer._retry_at = 0.0
+        writer.ensure_running()  # the ledger is back: it runs again
+        assert writer.pid not in (None, old)
+    finally:
+        writer.close()

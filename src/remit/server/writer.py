@@ -63,6 +63,9 @@ Answer = tuple[str, bytes, dict[str, Any] | None]
 notify and approve, the request's JSON (for the notification); or INVALID with body the
 422 error list, or FORBIDDEN with body the 403 message."""
 
+MAX_RETRY_SECONDS = 30.0
+"""The longest wait between two tries to start a writer that will not start."""
+
 MAX_BATCH = 512
 """At most this many requests are decided in one ledger transaction."""
 
@@ -268,6 +271,7 @@ class DecisionWriter:
         self._frames = _Frames()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._starting = threading.Lock()
+        self._retry_delay, self._retry_at = 0.5, 0.0
         self._sending = threading.Lock()
         atexit.register(self.close)  # at exit: stop it; a dying writer is not restarted
         self._start()
@@ -279,9 +283,21 @@ class DecisionWriter:
             self._listen()
 
     def ensure_running(self) -> None:
-        """Start the writer again if it is down (called periodically by the service)."""
-        if self._conn is None and not self._closing:
+        """Start the writer again if it is down (called every second by the service). After
+        a failed start the next try waits twice as long, up to `MAX_RETRY_SECONDS`."""
+        conn, proc = self._conn, self._proc
+        if conn is not None and proc is not None and not proc.is_alive():
+            self._gone(conn, proc)  # it died with nobody reading its pipe; this restarts it
+            return
+        if conn is not None or self._closing or time.monotonic() < self._retry_at:
+            return
+        try:
             self._start()
+        except WriterUnavailable:
+            self._retry_delay = min(self._retry_delay * 2, MAX_RETRY_SECONDS)
+            self._retry_at = time.monotonic() + self._retry_delay
+            raise
+        self._retry_delay, self._retry_at = 0.5, 0.0
 
     def _start(self) -> None:
         with self._starting:
@@ -341,7 +357,8 @@ class DecisionWriter:
     def pid(self) -> int | None:
         """The running writer's process id; None while it is down."""
         proc = self._proc
-        return proc.pid if proc is not None and self._conn is not None else None
+        alive = proc is not None and self._conn is not None and proc.is_alive()
+        return proc.pid if alive and proc is not None else None
 
     def submit_many(self, group: list[WireAsk]) -> Future[list[Answer]]:
         fut: Future[list[Answer]] = Future()
