@@ -34,7 +34,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from remit.demo.service import free_port  # noqa: E402
+from remit.aws.moto_server import free_port  # noqa: E402
 from remit.envelope import load_envelope  # noqa: E402
 from remit.envelope.signoff import append_signoff, create_signoff, signoffs_path  # noqa: E402
 from remit.identity.model import Role  # noqa: E402

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.support.aws_world import (
-    ACCOUNT,
     PROVENANCE,
     REASONING,
     AwsWorld,
@@ -24,7 +23,6 @@ from tests.support.aws_world import (
 import remit
 from remit.identity.model import Role
 
-ROLE_PREFIX = f"arn:aws:iam::{ACCOUNT}:role/"
 FIND_STALE = {"name": "iam-hygiene", "run": "r-1", "step": "find-stale"}
 REVOKE_STALE = {"name": "iam-hygiene", "run": "r-1", "step": "revoke-stale"}
 

@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 from tests.grants.gkit import (
-    ROLE_PREFIX,
     decide,
     grant,
     open_world,
 )
-from tests.support.aws_world import AwsWorld, envelope_changed
+from tests.support.aws_world import ROLE_PREFIX, AwsWorld, envelope_changed
 
 NOTHING = "this credential can do nothing"
 

@@ -19,7 +19,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from tests.grants.gkit import (
-    ROLE_PREFIX,
     assume_role_calls,
     decide,
     entries_for,
@@ -27,7 +26,7 @@ from tests.grants.gkit import (
     open_world,
     revoked_ids,
 )
-from tests.support.aws_world import AwsWorld, envelope_changed
+from tests.support.aws_world import ROLE_PREFIX, AwsWorld, envelope_changed
 
 from remit.aws.moto_server import BROKER_USER
 

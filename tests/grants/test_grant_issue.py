@@ -14,7 +14,6 @@ from typing import Any
 import boto3
 import pytest
 from tests.grants.gkit import (
-    ROLE_PREFIX,
     Clock,
     assume_role_calls,
     decide,
@@ -23,7 +22,7 @@ from tests.grants.gkit import (
     grant,
     rule,
 )
-from tests.support.aws_world import AwsWorld, envelope_changed
+from tests.support.aws_world import ROLE_PREFIX, AwsWorld, envelope_changed
 
 from remit.ledger.records import parse_ts
 

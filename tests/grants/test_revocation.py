@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 from tests.grants.gkit import (
-    ROLE_PREFIX,
     Clock,
     decide,
     entries_for,
@@ -18,7 +17,7 @@ from tests.grants.gkit import (
     role_policy,
     rule,
 )
-from tests.support.aws_world import AwsWorld, envelope_changed
+from tests.support.aws_world import ROLE_PREFIX, AwsWorld, envelope_changed
 
 
 def granted(world: AwsWorld, name: str) -> dict[str, Any]:

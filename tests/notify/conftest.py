@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections import deque
@@ -25,6 +24,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from tests.conftest import NOW
 
+from remit.aws.moto_server import free_port
 from remit.decide import Gate, StaticState
 from remit.domain import ActionRequest
 from remit.notify import DeliveryResult, Notification
@@ -97,13 +97,6 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

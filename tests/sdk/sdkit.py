@@ -16,7 +16,6 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from tests.support.aws_world import (
-    ACCOUNT,
     PROVENANCE,
     REASONING,
     AwsWorld,
@@ -25,7 +24,6 @@ from tests.support.aws_world import (
 
 import remit
 
-ROLE_PREFIX = f"arn:aws:iam::{ACCOUNT}:role/"
 FIND_STALE = {**PROVENANCE, "workflow": {"name": "iam-hygiene", "run": "r-1", "step": "find-stale"}}
 LOW_CONFIDENCE = {**REASONING, "confidence": 0.3}
 S3_POLICY = {

@@ -13,7 +13,6 @@ import pytest
 from tests.sdk.sdkit import (
     FIND_STALE,
     LOW_CONFIDENCE,
-    ROLE_PREFIX,
     approving,
     async_sdk,
     attached,
@@ -22,7 +21,7 @@ from tests.sdk.sdkit import (
     revoked_ids,
     target,
 )
-from tests.support.aws_world import REASONING, AwsWorld
+from tests.support.aws_world import REASONING, ROLE_PREFIX, AwsWorld
 
 import remit
 from remit.aws.moto_server import free_port

@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from tests.sdk.sdkit import (
     FIND_STALE,
     LOW_CONFIDENCE,
-    ROLE_PREFIX,
     approving,
     attached,
     decision_entry,
@@ -26,7 +25,7 @@ from tests.sdk.sdkit import (
     sdk,
     target,
 )
-from tests.support.aws_world import PROVENANCE, REASONING, AwsWorld
+from tests.support.aws_world import PROVENANCE, REASONING, ROLE_PREFIX, AwsWorld
 
 import remit
 from remit.aws.moto_server import free_port

@@ -16,14 +16,13 @@ from typing import Any
 import pytest
 from tests.sdk.sdkit import (
     FIND_STALE,
-    ROLE_PREFIX,
     decision_entry,
     entries,
     entries_for,
     open_world,
     sdk,
 )
-from tests.support.aws_world import REASONING, AwsWorld
+from tests.support.aws_world import REASONING, ROLE_PREFIX, AwsWorld
 
 import remit
 

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.notify.conftest import (  # the real local HTTP and SMTP receivers
+    mailbox,  # noqa: F401
+    receiver,  # noqa: F401
+)
 from tests.server.srvkit import SECOND_AGENT, ApiKeys, Clock, write_envelope
 from tests.support.postgres import fresh_database
 

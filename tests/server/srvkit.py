@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from copy import deepcopy
@@ -125,12 +124,6 @@ def entries_of(store: LedgerStore, kind: str) -> list[dict[str, Any]]:
 
 def reason_codes(decision: dict[str, Any]) -> list[str]:
     return [r["code"] for r in decision["reasons"]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli_env() -> dict[str, str]:

@@ -6,36 +6,18 @@ is a ledger entry; a dead channel is retried and recorded, and decisions still a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
-from tests.notify.conftest import Mailbox, Receiver, free_port
+from tests.notify.conftest import Mailbox, Receiver
 from tests.server.srvkit import example_request
 
+from remit.aws.moto_server import free_port
 from remit.identity.model import Role
 from remit.server.app import create_app
 from remit.server.config import ServerConfig
 from remit.server.runtime import Runtime
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox("127.0.0.1", free_port())
-    controller = Controller(box, hostname=box.host, port=box.port)
-    controller.start()
-    yield box
-    controller.stop()
 
 
 def _runtime(server_config: ServerConfig, notify: dict[str, Any]) -> Runtime:

@@ -25,13 +25,14 @@ from tests.server.srvkit import (
     bearer,
     cli_env,
     example_request,
-    free_port,
     held_request,
     ok,
     reason_codes,
     remit,
     write_envelope,
 )
+
+from remit.aws.moto_server import free_port
 
 pytestmark = pytest.mark.postgres
 

@@ -27,6 +27,7 @@ from remit.server.runtime import Runtime
 from remit.signing.keys import generate_signing_key, load_signing_key, write_key_pair
 
 ACCOUNT = "123456789012"
+ROLE_PREFIX = f"arn:aws:iam::{ACCOUNT}:role/"
 REPO = Path(__file__).resolve().parents[2]
 PROVENANCE = {
     "model": {"name": "claude-sonnet", "version": "2026-10-01"},

@@ -4,7 +4,6 @@ need one): a free port on 127.0.0.1, wait until /readyz, stop on exit."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +13,7 @@ from pathlib import Path
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from remit.aws.moto_server import free_port
 
 
 @contextmanager

@@ -21,16 +21,18 @@ async def runtime(request: Request) -> Runtime:
 
 
 def _authenticate(request: Request, creds: HTTPAuthorizationCredentials | None) -> Identity:
-    if creds is None or creds.scheme.lower() != "bearer":
+    bearer = creds is not None and creds.scheme.lower() == "bearer"
+    return _identify(request, creds.credentials if bearer and creds is not None else None)
+
+
+def _identify(request: Request, key: str | None) -> Identity:
+    """The identity of a bearer `key` (None: no key was sent), or 401/503."""
+    if not key:
         raise HTTPException(
             401,
             "missing API key: send Authorization: Bearer <key>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return _identify(request, creds.credentials)
-
-
-def _identify(request: Request, key: str) -> Identity:
     rt: Runtime = request.app.state.runtime
     try:
         # A cached lookup (no I/O) most of the time; a short SQL read otherwise.
@@ -76,13 +78,8 @@ def caller(request: Request, *roles: Role) -> Identity:
     FastAPI's dependency machinery (`POST /v1/decisions`, the hot path). The route
     declares `BEARER` in its OpenAPI security so the document still says it needs a key."""
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise HTTPException(
-            401,
-            "missing API key: send Authorization: Bearer <key>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return _admit(_identify(request, key.strip()), {*roles, Role.ADMIN})
+    key = key.strip() if scheme.lower() == "bearer" else ""
+    return _admit(_identify(request, key), {*roles, Role.ADMIN})
 
 
 BEARER: list[dict[str, list[str]]] = [{"HTTPBearer": []}]

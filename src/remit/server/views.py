@@ -20,25 +20,7 @@ def present(
     state: ApprovalState | None = None,
 ) -> DecisionOut:
     """The view of decision `d` (its recorded JSON) given its approval and `state`."""
-    return DecisionOut.model_validate(
-        {
-            **d,
-            "batchable": _batchable(d, batch_reads),
-            "status": (status := outcome_for(d["tier"], state)),
-            "allowed": status == "allowed",
-            "approval": approval,
-            "recorded": d.get("recorded", True),
-        }
-    )
-
-
-def _batchable(d: dict[str, Any], batch_reads: bool) -> bool:
-    return batch_reads and d["tier"] == "autonomous" and d.get("rollback") == "not_needed"
-
-
-_FIELDS = tuple(DecisionOut.model_fields)
-_DEFAULTS = {n: f.default for n, f in DecisionOut.model_fields.items() if not f.is_required()}
-_UNRESOLVED = {"resolved_by": None, "comment": None, "resolved_at": None}
+    return DecisionOut.model_validate({**d, **_now(d, batch_reads, approval, state)})
 
 
 def present_fresh(
@@ -48,17 +30,9 @@ def present_fresh(
     without the model: this is the hot path, and tests hold the two equal). A held
     decision is pending (nobody can have resolved it yet), with the approval record it
     was recorded with."""
-    held = d["tier"] == "approve" and approval is not None
-    status = outcome_for(d["tier"], ApprovalState.PENDING if held else None)
-    out = {**_DEFAULTS, **{k: d[k] for k in _FIELDS if k in d}}
-    out["status"] = status
-    out["allowed"] = status == "allowed"
-    out["batchable"] = (
-        batch_reads and d["tier"] == "autonomous" and d.get("rollback") == "not_needed"
-    )
-    out["recorded"] = d.get("recorded", True)
-    out["approval"] = (
-        {
+    pending = None
+    if d["tier"] == "approve" and approval is not None:
+        pending = {
             "decision_id": d["id"],
             "state": "pending",
             "requested_by": d["actor"],
@@ -66,10 +40,33 @@ def present_fresh(
             **_UNRESOLVED,
             **approval,
         }
-        if held and approval is not None
-        else None
-    )
-    return orjson.dumps(out)
+    state = ApprovalState.PENDING if pending is not None else None
+    fields = {k: d[k] for k in _FIELDS if k in d}
+    return orjson.dumps({**_DEFAULTS, **fields, **_now(d, batch_reads, pending, state)})
+
+
+def _now(
+    d: dict[str, Any],
+    batch_reads: bool,
+    approval: dict[str, Any] | None,
+    state: ApprovalState | None,
+) -> dict[str, Any]:
+    """What the view adds to the recorded decision: what the agent may do now."""
+    status = outcome_for(d["tier"], state)
+    return {
+        "batchable": batch_reads
+        and d["tier"] == "autonomous"
+        and d.get("rollback") == "not_needed",
+        "status": status,
+        "allowed": status == "allowed",
+        "approval": approval,
+        "recorded": d.get("recorded", True),
+    }
+
+
+_FIELDS = tuple(DecisionOut.model_fields)
+_DEFAULTS = {n: f.default for n, f in DecisionOut.model_fields.items() if not f.is_required()}
+_UNRESOLVED = {"resolved_by": None, "comment": None, "resolved_at": None}
 
 
 def readable_errors(errors: list[Any]) -> list[dict[str, Any]]:

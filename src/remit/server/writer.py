@@ -387,38 +387,38 @@ class DecisionWriter:
             with contextlib.suppress(InvalidStateError):
                 fut.set_result(payload)  # type: ignore[arg-type]
 
+    def _take(self, answers: Connection) -> bool:
+        """Read what has arrived and answer every whole message in it; False once the
+        writer is gone. On a non-blocking pipe with nothing there: BlockingIOError."""
+        try:
+            data = os.read(answers.fileno(), 1 << 20)
+        except BlockingIOError:
+            raise
+        except OSError:
+            return False
+        for message in self._frames.feed(data):
+            self._answer(*message)
+        return bool(data)
+
     def _drain(self, conn: Connection, proc: multiprocessing.process.BaseProcess) -> None:
         """On the event loop: take the answers that have arrived, never waiting for more."""
-        answers, frames = self._answers, self._frames
+        answers = self._answers
         assert answers is not None
-        while True:
-            try:
-                data = os.read(answers.fileno(), 1 << 20)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:  # the writer is gone
-                with contextlib.suppress(Exception):
-                    asyncio.get_running_loop().remove_reader(answers.fileno())
-                threading.Thread(target=self._gone, args=(conn, proc), daemon=True).start()
-                return
-            for message in frames.feed(data):
-                self._answer(*message)
+        try:
+            while self._take(answers):
+                pass
+        except BlockingIOError:
+            return
+        with contextlib.suppress(Exception):  # the writer is gone
+            asyncio.get_running_loop().remove_reader(answers.fileno())
+        threading.Thread(target=self._gone, args=(conn, proc), daemon=True).start()
 
     def _read(self, conn: Connection, proc: multiprocessing.process.BaseProcess) -> None:
         """On the reader thread: take answers until the writer is gone."""
-        answers, frames = self._answers, self._frames
+        answers = self._answers
         assert answers is not None
-        while True:
-            try:
-                data = os.read(answers.fileno(), 1 << 20)
-            except OSError:
-                break
-            if not data:
-                break
-            for message in frames.feed(data):
-                self._answer(*message)
+        while self._take(answers):
+            pass
         self._gone(conn, proc)
 
     def _gone(self, conn: Connection, proc: multiprocessing.process.BaseProcess) -> None:
