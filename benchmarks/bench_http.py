@@ -46,6 +46,8 @@ PY = sys.executable
 LOADGEN = str(Path(__file__).parent / "http" / "loadgen.py")
 PG_ADMIN = "postgresql://127.0.0.1:5432/test"
 console = Console()
+if not console.is_terminal:  # piped to a file or a CI log: do not squeeze the table
+    console = Console(width=150)
 
 
 def start(cmd: list[str], port: int, ready: str, log: Path) -> subprocess.Popen[bytes]:

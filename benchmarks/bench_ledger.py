@@ -134,10 +134,14 @@ def bench_pg_append(data: list[NewEntry], batch: int) -> tuple[float, float] | N
             rows = [(i, e.body) for i, e in enumerate(data)]
 
             def peer() -> None:
+                # The fastest plain way with psycopg, and the one Remit's store uses: one
+                # statement per batch, each column one binary array.
                 for i in range(0, len(rows), batch):
+                    idx, bodies = zip(*rows[i : i + batch], strict=True)
                     with raw.transaction(), raw.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO t(idx, body) VALUES (%s, %s)", rows[i : i + batch]
+                        cur.execute(
+                            "INSERT INTO t(idx, body) SELECT * FROM unnest(%b::bigint[], %b::bytea[])",
+                            (list(idx), list(bodies)),
                         )
 
             t_raw = timed(peer)
@@ -252,7 +256,7 @@ def main() -> None:
         table.add_row(
             "PostgreSQL durable appends/s",
             f"{p['remit_per_s']:,.0f}",
-            f"raw psycopg {p['raw_per_s']:,.0f}",
+            f"raw psycopg, unnest {p['raw_per_s']:,.0f}",
             f"{p['ratio']:.2f} (0.5)",
         )
     v = results["verify"]

@@ -384,3 +384,32 @@ def test_postgres_session_terminated_denies(
         store.close()
     with pytest.raises(LedgerUnavailable):
         store.size()  # closed on purpose: never reopened
+
+
+def test_optimistic_append_failing_midway_rolls_back_and_denies(
+    db_target: str, gate: Gate, make_request: Callable[..., ActionRequest]
+) -> None:
+    """The same with an optimistic store (the decision writer's): its claimed size was
+    right, but an insert failed; that is a deny and a rollback, never a silent retry that
+    could hide the failure, and the next decision is recorded at the very next index."""
+    store = open_target(db_target)
+    store.optimistic = True
+    try:
+        recorder = DecisionRecorder(gate, Ledger(store))
+        for i in range(15):  # the 16th leaf completes stored node (4, 0)
+            assert_recorded(recorder.decide(make_request(), "tester", NOW), i)
+        with raw_connection(db_target) as conn:
+            conn.execute(
+                store._sql("INSERT INTO nodes(id, hash) VALUES (?, ?)"),
+                (node_key(4, 0), b"x" * 32),
+            )
+        d = recorder.decide(make_request(), "tester", NOW)
+        assert_denied_unrecorded(d)
+        assert store.size() == 15
+        assert store.decision_entry(d.id) is None
+        with raw_connection(db_target) as conn:
+            conn.execute(store._sql("DELETE FROM nodes WHERE id = ?"), (node_key(4, 0),))
+        assert_recorded(recorder.decide(make_request(), "tester", NOW), 15)
+        assert store.stored_nodes()[(4, 0)] == store.root(16)
+    finally:
+        store.close()

@@ -27,6 +27,7 @@ from tests.server.srvkit import (
 from remit.approvals.rules import ApprovalState
 from remit.domain.canonical import canonical_json
 from remit.domain.ids import new_id
+from remit.envelope.signoff import signoffs_path
 from remit.envelope.source import EnvelopeSource
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
@@ -48,9 +49,9 @@ from remit.signing.keys import load_verifier_key
 PENDING = ApprovalState.PENDING
 
 
-def wire(body: dict[str, Any] | bytes, digest: str, agent: str | None = "remediator") -> WireAsk:
+def wire(body: dict[str, Any] | bytes, version: str, agent: str | None = "remediator") -> WireAsk:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return (raw, "agent:bot#k1", agent, ts_text(NOW), new_id("dec", NOW), digest)
+    return (raw, "agent:bot#k1", agent, ts_text(NOW), new_id("dec", NOW), version)
 
 
 @pytest.fixture
@@ -67,11 +68,11 @@ def test_a_group_is_one_transaction_answered_in_order(
     source: EnvelopeSource, tmp_path: Path, pki: Pki
 ) -> None:
     ledger = Ledger(open_store(str(tmp_path / "signed.db")), pki.log)
-    digest = source.current(NOW).loaded.digest
+    version = source.current(NOW).version
     group = [
-        wire(read_request(), digest),
-        wire(example_request(), digest),
-        wire(held_request(), digest),
+        wire(read_request(), version),
+        wire(example_request(), version),
+        wire(held_request(), version),
     ]
     answers = decide_group(ledger, source, group)
     assert [json.loads(body)["id"] for _, body, _ in answers] == [g[4] for g in group]
@@ -87,14 +88,14 @@ def test_a_group_is_one_transaction_answered_in_order(
 def test_bad_bodies_are_refused_and_nothing_is_recorded(
     source: EnvelopeSource, ledger: Ledger
 ) -> None:
-    digest = source.current(NOW).loaded.digest
+    version = source.current(NOW).version
     nan = json.dumps(example_request()).replace('"value": 42', '"value": NaN').encode()
     assert b"NaN" in nan
     group = [
-        wire(b"{not json", digest),
-        wire({**read_request(), "agent": 7}, digest),
-        wire(read_request(agent="scanner"), digest),  # the key is bound to remediator
-        wire(nan, digest),
+        wire(b"{not json", version),
+        wire({**read_request(), "agent": 7}, version),
+        wire(read_request(agent="scanner"), version),  # the key is bound to remediator
+        wire(nan, version),
     ]
     answers = decide_group(ledger, source, group)
     assert [kind for kind, _, _ in answers] == [INVALID, INVALID, FORBIDDEN, INVALID]
@@ -104,8 +105,8 @@ def test_bad_bodies_are_refused_and_nothing_is_recorded(
 
 
 def test_an_admin_may_ask_for_any_agent(source: EnvelopeSource, ledger: Ledger) -> None:
-    digest = source.current(NOW).loaded.digest
-    (answer,) = decide_group(ledger, source, [wire(read_request(agent="scanner"), digest, None)])
+    version = source.current(NOW).version
+    (answer,) = decide_group(ledger, source, [wire(read_request(agent="scanner"), version, None)])
     assert answer[0] == "autonomous"
 
 
@@ -118,16 +119,31 @@ def test_the_writer_reloads_when_the_service_saw_another_envelope(
     envelope_file.write_text(text, encoding="utf-8")
     fresh = EnvelopeSource(envelope_file, source.trusted, insecure=True).current(NOW)
     assert fresh.loaded.digest != before
-    (answer,) = decide_group(ledger, source, [wire(read_request(), fresh.loaded.digest)])
+    (answer,) = decide_group(ledger, source, [wire(read_request(), fresh.version)])
     assert json.loads(answer[1])["envelope"]["digest"] == fresh.loaded.digest
+
+
+def test_the_writer_reloads_when_the_service_saw_the_signoffs_go(
+    source: EnvelopeSource, ledger: Ledger, envelope_file: Path, pki: Pki
+) -> None:
+    """The sign-offs removed, the envelope unchanged (same digest): the HTTP process saw
+    it, so the writer must not decide with the trust it checked a moment ago."""
+    assert source.current(NOW).trust.valid  # the writer's view: checked just now, trusted
+    signoffs_path(envelope_file).unlink()
+    seen = EnvelopeSource(envelope_file, source.trusted, insecure=False).current(NOW)
+    assert not seen.trust.valid and seen.loaded.digest == source.current(NOW).loaded.digest
+    (answer,) = decide_group(ledger, source, [wire(read_request(), seen.version)])
+    decision = json.loads(answer[1])
+    assert decision["tier"] == "deny"
+    assert "ENVELOPE_SIGNATURE_INVALID" in {r["code"] for r in decision["reasons"]}
 
 
 @pytest.mark.parametrize("make", [read_request, example_request, held_request])
 def test_the_fast_answer_is_the_models_answer(
     source: EnvelopeSource, ledger: Ledger, make: Any
 ) -> None:
-    digest = source.current(NOW).loaded.digest
-    ((_, body, _),) = decide_group(ledger, source, [wire(make(), digest)])
+    version = source.current(NOW).version
+    ((_, body, _),) = decide_group(ledger, source, [wire(make(), version)])
     fast = json.loads(body)
     row = ledger.store.decision_entry(fast["id"])
     assert row is not None

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 from remit.decide import Gate
@@ -25,6 +26,12 @@ class EnvelopeView:
     checks: list[SignoffCheck]
     gate: Gate
     stamp: tuple[float, float]
+
+    @cached_property
+    def version(self) -> str:
+        """Which envelope and which sign-offs this view was made from: it changes when
+        either file changes (a sign-off removed leaves the envelope's digest as it was)."""
+        return f"{self.loaded.digest}@{self.stamp[0]}:{self.stamp[1]}"
 
 
 class EnvelopeSource:

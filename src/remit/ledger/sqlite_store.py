@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -30,6 +29,7 @@ class SqliteStore(LedgerStore):
         # Percent-encoded, so a '#', '?' or '%' in the path cannot name another file.
         self._ro_uri = self.path.absolute().as_uri() + "?mode=ro"
         self._lock = threading.RLock()
+        self._closing = threading.Event()  # stops the background checkpoints
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,10 +61,10 @@ class SqliteStore(LedgerStore):
 
         def run() -> None:
             conn = sqlite3.connect(str(self.path), timeout=5, isolation_level=None)
-            while True:
-                time.sleep(every)
+            while not self._closing.wait(every):
                 with suppress(sqlite3.Error):
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            conn.close()
 
         threading.Thread(target=run, name="remit-wal-checkpoint", daemon=True).start()
 
@@ -126,6 +126,7 @@ class SqliteStore(LedgerStore):
         return isinstance(exc, sqlite3.Error | OSError)
 
     def close(self) -> None:
+        self._closing.set()
         with self._lock:
             self._conn.close()
 

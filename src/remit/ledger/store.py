@@ -20,9 +20,11 @@ from typing import Any
 
 from remit.decide.state import GateState, OrgEvent
 from remit.ledger import merkle
-from remit.ledger.records import NewEntry, StoredEntry, derive, parse_ts, ts_text
+from remit.ledger.gate_reads import StateCache, TxState, count_actions, read_events
+from remit.ledger.records import NewEntry, StoredEntry, derive
 from remit.ledger.schema import INDEX_TABLES
 
+ENTRY_COLUMNS = ("idx", "ts", "kind", "body", "leaf_hash")
 STORED_MIN_LEVEL = 4
 _LEVEL_SHIFT = 56
 
@@ -37,6 +39,14 @@ def split_node_key(key: int) -> tuple[int, int]:
 
 class LedgerUnavailable(RuntimeError):
     """The ledger cannot be read or written right now (disk, lock, database)."""
+
+
+class SizeMoved(Exception):
+    """An optimistic append found that another process had appended: nothing was written."""
+
+
+OPTIMISM_PAUSE = 16
+"""After an optimistic append missed, this many appends read the size first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +66,28 @@ class LedgerStore(ABC):
 
     def __init__(self) -> None:
         self._compact: merkle.CompactRange | None = None
+        self._gate_reads = StateCache()
+        self.optimistic = False
+        """Append first as if this store were the only one appending (see append_computed):
+        for a process that appends one batch after another, such as the decision writer."""
+        self._missed = 0
 
     # -- connection and transactions (dialect-specific) -----------------------------------
     @abstractmethod
     def _write_tx(self) -> AbstractContextManager[Any]:
         """A serialised write transaction; yields a cursor; commits durably on exit."""
+
+    def _append_tx(self) -> AbstractContextManager[Any]:
+        """The write transaction appends run in (a store may send its statements in fewer
+        round trips here: nothing inside reads a row count)."""
+        return self._write_tx()
+
+    def _insert_rows(
+        self, cur: Any, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert `rows` (values in `cols` order) inside an append transaction."""
+        marks = ",".join("?" for _ in cols)
+        cur.executemany(self._sql(f"INSERT INTO {table}({', '.join(cols)}) VALUES ({marks})"), rows)
 
     @abstractmethod
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -131,16 +158,62 @@ class LedgerStore(ABC):
 
         This is how decisions are recorded: counting a rate window and recording the action
         it admits happen atomically, whichever process or replica appends.
+
+        An `optimistic` store first appends as if nobody else appended since its own last
+        append: the ledger size is then asserted, not read, so the assertion travels with
+        the inserts (one round trip to PostgreSQL instead of two). If somebody did append,
+        the assertion fails, nothing is written, and the append is made again the usual way.
         """
+        expected = self._expected_size()
+        if expected is not None:
+            try:
+                return self._append(build, expected)
+            except SizeMoved:
+                self._missed = OPTIMISM_PAUSE  # others are appending: read first for a while
+        return self._append(build, None)
+
+    def _expected_size(self) -> int | None:
+        """The size this store left the ledger at, if an optimistic append may assume it."""
+        if not self.optimistic:
+            return None
+        if self._missed:
+            self._missed -= 1
+            return None
+        compact = self._compact
+        if compact is None or compact.size != self._gate_reads.size:
+            return None
+        return compact.size
+
+    def _claim_size(self, cur: Any, expected: int) -> None:
+        """Inside the append transaction: fail with `SizeMoved` unless the ledger holds
+        `expected` entries (a store may defer the failure to its commit)."""
+        if self._size_in(cur) != expected:
+            raise SizeMoved
+
+    def _is_size_moved(self, exc: BaseException) -> bool:
+        """True for the driver's report of a `_claim_size` that failed at the server."""
+        return isinstance(exc, SizeMoved)
+
+    def _append(
+        self, build: Callable[[GateState, int], Sequence[NewEntry]], assumed: int | None
+    ) -> tuple[Sequence[NewEntry], list[int]]:
+        """One append transaction; the size is read under the lock, or `assumed` and
+        claimed."""
         try:
-            with self._write_tx() as cur:
-                size = self._size_in(cur)
-                entries = build(_TxState(self, cur), size)
+            with self._append_tx() as cur:
+                if assumed is None:
+                    size = self._size_in(cur)
+                else:
+                    self._claim_size(cur, assumed)
+                    size = assumed
+                self._gate_reads.valid_at(size)
+                reader = _CursorReader(self, cur)
+                entries = build(TxState(self._sql, reader.read, self._gate_reads), size)
                 if not entries:
                     return entries, []
                 compact = self._compact
                 if compact is None or compact.size != size:
-                    compact = merkle.CompactRange.from_reader(size, _CursorReader(self, cur))
+                    compact = merkle.CompactRange.from_reader(size, reader)
                 else:
                     compact = compact.copy()
                 entry_rows = []
@@ -156,29 +229,32 @@ class LedgerStore(ABC):
                     entry_rows.append((idx, e.ts, e.kind, e.body, lh))
                     for row in derive(e, idx):
                         index_rows.setdefault(row.table, []).append(row.values)
-                q = self._sql
-                cur.executemany(
-                    q("INSERT INTO entries(idx, ts, kind, body, leaf_hash) VALUES (?,?,?,?,?)"),
-                    entry_rows,
-                )
+                self._insert_rows(cur, "entries", ENTRY_COLUMNS, entry_rows)
                 if node_rows:
-                    cur.executemany(q("INSERT INTO nodes(id, hash) VALUES (?,?)"), node_rows)
+                    self._insert_rows(cur, "nodes", ("id", "hash"), node_rows)
                 for table, values in index_rows.items():
-                    cols = INDEX_TABLES[table]
-                    marks = ",".join("?" for _ in cols)
-                    cur.executemany(
-                        q(f"INSERT INTO {table}({', '.join(cols)}) VALUES ({marks})"), values
-                    )
+                    self._insert_rows(cur, table, INDEX_TABLES[table], values)
+                # Kept while the append lock is still held: another thread of this process
+                # must not read the window between this commit and this update. If the
+                # commit fails, the except clauses forget it all again.
+                self._compact = compact
+                self._gate_reads.appended(index_rows, size + len(entries))
         except LedgerUnavailable:
-            self._compact = None
+            self._forget()
             raise
         except Exception as exc:
-            self._compact = None
+            self._forget()
+            if self._is_size_moved(exc):
+                raise SizeMoved from exc
             if self._is_storage_error(exc):
                 raise LedgerUnavailable(f"ledger write failed at {self.location}: {exc}") from exc
             raise
-        self._compact = compact
         return entries, list(range(size, size + len(entries)))
+
+    def _forget(self) -> None:
+        """After a failed append: what was kept between appends may be wrong now."""
+        self._compact = None
+        self._gate_reads.forget()
 
     def _size_in(self, cur: Any) -> int:
         cur.execute("SELECT MAX(idx) FROM entries")
@@ -321,10 +397,10 @@ class LedgerStore(ABC):
 
     # -- GateState ------------------------------------------------------------------------
     def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:
-        return self._guard(_events_after, self, self._read, after, kinds)  # type: ignore[no-any-return]
+        return self._guard(read_events, self._sql, self._read, after, kinds)  # type: ignore[no-any-return]
 
     def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
-        return self._guard(_actions_in_window, self, self._read, agent, rule_id, since)  # type: ignore[no-any-return]
+        return self._guard(count_actions, self._sql, self._read, agent, rule_id, since)  # type: ignore[no-any-return]
 
     def decision_entry(self, decision_id: str) -> StoredEntry | None:
         rows = self._guard(
@@ -343,29 +419,6 @@ class LedgerStore(ABC):
         return [self.entry(int(r[0])) for r in rows]
 
 
-def _events_after(
-    store: LedgerStore, read: Any, after: datetime | None, kinds: frozenset[str]
-) -> list[OrgEvent]:
-    if not kinds:
-        return []
-    marks = ",".join("?" for _ in kinds)
-    sql = f"SELECT idx, kind, at, note FROM events WHERE kind IN ({marks})"
-    params: list[Any] = sorted(kinds)
-    if after is not None:
-        sql += " AND at > ?"
-        params.append(ts_text(after))
-    rows = read(store._sql(sql + " ORDER BY at"), params)
-    return [OrgEvent(k, parse_ts(a), n, int(i)) for i, k, a, n in rows]
-
-
-def _actions_in_window(
-    store: LedgerStore, read: Any, agent: str, rule_id: str, since: datetime
-) -> int:
-    sql = "SELECT COUNT(*) FROM window_actions WHERE agent = ? AND rule_id = ? AND ts >= ?"
-    rows = read(store._sql(sql), (agent, rule_id, ts_text(since)))
-    return int(rows[0][0])
-
-
 class _CursorReader:
     """A NodeReader bound to an open write transaction (so appends read what they lock)."""
 
@@ -373,7 +426,8 @@ class _CursorReader:
         self._store = store
         self._cur = cur
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One query on the transaction's cursor (what the gate's reads go through)."""
         self._cur.execute(sql, params)
         return list(self._cur.fetchall())
 
@@ -381,23 +435,7 @@ class _CursorReader:
         return self.nodes([(level, index)])[0]
 
     def nodes(self, ids: Sequence[tuple[int, int]]) -> list[bytes]:
-        return _nodes_via(self._store, self._read, ids)
-
-
-class _TxState(_CursorReader):
-    """The gate's view of recorded state, read inside the append transaction."""
-
-    def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:
-        return _events_after(self._store, self._read, after, kinds)
-
-    def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
-        return _actions_in_window(self._store, self._read, agent, rule_id, since)
-
-    def action_times(self, agent: str, rule_id: str, since: datetime) -> list[datetime]:
-        """When `agent` ran actions under `rule_id` at or after `since`."""
-        sql = "SELECT ts FROM window_actions WHERE agent = ? AND rule_id = ? AND ts >= ?"
-        rows = self._read(self._store._sql(sql), (agent, rule_id, ts_text(since)))
-        return [parse_ts(str(r[0])) for r in rows]
+        return _nodes_via(self._store, self.read, ids)
 
 
 def _nodes_via(store: LedgerStore, read: Any, ids: Sequence[tuple[int, int]]) -> list[bytes]:

@@ -10,6 +10,7 @@ answer of the batch into deny `LEDGER_UNAVAILABLE`.
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,37 +50,26 @@ class Ask:
 
 
 class _BatchState:
-    """The recorded state plus the decisions made earlier in the same batch. Reads are
-    made once per batch: events cannot change inside it, and a window is read once from
-    its earliest start and then counted here (asks arrive in time order)."""
+    """The recorded state plus the decisions made earlier in the same batch, which are
+    not recorded yet (the store's state keeps its own reads from batch to batch)."""
 
     def __init__(self, inner: GateState) -> None:
         self.inner = inner
         self.ran: dict[tuple[str, str], list[datetime]] = {}
-        self._events: dict[tuple[datetime | None, frozenset[str]], Sequence[OrgEvent]] = {}
-        self._windows: dict[tuple[str, str], tuple[datetime, list[datetime]]] = {}
 
     def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:
-        key = (after, kinds)
-        if key not in self._events:
-            self._events[key] = self.inner.events_after(after, kinds)
-        return self._events[key]
+        return self.inner.events_after(after, kinds)
 
     def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
-        extra = sum(1 for t in self.ran.get((agent, rule_id), ()) if t >= since)
-        times_of = getattr(self.inner, "action_times", None)
-        if times_of is None:
-            return self.inner.actions_in_window(agent, rule_id, since) + extra
-        cached = self._windows.get((agent, rule_id))
-        if cached is None or since < cached[0]:
-            cached = (since, times_of(agent, rule_id, since))
-            self._windows[(agent, rule_id)] = cached
-        return sum(1 for t in cached[1] if t >= since) + extra
+        ran = self.ran.get((agent, rule_id), [])
+        return (
+            self.inner.actions_in_window(agent, rule_id, since) + len(ran) - bisect_left(ran, since)
+        )
 
     def note(self, d: Decision) -> None:
         if d.tier.allows_execution:
             for r in d.rules:
-                self.ran.setdefault((d.agent, r), []).append(d.decided_at)
+                insort(self.ran.setdefault((d.agent, r), []), d.decided_at)
 
 
 class DecisionRecorder:
@@ -98,6 +88,40 @@ class DecisionRecorder:
 
 def decide_many(ledger: Ledger, asks: Sequence[Ask]) -> list[Decision]:
     """Decide and record `asks` in one transaction, in order; fail closed together."""
+    try:
+        made, entries, indexes = _decide_and_append(ledger, asks)
+    except _NotRecorded as no:
+        return [unrecorded(a, no.why, no.made) for a in asks]
+    return [
+        dataclasses.replace(d, extra=_where(entry, index))
+        for d, entry, index in zip(made, entries, indexes, strict=True)
+    ]
+
+
+def record_many(ledger: Ledger, asks: Sequence[Ask]) -> list[dict[str, Any]]:
+    """`decide_many` for callers that want each decision's JSON: as recorded on the ledger
+    with `ledger_index` (and `approval`), or the unrecorded deny's. Made from the entry's
+    own JSON, so a decision is turned into JSON once."""
+    try:
+        _, entries, indexes = _decide_and_append(ledger, asks)
+    except _NotRecorded as no:
+        return [unrecorded(a, no.why, no.made).to_dict() for a in asks]
+    out = []
+    for entry, index in zip(entries, indexes, strict=True):
+        assert entry.doc is not None  # decision entries are built with their document
+        out.append({**entry.doc["data"]["decision"], **_where(entry, index)})
+    return out
+
+
+class _NotRecorded(Exception):
+    def __init__(self, why: str, made: Sequence[Decision]) -> None:
+        self.why, self.made = why, made
+
+
+def _decide_and_append(
+    ledger: Ledger, asks: Sequence[Ask]
+) -> tuple[list[Decision], list[NewEntry], list[int]]:
+    """The decisions, their entries and their indexes, or `_NotRecorded`."""
     made: list[Decision] = []
     entries: list[NewEntry] = []
 
@@ -116,17 +140,19 @@ def decide_many(ledger: Ledger, asks: Sequence[Ask]) -> list[Decision]:
     try:
         _, indexes = ledger.store.append_computed(build)
     except LedgerUnavailable as exc:
-        return [unrecorded(a, str(exc), made) for a in asks]
+        raise _NotRecorded(str(exc), made) from exc
     except Exception as exc:  # never answer allow for an unrecorded decision
-        return [unrecorded(a, f"{type(exc).__name__}: {exc}", made) for a in asks]
-    out = []
-    for d, entry, index in zip(made, entries, indexes, strict=True):
-        extra: dict[str, object] = {"ledger_index": index}
-        approval = (entry.doc or {}).get("data", {}).get("approval")
-        if approval is not None:
-            extra["approval"] = approval
-        out.append(dataclasses.replace(d, extra=extra))
-    return out
+        raise _NotRecorded(f"{type(exc).__name__}: {exc}", made) from exc
+    return made, entries, indexes
+
+
+def _where(entry: NewEntry, index: int) -> dict[str, Any]:
+    """What recording added to a decision: its ledger index, and the approval it awaits."""
+    extra: dict[str, Any] = {"ledger_index": index}
+    approval = (entry.doc or {}).get("data", {}).get("approval")
+    if approval is not None:
+        extra["approval"] = approval
+    return extra
 
 
 def unrecorded(a: Ask, why: str, made: Sequence[Decision] = ()) -> Decision:

@@ -41,10 +41,21 @@ class LoopCoalescer(Generic[T, R]):
         done = self.send([item for item, _ in group])
 
         def answered(f: Future[list[R]]) -> None:  # may run on another thread
-            if not loop.is_closed():
+            if loop.is_closed():
+                return
+            if _running_loop() is loop:  # answered on the loop itself: wake them now
+                _wake(group, f)
+            else:
                 loop.call_soon_threadsafe(_wake, group, f)
 
         done.add_done_callback(answered)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # not on an event loop's thread
+        return None
 
 
 def _wake(group: list[tuple[T, asyncio.Future[R]]], done: Future[list[R]]) -> None:

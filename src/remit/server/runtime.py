@@ -124,7 +124,7 @@ class Runtime:
             raise EnvelopeUnavailable(str(exc)) from exc
         bound = who.agent if who.role is Role.AGENT else None
         decision_id = new_id("dec", now)
-        wire = (raw, who.label, bound, ts_text(now), decision_id, view.loaded.digest)
+        wire = (raw, who.label, bound, ts_text(now), decision_id, view.version)
         try:
             answer = await self.coalescer.submit(wire)
         except WriterUnavailable as exc:
@@ -142,7 +142,7 @@ class Runtime:
         if not isinstance(screened, ActionRequest):
             return screened
         ask = Ask(view.gate, screened, actor, at, decision_id)
-        return answer(ask, view, unrecorded(ask, why))
+        return answer(ask, view, unrecorded(ask, why).to_dict())
 
     def _notification(self, decision: dict[str, Any], request: dict[str, Any]) -> Notification:
         from remit.notify import Notification

@@ -5,14 +5,14 @@ answers each with the API's view of its decision.
 Why a process and not a thread: deciding and recording is Python work. In a thread of
 the HTTP process it would take turns with the HTTP work on one interpreter lock, and the
 two would slow each other down. In its own process it runs beside the HTTP process, on
-another core when there is one; the HTTP process only checks keys, validates bodies and
-moves bytes.
+another core when there is one; the HTTP process only checks keys and moves bytes.
 
 The two talk over a pipe, one message per group each way, in order. What crosses is
-plain data: each request's validated JSON, the caller, the time it arrived, the decision
-id and the digest of the envelope the HTTP process had in force (the writer reloads its
-own copy when they differ). Failing closed: if the writer dies or cannot answer, every
-request it held is answered deny LEDGER_UNAVAILABLE, and the writer is started again.
+plain data: each request's body as received, the caller, the time it arrived, the
+decision id and the version of the envelope and sign-offs the HTTP process had in force
+(the writer reloads its own copy when they differ). Failing closed: if the writer dies
+or cannot answer, every request it held is answered deny LEDGER_UNAVAILABLE, and the
+writer is started again.
 """
 
 from __future__ import annotations
@@ -40,14 +40,13 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from remit.domain.decisions import Decision
 from remit.domain.requests import ActionRequest
 from remit.envelope.source import EnvelopeSource, EnvelopeView
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.records import parse_ts
 from remit.ledger.sqlite_store import SqliteStore
-from remit.recorder.decisions import Ask, decide_many, utcnow
+from remit.recorder.decisions import Ask, record_many, utcnow
 from remit.server.views import not_your_agent, present_fresh, readable_errors
 from remit.signing.keys import load_verifier_key
 
@@ -55,8 +54,8 @@ log = logging.getLogger("remit.writer")
 
 WireAsk = tuple[bytes, str, str | None, str, str, str]
 """(request body as received, caller label, the agent the caller's key is bound to (None
-for admin), arrival time as ledger time text, decision id, digest of the envelope the
-HTTP process had in force)."""
+for admin), arrival time as ledger time text, decision id, the version
+(`EnvelopeView.version`) of the envelope and sign-offs the HTTP process had in force)."""
 
 Answer = tuple[str, bytes, dict[str, Any] | None]
 """(kind, body, request): kind is the tier, with body the `DecisionOut` JSON and, for
@@ -111,6 +110,7 @@ def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when it stops
     try:
         ledger = Ledger(open_store(spec.db))
+        ledger.store.optimistic = True  # it appends batch after batch; others rarely
         if isinstance(ledger.store, SqliteStore):
             ledger.store.checkpoint_in_background()
         source = EnvelopeSource(
@@ -212,30 +212,30 @@ def decide_group(
     answers: list[Answer | None] = []
     asks: list[Ask] = []
     views: list[EnvelopeView] = []
-    for raw, actor, bound_agent, at_text, decision_id, digest in group:
+    for raw, actor, bound_agent, at_text, decision_id, version in group:
         screened = screen(raw, bound_agent)
         if not isinstance(screened, ActionRequest):
             answers.append(screened)
             continue
         at = parse_ts(at_text)
         view = source.current(at)
-        if view.loaded.digest != digest:  # the HTTP process saw a change first
+        if view.version != version:  # the HTTP process saw a change first
             view = source.current(at, force=True)
         asks.append(Ask(view.gate, screened, actor, at, decision_id))
         views.append(view)
         answers.append(None)
-    decided = iter(zip(asks, views, decide_many(ledger, asks) if asks else [], strict=True))
+    decided = iter(zip(asks, views, record_many(ledger, asks) if asks else [], strict=True))
     return [a if a is not None else answer(*next(decided), notifying) for a in answers]
 
 
-def answer(ask: Ask, view: EnvelopeView, decision: Decision, notifying: bool = True) -> Answer:
-    """The API's answer for a decision just made (recorded, or denied as unrecordable);
-    with `notifying`, a notify or approve answer carries the request for the message."""
-    d = decision.to_dict()
-    d["recorded"] = "recorded" not in decision.extra
+def answer(ask: Ask, view: EnvelopeView, d: dict[str, Any], notifying: bool = True) -> Answer:
+    """The API's answer for decision `d` just made (its JSON: recorded, or denied as
+    unrecordable); with `notifying`, a notify or approve answer carries the request for
+    the message."""
+    d["recorded"] = d.get("recorded", True)
     d["actor"] = ask.actor
     d["on_behalf_of"] = ask.request.on_behalf_of
-    approval = decision.extra.get("approval")
+    approval = d.get("approval")
     body = present_fresh(
         d,
         approval if isinstance(approval, dict) else None,
