@@ -6,6 +6,8 @@ signed over it (checkpoints) and can be rebuilt or checked against it.
 
 from __future__ import annotations
 
+ENTRY_COLUMNS = ("idx", "ts", "kind", "body", "leaf_hash")
+NODE_COLUMNS = ("id", "hash")
 INDEX_TABLES: dict[str, tuple[str, ...]] = {
     "decisions": ("id", "idx", "agent", "action", "tier", "ts", "actor"),
     "window_actions": ("agent", "rule_id", "ts", "idx"),

@@ -51,17 +51,19 @@ class SqliteStore(LedgerStore):
         except sqlite3.Error as exc:
             raise LedgerUnavailable(f"cannot open ledger {self.path}: {exc}") from exc
 
-    def checkpoint_in_background(self, every: float = 1.0) -> None:
-        """Move WAL checkpoints out of commits: SQLite otherwise runs one inside whichever
-        commit finds the WAL past 1,000 pages, and that commit waits for the whole copy
-        (about 90 ms here). A daemon thread runs a passive checkpoint every `every`
-        seconds on its own connection instead; passive checkpoints never block writers."""
+    def dedicate_to_appends(self, checkpoint_every: float = 1.0) -> None:
+        """Also moves WAL checkpoints out of commits: SQLite otherwise runs one inside
+        whichever commit finds the WAL past 1,000 pages, and that commit waits for the
+        whole copy (about 90 ms here). A daemon thread runs a passive checkpoint every
+        `checkpoint_every` seconds on its own connection instead; passive checkpoints
+        never block writers."""
+        super().dedicate_to_appends()
         with self._lock:
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")
 
         def run() -> None:
             conn = sqlite3.connect(str(self.path), timeout=5, isolation_level=None)
-            while not self._closing.wait(every):
+            while not self._closing.wait(checkpoint_every):
                 with suppress(sqlite3.Error):
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             conn.close()

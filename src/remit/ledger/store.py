@@ -22,9 +22,8 @@ from remit.decide.state import GateState, OrgEvent
 from remit.ledger import merkle
 from remit.ledger.gate_reads import StateCache, TxState, count_actions, read_events
 from remit.ledger.records import NewEntry, StoredEntry, derive
-from remit.ledger.schema import INDEX_TABLES
+from remit.ledger.schema import ENTRY_COLUMNS, INDEX_TABLES, NODE_COLUMNS
 
-ENTRY_COLUMNS = ("idx", "ts", "kind", "body", "leaf_hash")
 STORED_MIN_LEVEL = 4
 _LEVEL_SHIFT = 56
 
@@ -76,6 +75,11 @@ class LedgerStore(ABC):
     @abstractmethod
     def _write_tx(self) -> AbstractContextManager[Any]:
         """A serialised write transaction; yields a cursor; commits durably on exit."""
+
+    def dedicate_to_appends(self) -> None:
+        """This store's process appends batch after batch for as long as it runs (the
+        decision writer): append optimistically, and keep housekeeping out of commits."""
+        self.optimistic = True
 
     def _append_tx(self) -> AbstractContextManager[Any]:
         """The write transaction appends run in (a store may send its statements in fewer
@@ -231,7 +235,7 @@ class LedgerStore(ABC):
                         index_rows.setdefault(row.table, []).append(row.values)
                 self._insert_rows(cur, "entries", ENTRY_COLUMNS, entry_rows)
                 if node_rows:
-                    self._insert_rows(cur, "nodes", ("id", "hash"), node_rows)
+                    self._insert_rows(cur, "nodes", NODE_COLUMNS, node_rows)
                 for table, values in index_rows.items():
                     self._insert_rows(cur, table, INDEX_TABLES[table], values)
                 # Kept while the append lock is still held: another thread of this process

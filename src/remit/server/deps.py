@@ -21,8 +21,8 @@ async def runtime(request: Request) -> Runtime:
 
 
 def _authenticate(request: Request, creds: HTTPAuthorizationCredentials | None) -> Identity:
-    bearer = creds is not None and creds.scheme.lower() == "bearer"
-    return _identify(request, creds.credentials if bearer and creds is not None else None)
+    key = creds.credentials if creds is not None and creds.scheme.lower() == "bearer" else None
+    return _identify(request, key)
 
 
 def _identify(request: Request, key: str | None) -> Identity:

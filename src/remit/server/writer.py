@@ -45,7 +45,6 @@ from remit.envelope.source import EnvelopeSource, EnvelopeView
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.records import parse_ts
-from remit.ledger.sqlite_store import SqliteStore
 from remit.recorder.decisions import Ask, record_many, utcnow
 from remit.server.views import not_your_agent, present_fresh, readable_errors
 from remit.signing.keys import load_verifier_key
@@ -110,9 +109,7 @@ def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when it stops
     try:
         ledger = Ledger(open_store(spec.db))
-        ledger.store.optimistic = True  # it appends batch after batch; others rarely
-        if isinstance(ledger.store, SqliteStore):
-            ledger.store.checkpoint_in_background()
+        ledger.store.dedicate_to_appends()
         source = EnvelopeSource(
             Path(spec.envelope),
             [load_verifier_key(k) for k in spec.trusted_keys],
@@ -232,7 +229,6 @@ def answer(ask: Ask, view: EnvelopeView, d: dict[str, Any], notifying: bool = Tr
     """The API's answer for decision `d` just made (its JSON: recorded, or denied as
     unrecordable); with `notifying`, a notify or approve answer carries the request for
     the message."""
-    d["recorded"] = d.get("recorded", True)
     d["actor"] = ask.actor
     d["on_behalf_of"] = ask.request.on_behalf_of
     approval = d.get("approval")
