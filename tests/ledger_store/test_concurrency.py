@@ -17,10 +17,10 @@ from tests.conftest import NOW
 from tests.ledger_store import _workers
 from tests.ledger_store.conftest import open_target
 
-from remit.ledger.checkpoint import open_checkpoint
 from remit.ledger.log import Ledger
 from remit.ledger.verify import CheckpointIn, verify_log
 from remit.signing.keys import SigningKey
+from remit.tlog.checkpoint import open_checkpoint
 
 PROCESSES = 4
 PER_PROCESS = 200

@@ -22,8 +22,6 @@ from remit.decide import Gate
 from remit.domain import ActionRequest
 from remit.domain.reasons import ReasonCode
 from remit.domain.tiers import Tier
-from remit.ledger import merkle
-from remit.ledger.checkpoint import open_checkpoint
 from remit.ledger.log import Ledger, NoLogKey
 from remit.ledger.records import NewEntry, make_entry
 from remit.ledger.sqlite_store import SqliteStore
@@ -31,6 +29,8 @@ from remit.ledger.store import LedgerStore
 from remit.ledger.verify import CheckpointIn, VerifyReport, verify_log
 from remit.recorder.decisions import DecisionRecorder
 from remit.signing.keys import SigningKey
+from remit.tlog import merkle
+from remit.tlog.checkpoint import open_checkpoint
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 R7 = "R7-revoke-stale"

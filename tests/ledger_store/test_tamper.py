@@ -27,9 +27,7 @@ from remit.decide import Gate
 from remit.domain import ActionRequest
 from remit.domain.trust import EnvelopeTrust
 from remit.envelope import load_envelope
-from remit.ledger import merkle
 from remit.ledger.bundle import read_bundle, write_bundle
-from remit.ledger.checkpoint import Checkpoint, sign_checkpoint
 from remit.ledger.log import Ledger
 from remit.ledger.records import make_entry
 from remit.ledger.sqlite_store import SqliteStore
@@ -37,6 +35,8 @@ from remit.ledger.store import LedgerUnavailable, node_key, split_node_key
 from remit.ledger.verify import CheckpointIn, VerifyReport, verify_log
 from remit.recorder.decisions import DecisionRecorder
 from remit.signing.keys import SigningKey, generate_signing_key, parse_vkey
+from remit.tlog import merkle
+from remit.tlog.checkpoint import Checkpoint, sign_checkpoint
 
 SIZE = 200
 CHECKPOINT_SIZES = (1, 16, 37, 64, 100, 128, 173, SIZE)

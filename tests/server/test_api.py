@@ -35,12 +35,12 @@ from tests.server.srvkit import (
 
 from remit.domain.requests import ActionRequest
 from remit.envelope.signoff import signoffs_path
-from remit.ledger import merkle
-from remit.ledger.checkpoint import open_checkpoint
 from remit.ledger.log import request_digest
 from remit.ledger.store import LedgerUnavailable
 from remit.server.config import ServerConfig
 from remit.server.runtime import Runtime
+from remit.tlog import merkle
+from remit.tlog.checkpoint import open_checkpoint
 
 KEY_SHAPE = re.compile(r"^rk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
 

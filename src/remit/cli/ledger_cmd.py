@@ -16,7 +16,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from remit.cli.common import DbOption, console, err_console, fail, parse_time, print_json
 from remit.cli.ledger_access import ledger_or_fail, log_key_or_none, store_or_fail
-from remit.ledger import merkle
 from remit.ledger.bundle import BundleError, read_bundle, write_bundle
 from remit.ledger.export import write_jsonl, write_ocsf, write_otel
 from remit.ledger.log import NoLogKey
@@ -24,6 +23,7 @@ from remit.ledger.records import ts_text
 from remit.ledger.store import LedgerStore, LedgerUnavailable
 from remit.ledger.verify import VerifyReport, verify_log, verify_store
 from remit.signing.keys import KeyFormatError, VerifierKey, load_verifier_key
+from remit.tlog import merkle
 
 app = typer.Typer(
     help="Checkpoints, proofs, exports and offline verification.", no_args_is_help=True

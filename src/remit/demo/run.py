@@ -36,11 +36,11 @@ from remit.envelope import load_envelope
 from remit.envelope.signoff import append_signoff, create_signoff, signoffs_path
 from remit.identity.model import Role
 from remit.identity.store import KeyStore
-from remit.ledger import merkle
 from remit.ledger.records import make_entry
 from remit.ledger.sqlite_store import SqliteStore
 from remit.ledger.verify import verify_store
 from remit.signing.keys import SigningKey, generate_signing_key, write_key_pair
+from remit.tlog import merkle
 
 TIER_STYLE = {"autonomous": "green", "notify": "cyan", "approve": "yellow", "deny": "red"}
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "envelope.yaml"

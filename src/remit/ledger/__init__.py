@@ -1,6 +1,7 @@
-"""Remit's tamper-evident ledger: RFC 6962 Merkle log maths, signed notes and checkpoints.
+"""Remit's ledger: the typed records it keeps (one class per entry kind), the stores that
+persist them (SQLite, PostgreSQL) with their derived index tables, typed reads, and
+verification, export and audit bundles.
 
-Submodules: ``merkle`` (tree hashing, proofs, verification), ``note`` (C2SP
-signed notes), ``checkpoint`` (C2SP tlog checkpoints). This package file only
-documents them; import from the submodules.
+The Merkle maths, signed notes and checkpoints live in ``remit.tlog``; this package
+stores and reads. Import from the submodules.
 """

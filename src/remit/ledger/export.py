@@ -13,8 +13,8 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from remit.ledger.merkle import leaf_hash
 from remit.ledger.records import StoredEntry, parse_ts
+from remit.tlog.merkle import leaf_hash
 
 PRODUCT_VERSION = "0.1.0"
 _DECISION_NAMES = {

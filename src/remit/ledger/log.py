@@ -15,10 +15,10 @@ from remit.domain.decisions import Decision
 from remit.domain.requests import ActionRequest
 from remit.domain.tiers import Tier
 from remit.envelope.signoff import SignoffCheck, signoff_id
-from remit.ledger.checkpoint import Checkpoint, sign_checkpoint
 from remit.ledger.records import NewEntry, make_entry, ts_text
 from remit.ledger.store import LedgerStore, StoredCheckpoint
 from remit.signing.keys import SigningKey
+from remit.tlog.checkpoint import Checkpoint, sign_checkpoint
 
 
 def request_digest(request_json: dict[str, Any]) -> str:

@@ -19,10 +19,10 @@ from datetime import datetime
 from typing import Any
 
 from remit.decide.state import GateState, OrgEvent
-from remit.ledger import merkle
 from remit.ledger.gate_reads import StateCache, TxState, count_actions, read_events
 from remit.ledger.records import NewEntry, StoredEntry, derive
 from remit.ledger.schema import ENTRY_COLUMNS, INDEX_TABLES, NODE_COLUMNS
+from remit.tlog import merkle
 
 STORED_MIN_LEVEL = 4
 _LEVEL_SHIFT = 56

@@ -19,10 +19,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from remit.ledger import merkle
-from remit.ledger.checkpoint import CheckpointError, open_checkpoint
 from remit.ledger.store import STORED_MIN_LEVEL, LedgerStore
 from remit.signing.keys import VerifierKey
+from remit.tlog import merkle
+from remit.tlog.checkpoint import CheckpointError, open_checkpoint
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ write them:
 * signing key (skey):  ``PRIVATE+KEY+<name>+<hex8 key id>+<base64(0x01 || 32-byte seed)>``
 * key id: ``SHA-256(name || 0x0A || 0x01 || public key)[:4]``
 
-It does not format or verify notes or checkpoints (see ``remit.ledger.note`` and
-``remit.ledger.checkpoint``), and it supports no signature type other than
+It does not format or verify notes or checkpoints (see ``remit.tlog.note`` and
+``remit.tlog.checkpoint``), and it supports no signature type other than
 Ed25519 (type byte 0x01). The only file I/O in ``remit.signing`` is in
 :func:`load_signing_key`, :func:`load_verifier_key` and :func:`write_key_pair`.
 

@@ -8,13 +8,13 @@ import base64
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from remit.identity.model import Identity, Role
-from remit.ledger import merkle
 from remit.ledger.log import NoLogKey
 from remit.ledger.store import LedgerUnavailable
 from remit.server.deps import require, runtime
 from remit.server.routes.decisions import ERRORS
 from remit.server.runtime import Runtime
 from remit.server.schemas import CheckpointOut, ConsistencyOut, ProofOut
+from remit.tlog import merkle
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 ANYONE = (Role.AGENT, Role.APPROVER, Role.AUDITOR)

@@ -3,7 +3,7 @@
 Its one job: the leaf/node hash functions (``leaf_hash``, ``node_hash``), the
 tree constants (``HASH_SIZE``, ``EMPTY_ROOT``), node addressing (``NodeId``,
 ``NewNode``, ``ProofStep``, ``leaf_range``), the ``NodeReader`` protocol and the
-error types, plus the argument checks the other parts of ``remit.ledger.merkle`` share.
+error types, plus the argument checks the other parts of ``remit.tlog.merkle`` share.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests for remit.ledger.checkpoint: C2SP tlog-checkpoint format, signing and opening."""
+"""Tests for remit.tlog.checkpoint: C2SP tlog-checkpoint format, signing and opening."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remit.ledger.checkpoint import (
+from remit.signing import SigningKey, generate_signing_key, key_id_for, parse_skey, parse_vkey
+from remit.tlog.checkpoint import (
     MAX_TREE_SIZE,
     Checkpoint,
     CheckpointError,
     open_checkpoint,
     sign_checkpoint,
 )
-from remit.ledger.merkle import InMemoryTree
-from remit.signing import SigningKey, generate_signing_key, key_id_for, parse_skey, parse_vkey
+from remit.tlog.merkle import InMemoryTree
 
 ROOT = bytes(range(32))
 ROOT_B64 = base64.b64encode(ROOT).decode()
@@ -114,7 +114,7 @@ def test_open_rejects_wrong_origin_unknown_key_and_non_checkpoint(key: SigningKe
     other = generate_signing_key("example.com/other").verifier()
     with pytest.raises(CheckpointError, match="signature check failed"):
         open_checkpoint(note, [other])
-    from remit.ledger.note import sign_note
+    from remit.tlog.note import sign_note
 
     not_a_checkpoint = sign_note("hello\nworld\n", key)
     with pytest.raises(CheckpointError, match="at least 3 lines"):

@@ -1,4 +1,4 @@
-"""Tests for remit.ledger.note: C2SP signed notes (spec example A, Go vector B, rules)."""
+"""Tests for remit.tlog.note: C2SP signed notes (spec example A, Go vector B, rules)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remit.ledger.note import (
-    MAX_SIGNATURES,
-    NoteError,
-    NoteVerifier,
-    check_note_text,
-    open_note,
-    sign_note,
-)
 from remit.signing import (
     SigningKey,
     VerifierKey,
@@ -26,6 +18,14 @@ from remit.signing import (
     key_id_for,
     parse_skey,
     parse_vkey,
+)
+from remit.tlog.note import (
+    MAX_SIGNATURES,
+    NoteError,
+    NoteVerifier,
+    check_note_text,
+    open_note,
+    sign_note,
 )
 
 EM = "\u2014"

@@ -1,4 +1,4 @@
-"""Fixtures for ledger tests: the RFC 6962 / C2SP vectors in ../shared/testdata.
+"""Fixtures for transparency-log tests: the RFC 6962 / C2SP vectors in ../shared/testdata.
 
 The vectors are never copied into the repo: they are read from the ``shared``
 folder that sits beside the repository root, and tests skip when it is absent.

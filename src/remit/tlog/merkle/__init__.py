@@ -25,13 +25,13 @@ supports no hash function other than SHA-256.
 The package is split by job: ``hashing`` (hashes, constants, node ids, errors),
 ``compact`` (``CompactRange``, ``root_of``), ``plans`` (proof planning and
 generation from a ``NodeReader``), ``verify`` (proof verification) and
-``memory`` (``InMemoryTree``). Import from ``remit.ledger.merkle`` itself.
+``memory`` (``InMemoryTree``). Import from ``remit.tlog.merkle`` itself.
 """
 
 from __future__ import annotations
 
-from remit.ledger.merkle.compact import CompactRange, root_of
-from remit.ledger.merkle.hashing import (
+from remit.tlog.merkle.compact import CompactRange, root_of
+from remit.tlog.merkle.hashing import (
     EMPTY_ROOT,
     HASH_SIZE,
     MerkleError,
@@ -45,8 +45,8 @@ from remit.ledger.merkle.hashing import (
     leaf_range,
     node_hash,
 )
-from remit.ledger.merkle.memory import InMemoryTree
-from remit.ledger.merkle.plans import (
+from remit.tlog.merkle.memory import InMemoryTree
+from remit.tlog.merkle.plans import (
     combine_plan,
     consistency_plan,
     consistency_proof,
@@ -59,7 +59,7 @@ from remit.ledger.merkle.plans import (
     root_at,
     root_plan,
 )
-from remit.ledger.merkle.verify import (
+from remit.tlog.merkle.verify import (
     root_from_inclusion_proof,
     verify_consistency,
     verify_inclusion,

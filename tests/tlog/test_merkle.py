@@ -1,4 +1,4 @@
-"""Tests for remit.ledger.merkle against RFC 6962 / transparency-dev vectors and properties."""
+"""Tests for remit.tlog.merkle against RFC 6962 / transparency-dev vectors and properties."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remit.ledger.merkle import (
+from remit.tlog.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     CompactRange,

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from remit.ledger.merkle.compact import CompactRange
-from remit.ledger.merkle.hashing import (
+from remit.tlog.merkle.compact import CompactRange
+from remit.tlog.merkle.hashing import (
     MerkleError,
     NodeId,
     NodeNotFoundError,
     _check_non_negative,
     leaf_hash,
 )
-from remit.ledger.merkle.plans import consistency_proof, inclusion_proof, root_at
+from remit.tlog.merkle.plans import consistency_proof, inclusion_proof, root_at
 
 
 class InMemoryTree:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from remit.ledger.merkle.hashing import (
+from remit.tlog.merkle.hashing import (
     EMPTY_ROOT,
     MerkleError,
     NodeId,

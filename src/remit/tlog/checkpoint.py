@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from remit.ledger.note import NoteError, NoteSigner, NoteVerifier, open_note, sign_note
+from remit.tlog.note import NoteError, NoteSigner, NoteVerifier, open_note, sign_note
 
 __all__ = [
     "MAX_TREE_SIZE",

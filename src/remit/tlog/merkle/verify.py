@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from remit.ledger.merkle.hashing import HASH_SIZE, ProofError, node_hash
-from remit.ledger.merkle.plans import consistency_proof_size
+from remit.tlog.merkle.hashing import HASH_SIZE, ProofError, node_hash
+from remit.tlog.merkle.plans import consistency_proof_size
 
 
 def _proof_int(name: str, value: int) -> None:

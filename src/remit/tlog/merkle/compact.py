@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from itertools import islice
 
-from remit.ledger.merkle.hashing import (
+from remit.tlog.merkle.hashing import (
     _LEAF,
     _NODE,
     EMPTY_ROOT,
@@ -23,7 +23,7 @@ from remit.ledger.merkle.hashing import (
     _fold,
     _sha256,
 )
-from remit.ledger.merkle.plans import _fetch, root_plan
+from remit.tlog.merkle.plans import _fetch, root_plan
 
 # Leaves hashed per batch by CompactRange.extend_data once the range is aligned:
 # a whole 2**_CHUNK_LEVEL subtree is built level by level with comprehensions.
