@@ -184,7 +184,9 @@ def setup(folder: Path, db: str) -> tuple[list[str], str]:
         ),
     )
     store = open_store(db)
-    _, key = KeyStore(store).create("bench-agent", Role.AGENT, "remediator", datetime.now(UTC))
+    _, key = KeyStore(store).create(
+        "bench-agent", Role.AGENT, "remediator", datetime.now(UTC), "bench-setup"
+    )
     store.close()
     return ["--envelope", str(env), "--trusted-keys", str(pub), "--db", db], key
 

@@ -29,9 +29,11 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from remit.domain.canonical import canonical_json
+from remit.domain.clock import ts_text
+from remit.ledger.kinds import NoteRecord
 from remit.ledger.log import Ledger
 from remit.ledger.postgres_store import PostgresStore
-from remit.ledger.records import NewEntry, ts_text
+from remit.ledger.records import NewEntry
 from remit.ledger.sqlite_store import SqliteStore
 from remit.ledger.verify import verify_store
 from remit.signing.keys import generate_signing_key
@@ -74,7 +76,7 @@ def entries(n: int, seed: int = 1) -> list[NewEntry]:
                 },
             }
         )
-        out.append(NewEntry("note", ts, body))
+        out.append(NewEntry("note", ts, body, NoteRecord(), "bench"))
     return out
 
 

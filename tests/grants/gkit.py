@@ -58,10 +58,10 @@ def open_world(
         try:
             now = clock()
             world.keys["scanner"] = world.runtime.keys.create(
-                "scanner", Role.AGENT, "scanner", now
+                "scanner", Role.AGENT, "scanner", now, "test-setup"
             )[1]
             world.keys["agent-2"] = world.runtime.keys.create(
-                "agent-2", Role.AGENT, "remediator", now
+                "agent-2", Role.AGENT, "remediator", now, "test-setup"
             )[1]
             yield world, clock
         finally:

@@ -24,7 +24,7 @@ from tests.grants.gkit import (
 )
 from tests.support.aws_world import ROLE_PREFIX, AwsWorld, envelope_changed
 
-from remit.ledger.records import parse_ts
+from remit.domain.clock import parse_ts
 
 SESSION_POLICY_MAX = 2048
 
@@ -158,7 +158,7 @@ def test_action_iam_cannot_scope_is_refused_not_widened(world: AwsWorld) -> None
     assert calls == []
     (refusal,) = entries_for(world, "grant", d["id"])
     assert refusal["data"]["status"] == "refused"
-    assert refusal["data"]["http_status"] == 422
+    assert refusal["data"]["error"] == "unprocessable"
 
 
 def _arns_for_policy_length(length: int) -> list[str]:
@@ -207,7 +207,7 @@ def test_session_policy_over_the_size_limit_is_refused_and_recorded(world: AwsWo
     (refusal,) = entries_for(world, "grant", d["id"])
     assert refusal["kind"] == "grant"
     assert refusal["data"]["status"] == "refused"
-    assert refusal["data"]["http_status"] == 422
+    assert refusal["data"]["error"] == "unprocessable"
     assert "2048" in refusal["data"]["reason"]
 
 
@@ -234,10 +234,10 @@ def test_credentials_go_only_to_the_key_that_asked_and_only_once(world: AwsWorld
         assert len(calls) == 1  # the second ask never reached STS
 
     recorded = entries_for(world, "grant", d["id"])
-    statuses = [(e["actor"], e["data"]["status"], e["data"].get("http_status")) for e in recorded]
+    statuses = [(e["actor"], e["data"]["status"], e["data"].get("error")) for e in recorded]
     refusals = [s for s in statuses if s[1] == "refused"]
     # Every refusal is on the ledger: four wrong keys and the second ask.
-    assert [s[2] for s in refusals] == [403, 403, 403, 403, 409], statuses
+    assert [s[2] for s in refusals] == ["forbidden"] * 4 + ["conflict"], statuses
     assert [s[1] for s in statuses].count("issued") == 1
 
 
@@ -250,7 +250,7 @@ def test_denied_decision_gets_no_credentials(world: AwsWorld) -> None:
     assert calls == []
     (refusal,) = entries_for(world, "grant", d["id"])
     assert refusal["data"]["status"] == "refused"
-    assert refusal["data"]["http_status"] == 409
+    assert refusal["data"]["error"] == "conflict"
 
 
 def test_pending_then_rejected_decision_gets_no_credentials(world: AwsWorld) -> None:
@@ -276,7 +276,7 @@ def test_pending_then_rejected_decision_gets_no_credentials(world: AwsWorld) -> 
         rejected = grant(world, d["id"])
         assert rejected.status_code == 409, rejected.text
     assert calls == []
-    assert [e["data"]["http_status"] for e in entries_for(world, "grant", d["id"])] == [409, 409]
+    assert [e["data"]["error"] for e in entries_for(world, "grant", d["id"])] == ["conflict"] * 2
 
 
 def test_approved_decision_gets_credentials(world: AwsWorld) -> None:
@@ -310,7 +310,7 @@ def test_grant_window_passed(world: AwsWorld, clock: Clock) -> None:
     assert calls == []
     (refusal,) = entries_for(world, "grant", d["id"])
     assert refusal["data"]["status"] == "refused"
-    assert refusal["data"]["http_status"] == 410
+    assert refusal["data"]["error"] == "gone"
 
 
 def test_grant_within_the_window(world: AwsWorld, clock: Clock) -> None:
@@ -375,7 +375,7 @@ def test_sts_failure_fails_closed_and_is_recorded(world: AwsWorld) -> None:
     assert "secret_access_key" not in body and "session_token" not in body
     (failed,) = entries_for(world, "grant", d["id"])
     assert failed["data"]["status"] == "failed"
-    assert failed["data"]["http_status"] == 502
+    assert failed["data"]["error"] == "upstream"
     assert "no-such-execution-role" in failed["data"]["reason"]
     # Not recorded as issued, so nothing to revoke and no second chance at a grant row.
     assert not world.runtime.grants.has_grant(d["id"])

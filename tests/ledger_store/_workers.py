@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from remit.ledger.kinds import NoteRecord
 from remit.ledger.records import NewEntry, make_entry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,16 +37,15 @@ KEY_ENV = "REMIT_TEST_LOG_KEY"
 
 def worker_entry(worker: int, seq: int) -> NewEntry:
     """The entry number `seq` of concurrent writer `worker` (unique per pair)."""
-    return make_entry(
-        "note", T0 + timedelta(milliseconds=seq), f"worker-{worker}", {"worker": worker, "seq": seq}
-    )
+    record = NoteRecord({"worker": worker, "seq": seq})
+    return make_entry(record, T0 + timedelta(milliseconds=seq), f"worker-{worker}")
 
 
 def crash_entry(index: int) -> NewEntry:
     """The entry the crash writer puts at `index`: its bytes follow from the index alone."""
     pad = hashlib.sha256(str(index).encode()).hexdigest() * (1 + index % 7)
     return make_entry(
-        "note", T0 + timedelta(seconds=index), "crash-writer", {"i": index, "pad": pad}
+        NoteRecord({"i": index, "pad": pad}), T0 + timedelta(seconds=index), "crash-writer"
     )
 
 

@@ -30,6 +30,7 @@ from remit.domain import ActionRequest
 from remit.domain.decisions import Decision
 from remit.domain.reasons import ReasonCode
 from remit.domain.tiers import Tier
+from remit.ledger.kinds import NoteRecord
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.postgres_store import PostgresStore
@@ -55,7 +56,7 @@ def assert_recorded(d: Decision, index: int) -> None:
 
 
 def seed(store: LedgerStore, n: int = 3) -> int:
-    store.append([make_entry("note", NOW, "tester", {"seed": i}) for i in range(n)])
+    store.append([make_entry(NoteRecord({"seed": i}), NOW, "tester") for i in range(n)])
     return store.size()
 
 
@@ -109,7 +110,7 @@ def test_sqlite_file_gone_under_an_open_store_denies(
         for _ in range(3):
             assert_denied_unrecorded(recorder.decide(make_request(), "tester", NOW))
         with pytest.raises(LedgerUnavailable):
-            store.append([make_entry("note", NOW, "tester", {})])
+            store.append([make_entry(NoteRecord({}), NOW, "tester")])
         assert store.size() == before  # nothing committed, even into the orphaned file
     finally:
         store.close()
@@ -319,7 +320,7 @@ def test_write_failing_midway_rolls_back_every_row(
     d = recorder.decide(make_request(), "tester", NOW)
     assert_denied_unrecorded(d)
     assert store.size() == before
-    assert store.decision_entry(d.id) is None
+    assert store.reads.decision(d.id) is None
     assert store.actions_in_window("remediator", "R7-revoke-stale", NOW) == 0
     with raw_connection(db_target) as conn:
         conn.execute(store._sql("DELETE FROM nodes WHERE id = ?"), (node_key(4, 0),))
@@ -406,7 +407,7 @@ def test_optimistic_append_failing_midway_rolls_back_and_denies(
         d = recorder.decide(make_request(), "tester", NOW)
         assert_denied_unrecorded(d)
         assert store.size() == 15
-        assert store.decision_entry(d.id) is None
+        assert store.reads.decision(d.id) is None
         with raw_connection(db_target) as conn:
             conn.execute(store._sql("DELETE FROM nodes WHERE id = ?"), (node_key(4, 0),))
         assert_recorded(recorder.decide(make_request(), "tester", NOW), 15)

@@ -20,6 +20,7 @@ from remit.decide import Gate
 from remit.domain import ActionRequest
 from remit.domain.reasons import ReasonCode
 from remit.domain.tiers import Tier
+from remit.ledger.kinds import NoteRecord
 from remit.ledger.log import Ledger
 from remit.ledger.postgres_store import PostgresStore
 from remit.ledger.records import NewEntry, make_entry
@@ -126,7 +127,7 @@ def test_optimistic_appends_take_the_next_index_whoever_appended_before(
 
 
 def note(i: int) -> NewEntry:
-    return make_entry("note", NOW + timedelta(seconds=i), "tester", {"i": i})
+    return make_entry(NoteRecord({"i": i}), NOW + timedelta(seconds=i), "tester")
 
 
 def test_threads_appending_through_one_store_count_each_action_once(

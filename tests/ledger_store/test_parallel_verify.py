@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from remit.ledger.kinds import NoteRecord
 from remit.ledger.log import Ledger
 from remit.ledger.records import make_entry
 from remit.ledger.sqlite_store import SqliteStore
@@ -31,7 +32,7 @@ def honest(tmp_path_factory: pytest.TempPathFactory, key: SigningKey) -> Path:
     ledger = Ledger(store, key)
     for batch in range(6):
         store.append(
-            [make_entry("note", NOW, "tester", {"n": batch * 1000 + i}) for i in range(997)]
+            [make_entry(NoteRecord({"n": batch * 1000 + i}), NOW, "tester") for i in range(997)]
         )
         ledger.checkpoint(NOW)
     store.close()

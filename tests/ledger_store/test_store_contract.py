@@ -22,6 +22,7 @@ from remit.decide import Gate
 from remit.domain import ActionRequest
 from remit.domain.reasons import ReasonCode
 from remit.domain.tiers import Tier
+from remit.ledger.kinds import NoteRecord
 from remit.ledger.log import Ledger, NoLogKey
 from remit.ledger.records import NewEntry, make_entry
 from remit.ledger.sqlite_store import SqliteStore
@@ -37,11 +38,12 @@ R7 = "R7-revoke-stale"
 
 
 def note(i: int, pad: int = 0) -> NewEntry:
-    return make_entry("note", T0 + timedelta(seconds=i), "tester", {"i": i, "pad": "x" * pad})
+    return make_entry(NoteRecord({"i": i, "pad": "x" * pad}), T0 + timedelta(seconds=i), "tester")
 
 
 def raw(i: int, body: bytes) -> NewEntry:
-    return NewEntry("note", (T0 + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), body)
+    ts = (T0 + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return NewEntry("note", ts, body, NoteRecord(), "tester")  # raw bytes: storage only
 
 
 def fill(store: LedgerStore, n: int) -> list[bytes]:
@@ -257,7 +259,7 @@ def test_verify_log_passes_on_an_honest_log(
         elif roll < 0.3:
             ledger.record_event("model_update", NOW, f"event {i}", "tester", NOW)
         else:
-            ledger.record("note", NOW, "tester", {"i": i})
+            store.append([make_entry(NoteRecord({"i": i}), NOW, "tester")])
         if rng.random() < 0.08 or i in (0, 15, 16, 63):
             ledger.checkpoint(NOW)
             sizes.append(i + 1)
@@ -278,7 +280,7 @@ def test_verify_log_passes_on_an_honest_log(
 
 def test_events_after_reflects_recorded_events(store: LedgerStore) -> None:
     ledger = Ledger(store)
-    ledger.record("note", NOW, "tester", {"filler": True})
+    store.append([make_entry(NoteRecord({"filler": True}), NOW, "tester")])
     recorded = [
         ("acquisition", datetime(2026, 10, 1, tzinfo=UTC), "bought co"),
         ("model_update", datetime(2026, 11, 5, tzinfo=UTC), "new model"),
@@ -344,12 +346,13 @@ def test_actions_in_window_reflects_recorded_decisions(
     assert store.actions_in_window("remediator", "R1-read", NOW - timedelta(days=1)) == 0
     # Every recorded decision is findable by id, with exactly the bytes the ledger holds.
     for d in (*decisions, denied, low):
-        entry = store.decision_entry(d.id)
-        assert entry is not None
-        assert entry.index == d.extra["ledger_index"]
-        assert json.loads(entry.body)["data"]["decision"]["id"] == d.id
-    assert [e.index for e in store.recent_decisions(3)] == [9, 8, 7]
-    assert store.decision_entry("dec_missing") is None
+        found = store.reads.decision(d.id)
+        assert found is not None
+        assert found.index == d.extra["ledger_index"]
+        assert found.record.id == d.id
+        assert json.loads(store.entry(found.index).body)["data"]["decision"]["id"] == d.id
+    assert [e.index for e in store.reads.recent_decisions(3)] == [9, 8, 7]
+    assert store.reads.decision("dec_missing") is None
 
 
 def test_rate_window_closes_at_the_limit(

@@ -28,6 +28,7 @@ from remit.domain import ActionRequest
 from remit.domain.trust import EnvelopeTrust
 from remit.envelope import load_envelope
 from remit.ledger.bundle import read_bundle, write_bundle
+from remit.ledger.kinds import NoteRecord
 from remit.ledger.log import Ledger
 from remit.ledger.records import make_entry
 from remit.ledger.sqlite_store import SqliteStore
@@ -70,7 +71,9 @@ def honest(tmp_path_factory: pytest.TempPathFactory, log_key: SigningKey) -> Hon
         elif roll < 0.4:
             ledger.record_event("model_update", NOW, f"event {i}", "tamper-test", NOW)
         else:
-            store.append([make_entry("note", NOW, "tamper-test", {"i": i, "pad": "p" * (i % 90)})])
+            store.append(
+                [make_entry(NoteRecord({"i": i, "pad": "p" * (i % 90)}), NOW, "tamper-test")]
+            )
         if store.size() in CHECKPOINT_SIZES:
             ledger.checkpoint(NOW + timedelta(minutes=i))
     assert store.size() == SIZE
@@ -319,7 +322,7 @@ def _reads(store: SqliteStore) -> list[Callable[[], object]]:
         lambda: store.leaf_hashes(0, SIZE),
         lambda: store.inclusion_proof(SIZE - 1, SIZE),
         lambda: store.consistency_proof(1, SIZE),
-        lambda: store.recent_decisions(SIZE),
+        lambda: store.reads.recent_decisions(SIZE),
     ]
 
 

@@ -416,7 +416,7 @@ def test_remit_unreachable_raises_remit_unavailable(world: AwsWorld) -> None:
 def test_remit_answering_503_raises_remit_unavailable(world: AwsWorld, tmp_path: Path) -> None:
     """A Remit whose ledger cannot be read cannot check the API key: 503, never proceed."""
     rt = Runtime(world.runtime.config.model_copy(update={"db": str(tmp_path / "other.db")}))
-    key = rt.keys.create("agent", Role.AGENT, "remediator", rt.clock())[1]
+    key = rt.keys.create("agent", Role.AGENT, "remediator", rt.clock(), "test-setup")[1]
     rt.store.close()
     c = remit.Client("http://testserver", key, agent="remediator", provenance=PROVENANCE)
     c._http.close()

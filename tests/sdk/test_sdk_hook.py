@@ -51,7 +51,7 @@ class Sent:
         ua = ua.decode() if isinstance(ua, bytes) else str(ua)
         m = UA_DECISION.search(ua)
         did = m.group(1) if m else None
-        on_ledger = did is not None and self.world.runtime.store.decision_entry(did) is not None
+        on_ledger = did is not None and self.world.runtime.store.reads.decision(did) is not None
         self.requests.append(
             {"url": request.url, "ua": ua, "decision": did, "on_ledger": on_ledger}
         )

@@ -108,7 +108,7 @@ def api_keys(rt: Runtime, clock: Clock) -> ApiKeys:
     texts: dict[str, str] = {}
     labels: dict[str, str] = {}
     for attr, (name, role, agent) in made.items():
-        record, text = rt.keys.create(name, role, agent, clock())
+        record, text = rt.keys.create(name, role, agent, clock(), "test-setup")
         texts[attr] = text
         labels[attr] = record.identity().label
     return ApiKeys(**texts, labels=labels)

@@ -115,7 +115,7 @@ def bearer(key: str) -> dict[str, str]:
 
 def entries(store: LedgerStore) -> list[dict[str, Any]]:
     """Every ledger entry as parsed JSON, with its index under `_index`."""
-    return [{**e.data(), "_index": e.index} for e in store.entries()]
+    return [{**e.document(), "_index": e.index} for e in store.entries()]
 
 
 def entries_of(store: LedgerStore, kind: str) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from tests.server.srvkit import (
 
 from remit.domain.requests import ActionRequest
 from remit.envelope.signoff import signoffs_path
+from remit.ledger.kinds import IdentityRecord
 from remit.ledger.log import request_digest
 from remit.ledger.store import LedgerUnavailable
 from remit.server.config import ServerConfig
@@ -178,10 +179,13 @@ def test_every_route_needs_a_valid_unrevoked_key(
         assert r.status_code == 401, (headers, r.status_code, r.text)
         assert r.headers.get("www-authenticate") == "Bearer"
         assert "key" in r.json()["detail"]
-    assert rt.keys.revoke(admin_id, clock())
+    assert rt.store.size() == before
+    assert rt.keys.revoke(admin_id, clock(), "test-setup")
+    revoked = rt.store.size()  # the revocation itself is recorded
+    assert rt.store.entry(before).read().record == IdentityRecord("key_revoked", admin_id)
     r = client.request(method, path, json=body, headers=bearer(api_keys.admin))
     assert r.status_code == 401, r.text
-    assert rt.store.size() == before
+    assert rt.store.size() == revoked
 
 
 def test_every_v1_route_in_the_openapi_document_refuses_a_missing_key(
@@ -292,7 +296,7 @@ def test_decision_is_recorded_before_the_answer_and_names_the_key(
         True,
     )
     assert d["ledger_index"] == before
-    entry = rt.store.entry(before).data()
+    entry = rt.store.entry(before).document()
     assert entry["kind"] == "decision"
     assert entry["actor"] == api_keys.labels["agent"]
     assert entry["data"]["decision"]["id"] == d["id"]
@@ -310,7 +314,7 @@ def test_admin_may_ask_for_any_agent_and_is_named(
 ) -> None:
     d = decide(client, api_keys.admin, read_request(agent=SECOND_AGENT))
     assert d["tier"] == "autonomous"
-    assert rt.store.entry(d["ledger_index"]).data()["actor"] == api_keys.labels["admin"]
+    assert rt.store.entry(d["ledger_index"]).document()["actor"] == api_keys.labels["admin"]
 
 
 def test_unknown_decision_is_404(client: TestClient, api_keys: ApiKeys) -> None:
@@ -378,7 +382,7 @@ def test_approve_releases_the_agent_and_is_recorded_with_the_approver(
         "checked",
     )
     assert rt.store.size() == before + 1
-    entry = rt.store.entry(before).data()
+    entry = rt.store.entry(before).document()
     assert (entry["kind"], entry["actor"]) == ("approval", api_keys.labels["alice"])
     assert entry["data"]["state"] == "approved"
     assert entry["data"]["comment"] == "checked"
@@ -588,7 +592,7 @@ def test_outcome_is_recorded_with_the_agent(
     )
     assert r.status_code == 200, r.text
     assert r.json() == {"decision_id": d["id"], "ledger_index": before, "ran_without_allow": False}
-    entry = rt.store.entry(before).data()
+    entry = rt.store.entry(before).document()
     assert (entry["kind"], entry["actor"]) == ("outcome", api_keys.labels["agent"])
     assert entry["data"]["cloud_request_ids"] == ["req-1", "req-2"]
     assert entry["data"]["decision_status"] == "allowed"
@@ -604,7 +608,7 @@ def test_success_without_an_allow_is_flagged(
         )
         assert r.status_code == 200, r.text
         flag = bool(r.json()["ran_without_allow"])
-        entry = rt.store.entry(r.json()["ledger_index"]).data()
+        entry = rt.store.entry(r.json()["ledger_index"]).document()
         assert entry["data"]["ran_without_allow"] == flag
         assert isinstance(entry["data"]["ran_without_allow"], bool)
         return flag
@@ -644,7 +648,7 @@ def test_revalidation_event_holds_autonomy(
     assert r.status_code == 200, r.text
     ev = r.json()
     assert ev["kind"] == "acquisition"
-    entry = rt.store.entry(ev["ledger_index"]).data()
+    entry = rt.store.entry(ev["ledger_index"]).document()
     assert (entry["kind"], entry["actor"]) == ("event", api_keys.labels["admin"])
     assert entry["data"]["note"] == "bought acquired-co"
     status = client.get("/v1/envelope/status", headers=bearer(api_keys.auditor)).json()
@@ -994,11 +998,10 @@ def test_keys_create_prints_the_key_alone_and_it_works(
     key_id = key.split("_")[1]
     d = decide(client, key, read_request())
     assert d["tier"] == "autonomous"
-    assert rt.store.entry(d["ledger_index"]).data()["actor"] == f"agent:cli-bot#{key_id}"
-    (created,) = [
-        e for e in entries_of(rt.store, "identity") if e["data"]["action"] == "key_created"
-    ]
-    assert created["data"]["key_id"] == key_id and created["data"]["role"] == "agent"
+    assert rt.store.entry(d["ledger_index"]).document()["actor"] == f"agent:cli-bot#{key_id}"
+    (created,) = [e for e in entries_of(rt.store, "identity") if e["data"]["key_id"] == key_id]
+    assert created["data"]["action"] == "key_created" and created["data"]["role"] == "agent"
+    assert created["actor"] == "cli"
     assert key.split("_", 2)[2] not in str(entries(rt.store))  # the secret is never recorded
     listed = ok(remit("keys", "list", "--db", db, cwd=cwd)).stdout
     assert key_id in listed and key not in listed

@@ -25,7 +25,7 @@ def _runtime(server_config: ServerConfig, notify: dict[str, Any]) -> Runtime:
 
 
 def _entries(rt: Runtime, kind: str) -> list[dict[str, Any]]:
-    return [e.data() for e in rt.store.entries() if e.kind == kind]
+    return [e.document() for e in rt.store.entries() if e.kind == kind]
 
 
 def _wait(pred: Any, seconds: float = 10.0) -> bool:
@@ -46,7 +46,7 @@ def test_notify_and_approve_reach_the_webhook_and_mail(
                  "recipients": ["oncall@example.com"]},
     }  # fmt: skip
     rt = _runtime(server_config, notify)
-    _, key = rt.keys.create("bot", Role.AGENT, "remediator", rt.clock())
+    _, key = rt.keys.create("bot", Role.AGENT, "remediator", rt.clock(), "test-setup")
     try:
         with TestClient(create_app(rt)) as c:
             headers = {"Authorization": f"Bearer {key}"}
@@ -83,7 +83,7 @@ def test_a_dead_channel_never_blocks_or_fails_a_decision(
     port = free_port()  # nothing listens there
     notify = {"webhook": {"url": f"http://127.0.0.1:{port}/hook", "timeout": 1}}
     rt = _runtime(server_config, notify)
-    _, key = rt.keys.create("bot", Role.AGENT, "remediator", rt.clock())
+    _, key = rt.keys.create("bot", Role.AGENT, "remediator", rt.clock(), "test-setup")
     try:
         with TestClient(create_app(rt)) as c:
             started = time.monotonic()

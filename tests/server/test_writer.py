@@ -26,12 +26,12 @@ from tests.server.srvkit import (
 
 from remit.approvals.rules import ApprovalState
 from remit.domain.canonical import canonical_json
+from remit.domain.clock import ts_text
 from remit.domain.ids import new_id
 from remit.envelope.signoff import signoffs_path
 from remit.envelope.source import EnvelopeSource
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
-from remit.ledger.records import ts_text
 from remit.ledger.verify import verify_store
 from remit.server.coalesce import LoopCoalescer
 from remit.server.views import present, present_fresh
@@ -145,9 +145,9 @@ def test_the_fast_answer_is_the_models_answer(
     version = source.current(NOW).version
     ((_, body, _),) = decide_group(ledger, source, [wire(make(), version)])
     fast = json.loads(body)
-    row = ledger.store.decision_entry(fast["id"])
+    row = ledger.store.reads.decision(fast["id"])
     assert row is not None
-    data = json.loads(row.body)["data"]
+    data = json.loads(ledger.store.entry(row.index).body)["data"]
     d = {**data["decision"], "ledger_index": row.index, "actor": "agent:bot#k1"}
     d["on_behalf_of"] = data["request"]["on_behalf_of"]
     approval = data.get("approval")

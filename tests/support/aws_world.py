@@ -168,7 +168,7 @@ def build_world(
             ("admin", Role.ADMIN, None),
             ("auditor", Role.AUDITOR, None),
         ):
-            keys[name] = rt.keys.create(name, role, agent, now)[1]
+            keys[name] = rt.keys.create(name, role, agent, now, "test-setup")[1]
         with TestClient(create_app(rt), base_url="http://testserver") as http:
             yield AwsWorld(moto, boot, folder, rt, http, keys)
 

@@ -1,33 +1,29 @@
 """The approval queue as recorded: pending decisions, their resolution, and resolving one
 (approve / reject / expire) as a ledger entry appended under the ledger's lock, so two
-replicas can never both resolve the same approval.
+replicas can never both resolve the same approval. Reads through the ledger's typed
+reads; holds no SQL.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from remit.approvals.rules import (
-    ApprovalRefused,
     ApprovalState,
     Pending,
     check_resolver,
     effective_state,
 )
-from remit.decide import GateState
+from remit.domain.clock import ts_text
+from remit.errors import NotFound
 from remit.identity.model import Identity
-from remit.ledger.records import NewEntry, make_entry, parse_ts, ts_text
-from remit.ledger.store import LedgerStore
-
-_PENDING_SQL = (
-    "SELECT a.decision_id, a.requested_by, a.on_behalf_of, a.request_digest, a.expires_at, "
-    "x.state, x.actor, x.comment, x.ts, a.idx FROM approvals a "
-    "LEFT JOIN approval_actions x ON x.decision_id = a.decision_id"
-)
+from remit.ledger.gate_reads import LockedReads
+from remit.ledger.kinds import ApprovalResolution, DecisionRecord
+from remit.ledger.reads import ApprovalStanding, LedgerReads
+from remit.ledger.records import NewEntry, make_entry
+from remit.ledger.store import LedgerStore, LedgerUnavailable
 
 
 @dataclass(frozen=True)
@@ -57,17 +53,12 @@ class ApprovalRecord:
         }
 
 
-def _record(row: Sequence[Any]) -> ApprovalRecord:
-    did, by, obo, digest, expires, state, actor, comment, ts, idx = row
+def _record(s: ApprovalStanding) -> ApprovalRecord:
+    state = ApprovalState(s.state) if s.state else ApprovalState.PENDING
     pending = Pending(
-        did,
-        by,
-        obo,
-        digest,
-        parse_ts(expires),
-        ApprovalState(state) if state else ApprovalState.PENDING,
+        s.decision_id, s.requested_by, s.on_behalf_of, s.request_digest, s.expires_at, state
     )
-    return ApprovalRecord(pending, actor, comment, ts, int(idx))
+    return ApprovalRecord(pending, s.resolved_by, s.comment, s.resolved_at, s.decision_index)
 
 
 class ApprovalQueue:
@@ -77,14 +68,17 @@ class ApprovalQueue:
         self.store = store
 
     def get(self, decision_id: str) -> ApprovalRecord | None:
-        rows = self.store.query(_PENDING_SQL + " WHERE a.decision_id = ?", (decision_id,))
-        return _record(rows[0]) if rows else None
+        return self._get(self.store.reads, decision_id)
+
+    @staticmethod
+    def _get(reads: LedgerReads, decision_id: str) -> ApprovalRecord | None:
+        found = reads.approval(decision_id)
+        return _record(found) if found else None
 
     def list(
         self, state: ApprovalState | None, now: datetime, limit: int = 200
     ) -> list[ApprovalRecord]:
-        rows = self.store.query(_PENDING_SQL + " ORDER BY a.idx DESC LIMIT ?", (limit * 5,))
-        records = [_record(r) for r in rows]
+        records = [_record(s) for s in self.store.reads.approvals(limit * 5)]
         if state is not None:
             records = [r for r in records if r.state_at(now) is state]
         return records[:limit]
@@ -98,54 +92,62 @@ class ApprovalQueue:
         now: datetime,
         digest: str | None = None,
     ) -> ApprovalRecord:
-        """Approve or reject, as `who`. Raises ApprovalRefused (with an HTTP-ish status)."""
+        """Approve or reject, as `who`. Raises NotFound, Forbidden (separation of duties,
+        role) or Conflict (already resolved, expired, digest mismatch)."""
         if state not in (ApprovalState.APPROVED, ApprovalState.REJECTED):
             raise ValueError("resolve() approves or rejects; expiry is recorded by expire_due()")
 
-        def build(_state: GateState, _size: int) -> list[NewEntry]:
-            record = self.get(decision_id)
+        def build(locked: LockedReads, _size: int) -> list[NewEntry]:
+            record = self._get(locked, decision_id)
             if record is None:
-                raise ApprovalRefused(f"no approval is pending for decision {decision_id}", 404)
+                raise NotFound(f"no approval is pending for decision {decision_id}")
             check_resolver(record.pending, who, now, digest)
-            return [self._entry(record, state, who.label, comment, now)]
+            return [self._entry(locked, record, state, who.label, comment, now)]
 
-        self.store.append_computed(build)
+        try:
+            self.store.append_computed(build)
+        except LedgerUnavailable as exc:
+            raise LedgerUnavailable(f"not recorded, so not resolved: {exc}") from exc
         found = self.get(decision_id)
         assert found is not None
         return found
 
     def expire_due(self, now: datetime, actor: str = "system:remit") -> int:
         """Record expiry (counts as deny) for every pending approval past its deadline."""
-
-        due_sql = _PENDING_SQL + " WHERE a.expires_at <= ? AND x.state IS NULL"
-        due = (ts_text(now),)
-        if not self.store.query(due_sql + " LIMIT 1", due):
+        if not self.store.reads.approvals_due(now, limit=1):
             return 0  # the usual case: no lock taken, decisions are not held up
 
-        def build(_state: GateState, _size: int) -> list[NewEntry]:
+        def build(locked: LockedReads, _size: int) -> list[NewEntry]:
             return [  # read again under the append lock: another replica may have been first
-                self._entry(_record(r), ApprovalState.EXPIRED, actor, "approval timed out", now)
-                for r in self.store.query(due_sql, due)
+                self._entry(
+                    locked, _record(s), ApprovalState.EXPIRED, actor, "approval timed out", now
+                )
+                for s in locked.approvals_due(now)
             ]
 
         _, indexes = self.store.append_computed(build)
         return len(indexes)
 
+    @staticmethod
     def _entry(
-        self, record: ApprovalRecord, state: ApprovalState, actor: str, comment: str, now: datetime
+        locked: LockedReads,
+        record: ApprovalRecord,
+        state: ApprovalState,
+        actor: str,
+        comment: str,
+        now: datetime,
     ) -> NewEntry:
-        decision = json.loads(self.store.entry(record.decision_index).body)["data"]["decision"]
-        return make_entry(
-            "approval",
-            now,
-            actor,
-            {
-                "decision_id": record.pending.decision_id,
-                "state": state.value,
-                "comment": comment,
-                "request_digest": record.pending.request_digest,
-                "agent": decision["agent"],
-                "action": decision["action"],
-                "rules": decision["rules"],
-            },
+        entry = locked.entry(record.decision_index)
+        if entry is None:
+            raise LookupError(f"approval {record.pending.decision_id} has no decision entry")
+        decision = entry.read_as(DecisionRecord).record
+        resolution = ApprovalResolution(
+            record.pending.decision_id,
+            state.value,  # type: ignore[arg-type]
+            comment,
+            record.pending.request_digest,
+            decision.agent,
+            decision.action,
+            decision.rules,
         )
+        return make_entry(resolution, now, actor)

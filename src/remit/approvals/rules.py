@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from remit.domain.clock import ts_text
+from remit.errors import Conflict, Forbidden
 from remit.identity.model import Identity, Role
 
 
@@ -21,14 +23,6 @@ class ApprovalState(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
-
-
-class ApprovalRefused(ValueError):
-    """Why this identity cannot resolve this approval (the message is shown to them)."""
-
-    def __init__(self, message: str, status: int = 403) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -53,29 +47,22 @@ def effective_state(state: ApprovalState, expires_at: datetime, now: datetime) -
 def check_resolver(
     pending: Pending, who: Identity, now: datetime, digest: str | None = None
 ) -> None:
-    """Raise ApprovalRefused unless `who` may approve or reject `pending` at `now`."""
+    """Raise Forbidden or Conflict unless `who` may approve or reject `pending` at `now`."""
     if who.role not in (Role.APPROVER, Role.ADMIN):
-        raise ApprovalRefused(f"role {who.role.value} cannot resolve approvals")
+        raise Forbidden(f"role {who.role.value} cannot resolve approvals")
     if pending.state is not ApprovalState.PENDING:
-        raise ApprovalRefused(
-            f"decision {pending.decision_id} is already {pending.state.value}", 409
-        )
+        raise Conflict(f"decision {pending.decision_id} is already {pending.state.value}")
     if now >= pending.expires_at:
-        raise ApprovalRefused(
+        raise Conflict(
             f"the approval for {pending.decision_id} expired at "
-            f"{pending.expires_at.isoformat()}; it counts as deny",
-            409,
+            f"{ts_text(pending.expires_at)}; it counts as deny"
         )
     if who.label == pending.requested_by:
-        raise ApprovalRefused("separation of duties: the requesting identity cannot approve")
+        raise Forbidden("separation of duties: the requesting identity cannot approve")
     if pending.on_behalf_of and who.name.lower() == pending.on_behalf_of.lower():
-        raise ApprovalRefused(
-            f"separation of duties: {who.name} is the person this request was made for"
-        )
+        raise Forbidden(f"separation of duties: {who.name} is the person this request was made for")
     if digest is not None and digest != pending.request_digest:
-        raise ApprovalRefused(
-            "the request you reviewed is not the one pending (digest mismatch)", 409
-        )
+        raise Conflict("the request you reviewed is not the one pending (digest mismatch)")
 
 
 def outcome_for(tier: str, state: ApprovalState | None) -> str:

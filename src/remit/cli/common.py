@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from remit.domain.clock import utcnow
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -44,7 +46,7 @@ def warn(message: str) -> None:
 def parse_time(value: str | None, what: str = "--now") -> datetime:
     """An ISO-8601 time with a zone (Z allowed), or now when None."""
     if value is None:
-        return datetime.now(UTC)
+        return utcnow()
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from remit.cli.common import DbOption, fail, iso, parse_time, print_json
 from remit.cli.ledger_access import ledger_or_fail
 from remit.cli.loading import gate_for
+from remit.domain.clock import utcnow
 from remit.domain.requests import ActionRequest
 from remit.envelope.loader import EnvelopeError
 from remit.ledger.store import LedgerUnavailable
@@ -83,14 +84,13 @@ def event_add(
     """Record an organisational event; events listed in an envelope's revalidate_on hold
     autonomy until the envelope is signed off again."""
     import re
-    from datetime import UTC, datetime
 
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", kind):
         fail(f"--kind: {kind!r} is not an event kind (lower-case letters, digits, _)")
     when = parse_time(at, "--at")
     ledger = ledger_or_fail(db)
     try:
-        index = ledger.record_event(kind, when, note, actor, datetime.now(UTC))
+        index = ledger.record_event(kind, when, note, actor, utcnow())
     except LedgerUnavailable as exc:
         fail(str(exc), 1)
     print(json.dumps({"recorded": True, "index": index, "kind": kind, "at": iso(when)}))

@@ -6,7 +6,6 @@ import base64
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -16,10 +15,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from remit.cli.common import DbOption, console, err_console, fail, parse_time, print_json
 from remit.cli.ledger_access import ledger_or_fail, log_key_or_none, store_or_fail
+from remit.domain.clock import ts_text, utcnow
 from remit.ledger.bundle import BundleError, read_bundle, write_bundle
 from remit.ledger.export import write_jsonl, write_ocsf, write_otel
 from remit.ledger.log import NoLogKey
-from remit.ledger.records import ts_text
 from remit.ledger.store import LedgerStore, LedgerUnavailable
 from remit.ledger.verify import VerifyReport, verify_log, verify_store
 from remit.signing.keys import KeyFormatError, VerifierKey, load_verifier_key
@@ -41,7 +40,7 @@ def checkpoint(db: str | None = DbOption, log_key: str | None = LogKeyOption) ->
         fail(str(NoLogKey()))  # before opening: a checkpoint must not create a ledger
     ledger = ledger_or_fail(db, log_key, create=False)
     try:
-        cp = ledger.checkpoint(datetime.now(UTC))
+        cp = ledger.checkpoint(utcnow())
     except NoLogKey as exc:
         fail(str(exc))
     except LedgerUnavailable as exc:

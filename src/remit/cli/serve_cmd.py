@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -11,9 +10,9 @@ from rich.table import Table
 
 from remit.cli.common import DbOption, console, fail, warn
 from remit.cli.ledger_access import store_or_fail
+from remit.domain.clock import utcnow
 from remit.identity.model import Role
 from remit.identity.store import KeyStore
-from remit.ledger.records import make_entry
 from remit.ledger.store import LedgerUnavailable
 
 
@@ -116,25 +115,9 @@ def keys_create(
 ) -> None:
     """Create a key; its secret is printed once, alone on the last line."""
     store = store_or_fail(db)
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
-        record, text = KeyStore(store).create(name, role, agent, now)
-        store.append(
-            [
-                make_entry(
-                    "identity",
-                    now,
-                    actor,
-                    {
-                        "action": "key_created",
-                        "key_id": record.id,
-                        "name": name,
-                        "role": role.value,
-                        "agent": agent,
-                    },
-                )
-            ]
-        )
+        record, text = KeyStore(store).create(name, role, agent, now, actor)
     except ValueError as exc:
         fail(str(exc))
     except LedgerUnavailable as exc:
@@ -167,8 +150,11 @@ def keys_revoke(
 ) -> None:
     """Revoke a key at once."""
     store = store_or_fail(db, create=False)
-    now = datetime.now(UTC)
-    if not KeyStore(store).revoke(key_id, now):
+    now = utcnow()
+    try:
+        revoked = KeyStore(store).revoke(key_id, now, actor)
+    except LedgerUnavailable as exc:
+        fail(str(exc), 3)
+    if not revoked:
         fail(f"no active key {key_id}")
-    store.append([make_entry("identity", now, actor, {"action": "key_revoked", "key_id": key_id})])
     console.print(f"revoked {key_id}")

@@ -17,7 +17,7 @@ import base64
 import shutil
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,11 @@ from remit.demo.cloud import DemoCloud, demo_envelope
 from remit.demo.cloud import build as build_cloud
 from remit.demo.scenario import ACCOUNT, AFTER_ACQUISITION, AFTER_RESIGN, Step, steps
 from remit.demo.service import running_service
+from remit.domain.clock import utcnow
 from remit.envelope import load_envelope
 from remit.envelope.signoff import append_signoff, create_signoff, signoffs_path
 from remit.identity.model import Role
 from remit.identity.store import KeyStore
-from remit.ledger.records import make_entry
 from remit.ledger.sqlite_store import SqliteStore
 from remit.ledger.verify import verify_store
 from remit.signing.keys import SigningKey, generate_signing_key, write_key_pair
@@ -81,24 +81,7 @@ def _keys(db: Path, now: datetime) -> dict[str, str]:
         ("demo-approver", Role.APPROVER, None),
         ("demo-admin", Role.ADMIN, None),
     ):
-        record, text = ks.create(name, role, agent, now)
-        store.append(
-            [
-                make_entry(
-                    "identity",
-                    now,
-                    "demo-setup",
-                    {
-                        "action": "key_created",
-                        "key_id": record.id,
-                        "name": name,
-                        "role": role.value,
-                        "agent": agent,
-                    },
-                )
-            ]
-        )
-        out[name] = text
+        out[name] = ks.create(name, role, agent, now, "demo-setup")[1]
     store.close()
     return out
 
@@ -108,7 +91,7 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    now = datetime.now(UTC)
+    now = utcnow()
     ciso = generate_signing_key("ciso.example.com")
     log_key = generate_signing_key("remit.local/demo-ledger")
     write_key_pair(workdir / "ciso", ciso)
@@ -289,7 +272,7 @@ def _run_agent(
         f"(ledger #{ev.json()['ledger_index']})"
     )
     ask(AFTER_ACQUISITION)
-    _sign(envelope, ciso, datetime.now(UTC))
+    _sign(envelope, ciso, utcnow())
     time.sleep(0.3)  # the service notices the new sign-off within a quarter second
     console.print("\n[bold]The CISO re-validated the envelope and signed it off again.[/]")
     ask(AFTER_RESIGN)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from remit.domain.clock import ts_text
 from remit.domain.reasons import ReasonCode
 from remit.domain.reversibility import rollback_status
 from remit.domain.tiers import Tier
@@ -72,7 +73,7 @@ class Decision:
             "reasons": [r.to_dict() for r in self.reasons],
             "rules": list(self.rules),
             "envelope": self.envelope.to_dict(),
-            "decided_at": self.decided_at.isoformat().replace("+00:00", "Z"),
+            "decided_at": ts_text(self.decided_at),
             "agent": self.agent,
             "action": self.action,
             "access_level": self.access_level,

@@ -7,7 +7,7 @@ computing digests and checking sign-offs live in `remit.envelope`, not here.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -267,6 +267,3 @@ class Envelope(_Strict):
             if dupes:
                 raise ValueError(f"{kind}: duplicate id(s) {', '.join(dupes)}")
         return self
-
-    def expires(self) -> datetime:
-        return self.metadata.expires_at

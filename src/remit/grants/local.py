@@ -9,9 +9,10 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from remit.domain.clock import Clock, utcnow
 from remit.grants.backend import Credentials, GrantSpec
 
 _ALNUM = string.ascii_uppercase + string.digits
@@ -22,8 +23,13 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, identity_policies: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    def __init__(
+        self,
+        identity_policies: dict[str, list[dict[str, Any]]] | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
         self._policies = identity_policies or {}
+        self._clock = clock
         self.revoked: dict[str, list[str]] = {}
 
     def issue(self, spec: GrantSpec) -> Credentials:
@@ -32,7 +38,7 @@ class LocalBackend:
             key,
             secrets.token_urlsafe(30),
             secrets.token_urlsafe(96),
-            datetime.now(UTC) + timedelta(seconds=spec.duration_seconds),
+            self._clock() + timedelta(seconds=spec.duration_seconds),
             f"{spec.role_arn.replace(':role/', ':assumed-role/')}/{spec.session_name}",
         )
 

@@ -11,17 +11,18 @@ the change (rollback plan).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal, NoReturn
 
 from remit.approvals.queue import ApprovalQueue
 from remit.approvals.rules import outcome_for
+from remit.domain.clock import Clock, parse_ts
 from remit.domain.envelope import Envelope
 from remit.domain.reversibility import rollback_status
+from remit.errors import Conflict, Forbidden, Gone, NotFound, RemitError, Unprocessable, Upstream
 from remit.grants.backend import (
     BackendError,
     Credentials,
@@ -32,7 +33,14 @@ from remit.grants.backend import (
 from remit.grants.effective import Permission, describe, effective_permissions
 from remit.grants.policy import GrantRefused, policy_json, session_policy
 from remit.identity.model import Identity, Role
-from remit.ledger.records import NewEntry, make_entry, parse_ts, ts_text
+from remit.ledger.gate_reads import LockedReads
+from remit.ledger.kinds import (
+    DecisionRecord,
+    GrantRecord,
+    GrantRefusalRecord,
+    RevocationRecord,
+)
+from remit.ledger.records import NewEntry, Recorded, make_entry
 from remit.ledger.store import LedgerStore, LedgerUnavailable
 
 log = logging.getLogger("remit.grants")
@@ -43,18 +51,25 @@ RollbackPlanner = Callable[[str, dict[str, Any]], dict[str, Any]]
 """(action, parameters) → a JSON-safe rollback plan, snapshotting the state first."""
 
 
-class GrantError(Exception):
-    """A grant was refused or failed; `status` is the HTTP-ish status for callers."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 @dataclass(frozen=True)
 class IssuedGrant:
     credentials: Credentials
-    record: dict[str, Any]
+    record: GrantRecord
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a grant for one decision would be: role, session policy, lifetime, tags, and
+    the effective permissions it would carry."""
+
+    role_arn: str
+    policy: dict[str, Any]
+    policy_text: str
+    seconds: int
+    sts_seconds: int
+    tags: dict[str, str]
+    session_name: str
+    permissions: list[Permission]
 
 
 class GrantService:
@@ -66,7 +81,7 @@ class GrantService:
         backend: GrantBackend,
         envelope: Callable[[], Envelope],
         approvals: ApprovalQueue,
-        clock: Callable[[], datetime],
+        clock: Clock,
         rollback_planner: RollbackPlanner | None = None,
     ) -> None:
         self.store = store
@@ -82,176 +97,169 @@ class GrantService:
 
     # -- issuing -------------------------------------------------------------------------
     def issue(self, decision_id: str, who: Identity) -> IssuedGrant:
+        """Credentials for an allowed decision, to the key that asked, once. Raises a
+        `RemitError` (and records the refusal) for anything else."""
         now = self.clock()
-        entry = self.store.decision_entry(decision_id)
-        if entry is None:
-            raise GrantError(f"no decision {decision_id}", 404)
-        body = json.loads(entry.body)
-        d, req = body["data"]["decision"], body["data"]["request"]
+        found = self.store.reads.decision(decision_id)
+        if found is None:
+            raise NotFound(f"no decision {decision_id}")
         try:
-            spec, record = self._plan(decision_id, d, req, body["actor"], who, now)
-        except GrantError as exc:
-            self._record_refusal(decision_id, who, str(exc), exc.status, now)
+            spec, plan = self._plan(found, who, now)
+        except RemitError as exc:
+            self._record_refusal(decision_id, who, str(exc), exc, now)
             raise
         except BackendError as exc:  # the role's policies could not be read: fail closed
-            self._record_refusal(decision_id, who, f"the cloud refused: {exc}", 502, now, "failed")
-            raise GrantError(f"credentials could not be issued: {exc}", 502) from None
+            self._refuse_upstream(decision_id, who, exc, now)
         try:
             creds = self.backend.issue(spec)
         except BackendError as exc:
-            self._record_refusal(decision_id, who, f"the cloud refused: {exc}", 502, now, "failed")
-            raise GrantError(f"credentials could not be issued: {exc}", 502) from None
-        record["expires_at"] = ts_text(creds.expiration)
-        record["assumed_role_arn"] = creds.assumed_role_arn
-        record["access_key_id"] = creds.access_key_id  # an identifier, not a secret
+            self._refuse_upstream(decision_id, who, exc, now)
+        record = GrantRecord(
+            **plan,
+            expires_at=creds.expiration,
+            assumed_role_arn=creds.assumed_role_arn,
+            access_key_id=creds.access_key_id,  # an identifier, not a secret
+        )
 
-        def build(_state: object, _size: int) -> list[NewEntry]:
-            if self.store.query("SELECT 1 FROM grants WHERE decision_id = ?", (decision_id,)):
-                raise GrantError(f"decision {decision_id} was already granted", 409)
-            return [make_entry("grant", now, who.label, record)]
+        def build(locked: LockedReads, _size: int) -> list[NewEntry]:
+            if locked.has_grant(decision_id):
+                raise Conflict(f"decision {decision_id} was already granted")
+            return [make_entry(record, now, who.label)]
 
         try:
             self.store.append_computed(build)
         except Exception as exc:
             # Not recorded (or lost a race): the credentials must not stay usable.
             self._revoke_now(spec.role_arn, decision_id, now)
-            if isinstance(exc, GrantError):
-                self._record_refusal(decision_id, who, str(exc), exc.status, now)
+            if isinstance(exc, Conflict):
+                self._record_refusal(decision_id, who, str(exc), exc, now)
                 raise
-            raise GrantError(f"grant not recorded, so not given: {exc}", 503) from None
+            raise LedgerUnavailable(f"grant not recorded, so not given: {exc}") from None
         return IssuedGrant(creds, record)
 
+    def _refuse_upstream(
+        self, decision_id: str, who: Identity, exc: BackendError, now: datetime
+    ) -> NoReturn:
+        error = Upstream(f"credentials could not be issued: {exc}")
+        self._record_refusal(decision_id, who, f"the cloud refused: {exc}", error, now, "failed")
+        raise error from None
+
     def _plan(
-        self,
-        decision_id: str,
-        d: dict[str, Any],
-        req: dict[str, Any],
-        asked_by: str,
-        who: Identity,
-        now: datetime,
+        self, found: Recorded[DecisionRecord], who: Identity, now: datetime
     ) -> tuple[GrantSpec, dict[str, Any]]:
-        human_admin = who.role is Role.ADMIN and req.get("origin") == "human"
-        if not human_admin and (who.role is not Role.AGENT or who.agent != d["agent"]):
-            raise GrantError("credentials are handed only to the agent that asked", 403)
-        if who.label != asked_by:
-            raise GrantError("credentials are handed only to the key that asked", 403)
-        approval = self.approvals.get(decision_id) if d["tier"] == "approve" else None
+        d = found.record
+        decision_id = d.id
+        human_admin = who.role is Role.ADMIN and d.origin == "human"
+        if not human_admin and (who.role is not Role.AGENT or who.agent != d.agent):
+            raise Forbidden("credentials are handed only to the agent that asked")
+        if who.label != found.actor:
+            raise Forbidden("credentials are handed only to the key that asked")
+        approval = self.approvals.get(decision_id) if d.tier == "approve" else None
         state = approval.state_at(now) if approval else None
-        status = outcome_for(d["tier"], state)
+        status = outcome_for(d.tier, state)
         if status != "allowed":
-            raise GrantError(
-                f"decision {decision_id} is {d['tier']} and {status}: no credentials", 409
-            )
-        if self.store.query("SELECT 1 FROM grants WHERE decision_id = ?", (decision_id,)):
-            raise GrantError(
-                f"decision {decision_id} was already granted (grants are single-use)", 409
-            )
+            raise Conflict(f"decision {decision_id} is {d.tier.value} and {status}: no credentials")
+        if self.store.reads.has_grant(decision_id):
+            raise Conflict(f"decision {decision_id} was already granted (grants are single-use)")
         env = self.envelope()
         allowed_at = (
-            parse_ts(approval.resolved_at)
-            if approval and approval.resolved_at
-            else _iso(d["decided_at"])
+            parse_ts(approval.resolved_at) if approval and approval.resolved_at else d.decided_at
         )
         if now > allowed_at + env.defaults.grant_window:
-            raise GrantError(
+            raise Gone(
                 f"the grant window ({env.defaults.grant_window}) after decision {decision_id} "
-                "was allowed has passed; ask again",
-                410,
+                "was allowed has passed; ask again"
             )
-        scope = self._scope(decision_id, d, req, env, now)
-        role_arn, doc, text, seconds, sts_seconds, tags, session_name, perms = scope
-        rollback: dict[str, Any] = {"status": rollback_status(d["action"], d.get("access_level"))}
+        scope = self._scope(d, env, now)
+        rollback: dict[str, Any] = {"status": rollback_status(d.action, d.access_level)}
         if rollback["status"] == "available":
             if self.rollback_planner is None:
                 rollback = {"status": "unavailable", "why": "no cloud endpoint to snapshot"}
             else:
                 try:
-                    rollback["plan"] = self.rollback_planner(
-                        d["action"], dict(req.get("parameters") or {})
-                    )
+                    rollback["plan"] = self.rollback_planner(d.action, d.parameters)
                 except Exception as exc:
-                    raise GrantError(
-                        f"could not snapshot the state for rollback: {exc}", 409
-                    ) from None
-        record = {
-            "status": "issued",
+                    raise Conflict(f"could not snapshot the state for rollback: {exc}") from None
+        plan = {
             "decision_id": decision_id,
-            "agent": d["agent"],
-            "role_arn": role_arn,
-            "session_name": session_name,
+            "agent": d.agent,
+            "role_arn": scope.role_arn,
+            "session_name": scope.session_name,
             "source_identity": decision_id,
-            "tags": tags,
-            "duration_seconds": sts_seconds,
-            "revoke_at": ts_text(now + timedelta(seconds=seconds)),
-            "session_policy": doc,
-            "effective_permissions": [asdict(p) for p in perms],
-            "effective_summary": describe(perms),
+            "tags": scope.tags,
+            "duration_seconds": scope.sts_seconds,
+            "revoke_at": now + timedelta(seconds=scope.seconds),
+            "session_policy": scope.policy,
+            "effective_permissions": tuple(asdict(p) for p in scope.permissions),
+            "effective_summary": describe(scope.permissions),
             "backend": self.backend.name,
             "rollback": rollback,
         }
-        spec = GrantSpec(decision_id, d["agent"], role_arn, session_name, sts_seconds, text, tags)
-        return spec, record
+        spec = GrantSpec(
+            decision_id,
+            d.agent,
+            scope.role_arn,
+            scope.session_name,
+            scope.sts_seconds,
+            scope.policy_text,
+            scope.tags,
+        )
+        return spec, plan
 
-    def _scope(
-        self, decision_id: str, d: dict[str, Any], req: dict[str, Any], env: Envelope, now: datetime
-    ) -> tuple[str, dict[str, Any], str, int, int, dict[str, str], str, list[Permission]]:
-        """What a grant for this decision would be: role, session policy, lifetime, tags,
-        and the effective permissions it would carry."""
-        agent = env.agents.get(d["agent"])
+    def _scope(self, d: DecisionRecord, env: Envelope, now: datetime) -> _Scope:
+        """What a grant for this decision would be."""
+        agent = env.agents.get(d.agent)
         if agent is None:
-            raise GrantError(f"agent {d['agent']} is no longer in the envelope", 409)
+            raise Conflict(f"agent {d.agent} is no longer in the envelope")
         role_arn = agent.execution_role or agent.service_account
-        arns = [r["arn"] for r in req["resources"]]
+        arns = d.resource_arns
         try:
-            doc = session_policy([d["action"]], arns)
+            doc = session_policy([d.action], arns)
             text = policy_json(doc)
         except GrantRefused as exc:
-            raise GrantError(str(exc), 422) from None
+            raise Unprocessable(str(exc)) from None
         lifetime = env.defaults.grant_duration
         for rule in env.rules:
-            if rule.id in d["rules"] and rule.grant_duration is not None:
+            if rule.id in d.rules and rule.grant_duration is not None:
                 lifetime = min(lifetime, rule.grant_duration)
         seconds = int(lifetime.total_seconds())
         sts_seconds = max(STS_MIN_SECONDS, min(seconds, STS_MAX_SECONDS))
-        wf = (req.get("provenance") or {}).get("workflow") or {}
+        wf = d.workflow
         tags = {
-            "remit:agent": d["agent"],
+            "remit:agent": d.agent,
             "remit:workflow": wf.get("name") or "-",
             "remit:step": wf.get("step") or "-",
         }
-        session_name = f"remit-{decision_id}"[:64]
+        session_name = f"remit-{d.id}"[:64]
         revoked = self._active_revoked(role_arn, now)
         identity_docs = [*self.backend.identity_policies(role_arn)]
         if revoked:
             identity_docs.append(revocation_policy(revoked))
         perms = effective_permissions(
-            identity_docs, doc, arns, {"aws:SourceIdentity": decision_id}, _catalog()
+            identity_docs, doc, arns, {"aws:SourceIdentity": d.id}, _catalog()
         )
-        return role_arn, doc, text, seconds, sts_seconds, tags, session_name, perms
+        return _Scope(role_arn, doc, text, seconds, sts_seconds, tags, session_name, perms)
 
     def preview(self, decision_id: str) -> dict[str, Any]:
         """What credentials for this decision would be able to do (for the approver)."""
-        entry = self.store.decision_entry(decision_id)
-        if entry is None:
-            raise GrantError(f"no decision {decision_id}", 404)
-        data = json.loads(entry.body)["data"]
-        d, req = data["decision"], data["request"]
+        found = self.store.reads.decision(decision_id)
+        if found is None:
+            raise NotFound(f"no decision {decision_id}")
+        d = found.record
         try:
-            role_arn, doc, _, seconds, _, _, _, perms = self._scope(
-                decision_id, d, req, self.envelope(), self.clock()
-            )
-        except GrantError as exc:
+            scope = self._scope(d, self.envelope(), self.clock())
+        except RemitError as exc:
             return {"grantable": False, "why": str(exc)}
         except BackendError as exc:
             return {"grantable": False, "why": f"cannot read the role's policies: {exc}"}
         return {
             "grantable": True,
-            "role_arn": role_arn,
-            "session_policy": doc,
-            "lifetime_seconds": seconds,
-            "effective_permissions": [asdict(p) for p in perms],
-            "effective_summary": describe(perms),
-            "rollback": rollback_status(d["action"], d.get("access_level")),
+            "role_arn": scope.role_arn,
+            "session_policy": scope.policy,
+            "lifetime_seconds": scope.seconds,
+            "effective_permissions": [asdict(p) for p in scope.permissions],
+            "effective_summary": describe(scope.permissions),
+            "rollback": rollback_status(d.action, d.access_level),
         }
 
     def _record_refusal(
@@ -259,41 +267,23 @@ class GrantService:
         decision_id: str,
         who: Identity,
         why: str,
-        status: int,
+        error: RemitError,
         now: datetime,
-        kind: str = "refused",
+        status: Literal["refused", "failed"] = "refused",
     ) -> None:
+        record = GrantRefusalRecord(decision_id, status, why, error=error.kind)
         try:
-            self.store.append(
-                [
-                    make_entry(
-                        "grant",
-                        now,
-                        who.label,
-                        {
-                            "status": kind,
-                            "decision_id": decision_id,
-                            "reason": why,
-                            "http_status": status,
-                        },
-                    )
-                ]
-            )
+            self.store.append([make_entry(record, now, who.label)])
         except Exception:
             log.exception("could not record a refused grant for %s", decision_id)
 
     # -- revoking ------------------------------------------------------------------------
     def _active_revoked(self, role_arn: str, now: datetime) -> list[str]:
-        rows = self.store.query(
-            "SELECT DISTINCT g.decision_id FROM grants g "
-            "JOIN revocations r ON r.decision_id = g.decision_id "
-            "WHERE g.role_arn = ? AND g.expires_at > ?",
-            (role_arn, ts_text(now)),
-        )
+        recorded = self.store.reads.revoked_sessions(role_arn, now)
         held = {
             d for d, (role, until) in self._unrecorded.items() if role == role_arn and until > now
         }
-        return sorted({*(str(r[0]) for r in rows), *held})
+        return sorted({*recorded, *held})
 
     def _apply(self, role_arn: str, ids: list[str]) -> None:
         self.backend.set_revoked(role_arn, ids)
@@ -306,50 +296,33 @@ class GrantService:
         except BackendError:
             log.exception("emergency revocation of %s failed", decision_id)
 
-    def grant_record(self, decision_id: str) -> dict[str, Any] | None:
+    def grant_record(self, decision_id: str) -> GrantRecord | None:
         """The recorded grant of a decision (what it could do, its rollback plan)."""
-        rows = self.store.query("SELECT idx FROM grants WHERE decision_id = ?", (decision_id,))
-        if not rows:
-            return None
-        data: dict[str, Any] = json.loads(self.store.entry(int(rows[0][0])).body)["data"]
-        return data
+        found = self.store.reads.grant(decision_id)
+        return found.record if found else None
 
     def has_grant(self, decision_id: str) -> bool:
-        return bool(self.store.query("SELECT 1 FROM grants WHERE decision_id = ?", (decision_id,)))
+        return self.store.reads.has_grant(decision_id)
 
     def revoke(self, decision_id: str, reason: str, actor: str) -> bool:
         """Deny the decision's session from now on; record it. True if the cloud applied it."""
         now = self.clock()
-        rows = self.store.query(
-            "SELECT role_arn, expires_at FROM grants WHERE decision_id = ?", (decision_id,)
-        )
-        if not rows:
+        grant = self.grant_record(decision_id)
+        if grant is None:
             return False
-        role_arn, expires = str(rows[0][0]), parse_ts(str(rows[0][1]))
-        self._unrecorded[decision_id] = (role_arn, expires)
+        role_arn = grant.role_arn
+        self._unrecorded[decision_id] = (role_arn, grant.expires_at)
         ids = sorted({*self._active_revoked(role_arn, now), decision_id})
         applied, error = True, None
         try:
             self._apply(role_arn, ids)
         except BackendError as exc:
             applied, error = False, str(exc)
-        self.store.append(
-            [
-                make_entry(
-                    "revocation",
-                    now,
-                    actor,
-                    {
-                        "decision_id": decision_id,
-                        "reason": reason,
-                        "applied": applied,
-                        "error": error,
-                        "role_arn": role_arn,
-                        "deny_list_size": len(ids),
-                    },
-                )
-            ]
-        )  # raises LedgerUnavailable: the id stays in _unrecorded and in every deny list
+        record = RevocationRecord(decision_id, reason, applied, error, role_arn, len(ids))
+        try:
+            self.store.append([make_entry(record, now, actor)])
+        except LedgerUnavailable as exc:  # the id stays in _unrecorded and every deny list
+            raise LedgerUnavailable(f"revocation not recorded yet: {exc}") from exc
         del self._unrecorded[decision_id]
         return applied
 
@@ -357,31 +330,19 @@ class GrantService:
         """Revoke grants whose time is up, retry revocations the cloud refused, and drop
         expired sessions from the deny list. Safe to run on every replica."""
         now = self.clock()
+        reads = self.store.reads
         for did, (_, until) in list(self._unrecorded.items()):
             if until <= now:
                 del self._unrecorded[did]
             else:
                 with contextlib.suppress(LedgerUnavailable):
                     self.revoke(did, "recording a revocation the ledger missed", actor)
-        due = self.store.query(
-            "SELECT g.decision_id FROM grants g "
-            "WHERE g.revoke_at <= ? AND g.expires_at > ? AND NOT EXISTS "
-            "(SELECT 1 FROM revocations r WHERE r.decision_id = g.decision_id)",
-            (ts_text(now), ts_text(now)),
-        )
-        expired = sum(self.revoke(str(r[0]), "grant time is up", actor) for r in due)
-        retry = self.store.query(
-            "SELECT r.decision_id FROM revocations r "
-            "JOIN grants g ON g.decision_id = r.decision_id "
-            "WHERE g.expires_at > ? GROUP BY r.decision_id "
-            "HAVING MAX(CASE WHEN r.applied THEN 1 ELSE 0 END) = 0",
-            (ts_text(now),),
-        )
+        expired = sum(self.revoke(did, "grant time is up", actor) for did in reads.grants_due(now))
         retried = sum(
-            self.revoke(str(r[0]), "retrying a revocation the cloud refused", actor) for r in retry
+            self.revoke(did, "retrying a revocation the cloud refused", actor)
+            for did in reads.revocations_to_retry(now)
         )
-        for (role,) in self.store.query("SELECT DISTINCT role_arn FROM grants"):
-            role_arn = str(role)
+        for role_arn in reads.granted_roles():
             ids = self._active_revoked(role_arn, now)
             if self._applied.get(role_arn) == ids:
                 continue
@@ -390,10 +351,6 @@ class GrantService:
             except BackendError:
                 log.warning("pruning the deny list of %s failed; will retry", role_arn)
         return {"expired": expired, "retried": retried}
-
-
-def _iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _catalog() -> Any:

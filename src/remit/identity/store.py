@@ -1,6 +1,6 @@
-"""API keys at rest: the `api_keys` table (id, name, role, bound agent, SHA-256 of the
-secret, created, revoked). Creation and revocation are also recorded on the ledger by the
-callers; the secret itself is never stored anywhere.
+"""API keys as the service uses them: create one (the secret shown once, only its hash
+kept), authenticate a presented key, list and revoke — each change also recorded on the
+ledger as an `identity` entry. Storage is `remit.ledger.keys`; this module holds no SQL.
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from remit.domain.clock import ts_text
 from remit.identity.model import Identity, Role, new_api_key, parse_api_key, secret_matches
-from remit.ledger.records import ts_text
-from remit.ledger.store import LedgerStore
+from remit.ledger.keys import KeyRow, KeyTable
+from remit.ledger.kinds import IdentityRecord
+from remit.ledger.records import make_entry
+from remit.ledger.store import LedgerStore, LedgerUnavailable
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,15 @@ class KeyStore:
 
     def __init__(self, store: LedgerStore, cache_seconds: float = 1.0) -> None:
         self.store = store
+        self.table = KeyTable(store)
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, str, Identity | None]] = {}
 
     def create(
-        self, name: str, role: Role, agent: str | None, now: datetime
+        self, name: str, role: Role, agent: str | None, now: datetime, actor: str
     ) -> tuple[KeyRecord, str]:
-        """A new key; returns its record and the full key text (show it once)."""
+        """A new key, recorded on the ledger as made by `actor`; returns its record and the
+        full key text (show it once)."""
         if role is Role.AGENT and not agent:
             raise ValueError("an agent key must be bound to one agent (--agent ID)")
         if role is not Role.AGENT and agent:
@@ -52,11 +57,9 @@ class KeyStore:
             raise ValueError("a key needs a name of 1 to 200 characters")
         key_id, text, secret_hash = new_api_key()
         created = ts_text(now)
-        self.store.write(
-            "INSERT INTO api_keys(id, name, role, agent, secret_hash, created_at, revoked_at) "
-            "VALUES (?,?,?,?,?,?,NULL)",
-            (key_id, name, role.value, agent, secret_hash, created),
-        )
+        self.table.put(KeyRow(key_id, name, role.value, agent, secret_hash, created, None))
+        entry = IdentityRecord("key_created", key_id, name, role.value, agent)
+        self.store.append([make_entry(entry, now, actor)])
         return KeyRecord(key_id, name, role, agent, created, None), text
 
     def authenticate(self, presented: str) -> Identity | None:
@@ -70,14 +73,18 @@ class KeyStore:
         if hit is not None and now - hit[0] < self.cache_seconds:
             _, secret_hash, who = hit
         else:
-            rows = self.store.query(
-                "SELECT name, role, agent, secret_hash, revoked_at FROM api_keys WHERE id = ?",
-                (key_id,),
-            )
-            if not rows:
+            try:
+                row = self.table.get(key_id)
+            except LedgerUnavailable as exc:
+                raise LedgerUnavailable(f"cannot check the API key: {exc}") from exc
+            if row is None:
                 return None
-            name, role, agent, secret_hash, revoked = rows[0]
-            who = None if revoked is not None else Identity(key_id, name, Role(role), agent)
+            secret_hash = row.secret_hash
+            who = (
+                None
+                if row.revoked_at is not None
+                else Identity(key_id, row.name, Role(row.role), row.agent)
+            )
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[key_id] = (now, secret_hash, who)
@@ -86,16 +93,16 @@ class KeyStore:
         return who
 
     def list(self) -> list[KeyRecord]:
-        rows = self.store.query(
-            "SELECT id, name, role, agent, created_at, revoked_at FROM api_keys ORDER BY created_at"
-        )
-        return [KeyRecord(i, n, Role(r), a, c, v) for i, n, r, a, c, v in rows]
+        return [
+            KeyRecord(r.id, r.name, Role(r.role), r.agent, r.created_at, r.revoked_at)
+            for r in self.table.all()
+        ]
 
-    def revoke(self, key_id: str, now: datetime) -> bool:
-        """Revoke a key; False if there is no such unrevoked key."""
-        n = self.store.write(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            (ts_text(now), key_id),
-        )
+    def revoke(self, key_id: str, now: datetime, actor: str) -> bool:
+        """Revoke a key and record it as done by `actor`; False if there is no such
+        unrevoked key."""
+        done = self.table.revoke(key_id, now)
         self._cache.pop(key_id, None)
-        return n == 1
+        if done:
+            self.store.append([make_entry(IdentityRecord("key_revoked", key_id), now, actor)])
+        return done

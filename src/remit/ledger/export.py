@@ -13,7 +13,8 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from remit.ledger.records import StoredEntry, parse_ts
+from remit.domain.clock import parse_ts
+from remit.ledger.records import StoredEntry
 from remit.tlog.merkle import leaf_hash
 
 PRODUCT_VERSION = "0.1.0"
@@ -49,7 +50,7 @@ def write_jsonl(entries: Iterable[StoredEntry], out: TextIO) -> int:
 def _decisions(entries: Iterable[StoredEntry]) -> Iterable[tuple[StoredEntry, dict[str, Any]]]:
     for e in entries:
         if e.kind == "decision":
-            yield e, e.data()
+            yield e, e.document()
 
 
 def ocsf_event(entry: StoredEntry, body: dict[str, Any]) -> dict[str, Any]:

@@ -13,50 +13,14 @@ The store updates it under its append lock, so threads of one process see it who
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from remit.decide.state import OrgEvent
-from remit.ledger.records import parse_ts, ts_text
-
-Read = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
-"""Runs one query (already in the store's placeholder style) and returns its rows."""
-Sql = Callable[[str], str]
-"""Turns a query written with `?` placeholders into the store's style."""
+from remit.domain.clock import parse_ts
+from remit.ledger.reads import LedgerReads, Read, Sql
 
 EventKey = tuple[datetime | None, frozenset[str]]
-
-
-def read_events(
-    sql: Sql, read: Read, after: datetime | None, kinds: frozenset[str]
-) -> list[OrgEvent]:
-    """Recorded events of `kinds` strictly after `after` (all if None), oldest first."""
-    if not kinds:
-        return []
-    marks = ",".join("?" for _ in kinds)
-    query = f"SELECT idx, kind, at, note FROM events WHERE kind IN ({marks})"
-    params: list[Any] = sorted(kinds)
-    if after is not None:
-        query += " AND at > ?"
-        params.append(ts_text(after))
-    rows = read(sql(query + " ORDER BY at"), params)
-    return [OrgEvent(k, parse_ts(a), n, int(i)) for i, k, a, n in rows]
-
-
-def count_actions(sql: Sql, read: Read, agent: str, rule_id: str, since: datetime) -> int:
-    """How many actions `agent` ran under `rule_id` at or after `since`."""
-    query = "SELECT COUNT(*) FROM window_actions WHERE agent = ? AND rule_id = ? AND ts >= ?"
-    rows = read(sql(query), (agent, rule_id, ts_text(since)))
-    return int(rows[0][0])
-
-
-def read_action_times(
-    sql: Sql, read: Read, agent: str, rule_id: str, since: datetime
-) -> list[datetime]:
-    """When `agent` ran actions under `rule_id` at or after `since`, oldest first."""
-    query = "SELECT ts FROM window_actions WHERE agent = ? AND rule_id = ? AND ts >= ? ORDER BY ts"
-    return [parse_ts(str(r[0])) for r in read(sql(query), (agent, rule_id, ts_text(since)))]
 
 
 class StateCache:
@@ -92,33 +56,33 @@ class StateCache:
         self.size = size
 
 
-class TxState:
-    """The `GateState` inside an append transaction: reads through `cache` when it holds
-    the answer, else with `read` (on the transaction's cursor), and keeps what it read."""
+class LockedReads(LedgerReads):
+    """The ledger's typed reads inside an append transaction, under the append lock: they
+    read through the transaction (`read` runs on its cursor). As the gate's `GateState`,
+    they answer from `cache` when it holds the answer, and keep what they read."""
 
     def __init__(self, sql: Sql, read: Read, cache: StateCache) -> None:
-        self._sql = sql
-        self._read = read
+        super().__init__(sql, read)
         self._cache = cache
 
     def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:
         key = (after, kinds)
         found = self._cache.events.get(key)
         if found is None:
-            found = self._cache.events[key] = read_events(self._sql, self._read, after, kinds)
+            found = self._cache.events[key] = list(super().events_after(after, kinds))
         return found
 
     def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
-        times = self.action_times(agent, rule_id, since)
+        times = self.cached_action_times(agent, rule_id, since)
         return len(times) - bisect_left(times, since)
 
-    def action_times(self, agent: str, rule_id: str, since: datetime) -> list[datetime]:
+    def cached_action_times(self, agent: str, rule_id: str, since: datetime) -> list[datetime]:
         """The sorted times of `agent`'s actions under `rule_id` from `since` on (the list
         may start earlier: callers count from `since`)."""
         key = (agent, rule_id)
         known = self._cache.windows.get(key)
         if known is None or since < known[0]:
-            times = read_action_times(self._sql, self._read, agent, rule_id, since)
+            times = self.action_times(agent, rule_id, since)
             self._cache.windows[key] = (since, times)
             return times
         times = known[1]

@@ -1,4 +1,5 @@
-"""The ledger as the rest of Remit uses it: record entries of each kind, sign checkpoints.
+"""The ledger as the rest of Remit uses it: record decisions, events and sign-offs, and
+sign checkpoints.
 
 Wraps a `LedgerStore`. The log's identity (its origin) is the name of its signing key, as
 C2SP recommends. Without a signing key the ledger still records; signing refuses.
@@ -11,11 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from remit.domain.canonical import canonical_json, sha256_hex
+from remit.domain.clock import ts_text
 from remit.domain.decisions import Decision
-from remit.domain.requests import ActionRequest
 from remit.domain.tiers import Tier
 from remit.envelope.signoff import SignoffCheck, signoff_id
-from remit.ledger.records import NewEntry, make_entry, ts_text
+from remit.errors import Unavailable
+from remit.ledger.gate_reads import LockedReads
+from remit.ledger.kinds import ApprovalTerms, DecisionRecord, OrgEventRecord, SignoffRecord
+from remit.ledger.records import NewEntry, make_entry
 from remit.ledger.store import LedgerStore, StoredCheckpoint
 from remit.signing.keys import SigningKey
 from remit.tlog.checkpoint import Checkpoint, sign_checkpoint
@@ -26,8 +30,8 @@ def request_digest(request_json: dict[str, Any]) -> str:
     return "sha256:" + sha256_hex(canonical_json(request_json))
 
 
-class NoLogKey(RuntimeError):
-    """A command that must sign was given no log key."""
+class NoLogKey(Unavailable):
+    """A command that must sign was given no log key (nothing can be signed)."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -47,49 +51,31 @@ class Ledger:
     def origin(self) -> str | None:
         return self.log_key.name if self.log_key else None
 
-    def append(self, entries: Sequence[NewEntry]) -> list[int]:
-        return self.store.append(entries)
-
-    def record(self, kind: str, at: datetime, actor: str, data: dict[str, Any]) -> int:
-        return self.store.append([make_entry(kind, at, actor, data)])[0]
-
     @staticmethod
     def decision_entry(
-        request: ActionRequest | dict[str, Any],
+        request_json: dict[str, Any],
         decision: Decision,
         actor: str,
         approval_expires: datetime | None = None,
     ) -> NewEntry:
         """The entry for one decision: the full request (reasoning, provenance, resources;
-        the model or its canonical JSON) and the full decision (tier, reasons, rules,
-        envelope). A decision held for approval also records what the approval is bound
-        to: the request digest and its deadline."""
-        req = request if isinstance(request, dict) else request.canonical()
-        data: dict[str, Any] = {"decision": decision.to_dict(), "request": req}
+        its canonical JSON) and the full decision (tier, reasons, rules, envelope). A
+        decision held for approval also records what the approval is bound to: the
+        request digest and its deadline."""
+        terms = None
         if decision.tier is Tier.APPROVE:
             if approval_expires is None:
                 raise ValueError("a decision held for approval needs its approval deadline")
-            data["approval"] = {
-                "request_digest": request_digest(req),
-                "expires_at": ts_text(approval_expires),
-            }
-        return make_entry("decision", decision.decided_at, actor, data)
-
-    def record_decision(
-        self,
-        request: ActionRequest,
-        decision: Decision,
-        actor: str,
-        approval_expires: datetime | None = None,
-    ) -> int:
-        entry = self.decision_entry(request, decision, actor, approval_expires)
-        return self.store.append([entry])[0]
+            terms = ApprovalTerms(request_digest(request_json), approval_expires)
+        record = DecisionRecord(decision.to_dict(), request_json, terms)
+        return make_entry(record, decision.decided_at, actor)
 
     def record_event(
         self, kind: str, at: datetime, note: str, actor: str, recorded_at: datetime
     ) -> int:
-        data = {"kind": kind, "at": ts_text(at), "note": note}
-        return self.record("event", recorded_at, actor, data)
+        """Record an organisational event that happened at `at`; its ledger index."""
+        entry = make_entry(OrgEventRecord(kind, at, note), recorded_at, actor)
+        return self.store.append([entry])[0]
 
     def record_signoffs(
         self, checks: Sequence[SignoffCheck], now: datetime, actor: str
@@ -98,16 +84,16 @@ class Ledger:
         The check for "already recorded" runs under the append lock, so replicas that see
         the same sign-off at once record it once."""
 
-        def build(_state: object, _size: int) -> list[NewEntry]:
-            known = self.store.recorded_signoffs()
+        def build(locked: LockedReads, _size: int) -> list[NewEntry]:
+            known = locked.signoff_ids()
             fresh = []
             for c in checks:
                 sid = signoff_id(c.signoff)
                 if sid in known:
                     continue
                 known.add(sid)
-                data = {**c.signoff.to_dict(), "id": sid, "valid": c.valid, "problem": c.problem}
-                fresh.append(make_entry("signoff", now, actor, data))
+                record = SignoffRecord(c.signoff.to_dict(), sid, c.valid, c.problem)
+                fresh.append(make_entry(record, now, actor))
             return fresh
 
         if not checks:

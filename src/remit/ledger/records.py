@@ -1,60 +1,58 @@
-"""Ledger entries as bytes: how an entry is built (canonical JSON of kind, time, actor and
-data) and which index rows a store derives from it.
+"""Ledger entries as bytes: an entry is the canonical JSON of its version, kind, time,
+actor and its record's data; the Merkle leaf is exactly these bytes.
 
-Every decision, outcome, organisational event, sign-off and approval becomes one entry.
-The leaf of the Merkle tree is exactly these bytes. Pure: no I/O.
+`make_entry` builds one from a typed record (`remit.ledger.kinds`); `StoredEntry.read`
+parses one back into its typed record; `derive` gives the index rows a store keeps for
+it. This is the only module that turns entry bytes into records. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from remit.domain.canonical import canonical_json
+from remit.domain.clock import ts_text
+from remit.ledger.kinds import PARSERS, EntryFormatError, IndexRow, Record, parse_record
 
 ENTRY_VERSION = 1
-KINDS = frozenset(
-    {
-        "decision",
-        "outcome",
-        "event",
-        "signoff",
-        "approval",
-        "grant",
-        "revocation",
-        "note",
-        "notification",
-        "identity",
-    }
-)
-
-
-def ts_text(t: datetime) -> str:
-    """Fixed-width UTC time text that sorts lexically: 2026-11-21T10:00:00.000000Z."""
-    if t.tzinfo is None:
-        raise ValueError("ledger times must be timezone-aware")
-    u = t.astimezone(UTC)
-    return (
-        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-        f".{u.microsecond:06d}Z"
-    )
-
-
-def parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=UTC)
+KINDS = frozenset(PARSERS)
+R = TypeVar("R", bound=Record)
 
 
 @dataclass(frozen=True, slots=True)
 class NewEntry:
-    """An entry about to be appended: its kind, time and canonical bytes (and, when it was
-    just built, the document those bytes encode, so indexing need not parse them again)."""
+    """An entry about to be appended: its kind, time, actor, canonical bytes, and the
+    record those bytes encode (so indexing need not parse them again)."""
 
     kind: str
     ts: str
     body: bytes
-    doc: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    record: Record
+    actor: str
+
+
+def make_entry(record: Record, at: datetime, actor: str) -> NewEntry:
+    """The entry recording `record`, made by `actor` at `at`."""
+    if not actor:
+        raise ValueError("every entry names the identity that made it")
+    ts = ts_text(at)
+    doc = {"v": ENTRY_VERSION, "kind": record.KIND, "ts": ts, "actor": actor, "data": None}
+    doc["data"] = record.to_data()
+    return NewEntry(record.KIND, ts, canonical_json(doc), record, actor)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded(Generic[R]):
+    """A record as it stands on the ledger: its index, time and the identity that made it."""
+
+    index: int
+    ts: str
+    actor: str
+    record: R
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,119 +64,42 @@ class StoredEntry:
     ts: str
     body: bytes
 
-    def data(self) -> dict[str, Any]:
+    def document(self) -> dict[str, Any]:
+        """The entry's JSON document, untyped (exports and verification only)."""
         value = json.loads(self.body)
-        assert isinstance(value, dict)
+        if not isinstance(value, dict):
+            raise EntryFormatError(f"entry {self.index} is not a JSON object")
         return value
 
+    def read(self) -> Recorded[Record]:
+        """The entry's typed record; EntryFormatError names the index and what is wrong."""
+        try:
+            doc = self.document()
+            if doc.get("v") != ENTRY_VERSION:
+                raise EntryFormatError(f"unknown entry version {doc.get('v')!r}")
+            record = parse_record(str(doc.get("kind")), _data(doc))
+            return Recorded(self.index, str(doc["ts"]), str(doc["actor"]), record)
+        except (EntryFormatError, ValueError, KeyError) as exc:
+            raise EntryFormatError(f"ledger entry {self.index}: {exc}") from None
 
-def make_entry(kind: str, at: datetime, actor: str, data: dict[str, Any]) -> NewEntry:
-    """Build the canonical bytes of one entry."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown ledger entry kind {kind!r}")
-    ts = ts_text(at)
-    doc = {"v": ENTRY_VERSION, "kind": kind, "ts": ts, "actor": actor, "data": data}
-    return NewEntry(kind, ts, canonical_json(doc), doc)
+    def read_as(self, kind: type[R]) -> Recorded[R]:
+        """The entry's record, which must be of type `kind`."""
+        got = self.read()
+        if not isinstance(got.record, kind):
+            raise EntryFormatError(
+                f"ledger entry {self.index} is a {self.kind}, not a {kind.KIND} record"
+            )
+        return Recorded(got.index, got.ts, got.actor, got.record)
 
 
-@dataclass(frozen=True, slots=True)
-class IndexRow:
-    """A row of a derived index table (see `schema.INDEX_TABLES`)."""
-
-    table: str
-    values: tuple[object, ...]
+def _data(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = doc.get("data")
+    if not isinstance(data, Mapping):
+        raise EntryFormatError("the entry has no data object")
+    return data
 
 
 def derive(entry: NewEntry, idx: int) -> list[IndexRow]:
     """The index rows a store keeps for an entry. They are rebuildable from the entries
     alone, so the log stays the one source of truth."""
-    if entry.kind not in (
-        "decision",
-        "event",
-        "signoff",
-        "approval",
-        "outcome",
-        "grant",
-        "revocation",
-    ):
-        return []
-    body = entry.doc if entry.doc is not None else json.loads(entry.body)
-    data = body["data"]
-    ts = entry.ts
-    if entry.kind == "decision":
-        d, req = data["decision"], data["request"]
-        rows = [
-            IndexRow(
-                "decisions", (d["id"], idx, d["agent"], d["action"], d["tier"], ts, body["actor"])
-            )
-        ]
-        if d["tier"] in ("autonomous", "notify"):
-            rows += [IndexRow("window_actions", (d["agent"], r, ts, idx)) for r in d["rules"]]
-        elif d["tier"] == "approve":
-            a = data["approval"]
-            rows.append(
-                IndexRow(
-                    "approvals",
-                    (
-                        d["id"],
-                        idx,
-                        body["actor"],
-                        req.get("on_behalf_of"),
-                        a["request_digest"],
-                        a["expires_at"],
-                        d["agent"],
-                    ),
-                )
-            )
-        return rows
-    if entry.kind == "event":
-        at = ts_text(_parse_iso(data["at"]))
-        return [IndexRow("events", (idx, str(data["kind"]), at, str(data.get("note", ""))))]
-    if entry.kind == "signoff":
-        return [IndexRow("signoffs", (str(data["id"]), idx))]
-    if entry.kind == "approval":
-        rows = [
-            IndexRow(
-                "approval_actions",
-                (
-                    data["decision_id"],
-                    idx,
-                    data["state"],
-                    body["actor"],
-                    data.get("comment") or "",
-                    ts,
-                ),
-            )
-        ]
-        if data["state"] == "approved":
-            rows += [IndexRow("window_actions", (data["agent"], r, ts, idx)) for r in data["rules"]]
-        return rows
-    if entry.kind == "grant":
-        if data["status"] != "issued":
-            return []
-        return [
-            IndexRow(
-                "grants",
-                (
-                    data["decision_id"],
-                    idx,
-                    data["agent"],
-                    data["role_arn"],
-                    data["expires_at"],
-                    data["revoke_at"],
-                    ts,
-                ),
-            )
-        ]
-    if entry.kind == "revocation":
-        return [
-            IndexRow(
-                "revocations",
-                (data["decision_id"], idx, data["reason"], bool(data["applied"]), ts),
-            )
-        ]
-    return [IndexRow("outcomes", (data["decision_id"], idx, data["status"], ts))]
-
-
-def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return entry.record.index_rows(idx, entry.ts, entry.actor)

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from remit.decide.state import GateState, OrgEvent
-from remit.ledger.gate_reads import StateCache, TxState, count_actions, read_events
+from remit.decide.state import OrgEvent
+from remit.ledger.errors import LedgerUnavailable as LedgerUnavailable
+from remit.ledger.gate_reads import LockedReads, StateCache
+from remit.ledger.reads import LedgerReads
 from remit.ledger.records import NewEntry, StoredEntry, derive
 from remit.ledger.schema import ENTRY_COLUMNS, INDEX_TABLES, NODE_COLUMNS
 from remit.tlog import merkle
@@ -34,10 +36,6 @@ def node_key(level: int, index: int) -> int:
 
 def split_node_key(key: int) -> tuple[int, int]:
     return key >> _LEVEL_SHIFT, key & ((1 << _LEVEL_SHIFT) - 1)
-
-
-class LedgerUnavailable(RuntimeError):
-    """The ledger cannot be read or written right now (disk, lock, database)."""
 
 
 class SizeMoved(Exception):
@@ -70,6 +68,8 @@ class LedgerStore(ABC):
         """Append first as if this store were the only one appending (see append_computed):
         for a process that appends one batch after another, such as the decision writer."""
         self._missed = 0
+        self.reads = LedgerReads(self._sql, self._guarded_read)
+        """Typed reads of committed state (see `remit.ledger.reads`)."""
 
     # -- connection and transactions (dialect-specific) -----------------------------------
     @abstractmethod
@@ -130,14 +130,13 @@ class LedgerStore(ABC):
     def _sql(self, sql: str) -> str:
         return sql if self.ph == "?" else sql.replace("?", self.ph)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """A read-only query (written with `?` placeholders) on the ledger's database."""
-        rows: list[tuple[Any, ...]] = self._guard(self._read, self._sql(sql), params)
+    def _guarded_read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._guard(self._read, sql, params)
         return rows
 
-    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement (with `?` placeholders) in its own serialised transaction, for the
-        few tables that are not derived from the log (API key hashes). Returns rowcount."""
+        tables that are not derived from the log (API key hashes). Returns rowcount."""
         try:
             with self._write_tx() as cur:
                 cur.execute(self._sql(sql), params)
@@ -156,7 +155,7 @@ class LedgerStore(ABC):
         return self.append_computed(lambda _state, _size: fixed)[1]
 
     def append_computed(
-        self, build: Callable[[GateState, int], Sequence[NewEntry]]
+        self, build: Callable[[LockedReads, int], Sequence[NewEntry]]
     ) -> tuple[Sequence[NewEntry], list[int]]:
         """Compute entries under the append lock from the state as it is then, and append.
 
@@ -199,7 +198,7 @@ class LedgerStore(ABC):
         return isinstance(exc, SizeMoved)
 
     def _append(
-        self, build: Callable[[GateState, int], Sequence[NewEntry]], assumed: int | None
+        self, build: Callable[[LockedReads, int], Sequence[NewEntry]], assumed: int | None
     ) -> tuple[Sequence[NewEntry], list[int]]:
         """One append transaction; the size is read under the lock, or `assumed` and
         claimed."""
@@ -212,7 +211,7 @@ class LedgerStore(ABC):
                     size = assumed
                 self._gate_reads.valid_at(size)
                 reader = _CursorReader(self, cur)
-                entries = build(TxState(self._sql, reader.read, self._gate_reads), size)
+                entries = build(LockedReads(self._sql, reader.read, self._gate_reads), size)
                 if not entries:
                     return entries, []
                 compact = self._compact
@@ -325,6 +324,15 @@ class LedgerStore(ABC):
                 raise LedgerUnavailable(f"ledger read failed at {self.location}: {exc}") from exc
             raise
 
+    def bodies_and_hashes(self, start: int, end: int) -> list[tuple[Any, ...]]:
+        """(body, stored leaf hash) of entries [start, end), in index order."""
+        return self._guarded_read(
+            self._sql(
+                "SELECT body, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"
+            ),
+            (start, end),
+        )
+
     def gap_free(self) -> bool:
         """True if the entries are exactly indexes 0..n-1 (idx is the primary key)."""
         rows = self._guard(self._read, "SELECT COUNT(*), MIN(idx), MAX(idx) FROM entries")
@@ -399,28 +407,12 @@ class LedgerStore(ABC):
             else None
         )
 
-    # -- GateState ------------------------------------------------------------------------
+    # -- GateState (committed state; decisions read through `LockedReads` instead) --------
     def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:
-        return self._guard(read_events, self._sql, self._read, after, kinds)  # type: ignore[no-any-return]
+        return self.reads.events_after(after, kinds)
 
     def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
-        return self._guard(count_actions, self._sql, self._read, agent, rule_id, since)  # type: ignore[no-any-return]
-
-    def decision_entry(self, decision_id: str) -> StoredEntry | None:
-        rows = self._guard(
-            self._read, self._sql("SELECT idx FROM decisions WHERE id = ?"), (decision_id,)
-        )
-        return self.entry(int(rows[0][0])) if rows else None
-
-    def recorded_signoffs(self) -> set[str]:
-        """Ids of the sign-offs already on the ledger."""
-        return {str(r[0]) for r in self._guard(self._read, "SELECT id FROM signoffs")}
-
-    def recent_decisions(self, limit: int = 50) -> list[StoredEntry]:
-        rows = self._guard(
-            self._read, self._sql("SELECT idx FROM decisions ORDER BY idx DESC LIMIT ?"), (limit,)
-        )
-        return [self.entry(int(r[0])) for r in rows]
+        return self.reads.actions_in_window(agent, rule_id, since)
 
 
 class _CursorReader:

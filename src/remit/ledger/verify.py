@@ -268,10 +268,7 @@ def _hash_range(spec: str, start: int, end: int) -> HashedRun:
 
     store = open_store(spec, create=False)
     try:
-        rows = store.query(
-            "SELECT body, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
-            (start, end),
-        )
+        rows = store.bodies_and_hashes(start, end)
     finally:
         store.close()
     run = hash_rows(rows, start, indexed=False)

@@ -11,26 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_left, insort
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from remit.decide import Gate, GateState, OrgEvent
+from remit.domain.clock import Clock, utcnow
 from remit.domain.decisions import Decision, Reason
 from remit.domain.ids import new_id
 from remit.domain.reasons import ReasonCode
 from remit.domain.requests import ActionRequest
 from remit.domain.tiers import Tier
+from remit.ledger.gate_reads import LockedReads
+from remit.ledger.kinds import DecisionRecord
 from remit.ledger.log import Ledger
 from remit.ledger.records import NewEntry
 from remit.ledger.store import LedgerUnavailable
-
-
-def utcnow() -> datetime:
-    """The default clock (callers and tests pass their own)."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class _BatchState:
 class DecisionRecorder:
     """Decides requests with `gate` and records each decision on `ledger` first."""
 
-    def __init__(self, gate: Gate, ledger: Ledger, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, gate: Gate, ledger: Ledger, clock: Clock = utcnow) -> None:
         self.gate = gate
         self.ledger = ledger
         self.clock = clock
@@ -108,8 +106,9 @@ def record_many(ledger: Ledger, asks: Sequence[Ask]) -> list[dict[str, Any]]:
         return [unrecorded(a, no.why, no.made).to_dict() for a in asks]
     out = []
     for entry, index in zip(entries, indexes, strict=True):
-        assert entry.doc is not None  # decision entries are built with their document
-        out.append({**entry.doc["data"]["decision"], **_where(entry, index)})
+        record = entry.record
+        assert isinstance(record, DecisionRecord)
+        out.append({**record.decision, **_where(entry, index)})
     return out
 
 
@@ -125,7 +124,7 @@ def _decide_and_append(
     made: list[Decision] = []
     entries: list[NewEntry] = []
 
-    def build(state: GateState, _size: int) -> Sequence[NewEntry]:
+    def build(state: LockedReads, _size: int) -> Sequence[NewEntry]:
         made.clear()
         entries.clear()
         overlay = _BatchState(state)
@@ -149,9 +148,9 @@ def _decide_and_append(
 def _where(entry: NewEntry, index: int) -> dict[str, Any]:
     """What recording added to a decision: its ledger index, and the approval it awaits."""
     extra: dict[str, Any] = {"ledger_index": index}
-    approval = (entry.doc or {}).get("data", {}).get("approval")
-    if approval is not None:
-        extra["approval"] = approval
+    record = entry.record
+    if isinstance(record, DecisionRecord) and record.approval is not None:
+        extra["approval"] = record.approval.to_data()
     return extra
 
 

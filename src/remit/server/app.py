@@ -1,5 +1,6 @@
 """The FastAPI application: routes under /v1, a request-body size limit, readable
-validation errors, and background work (periodic checkpoints, approval expiry)."""
+validation errors, the one mapping of Remit's error kinds to HTTP statuses, and
+background work (periodic checkpoints, approval expiry)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,34 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remit.domain.requests import ActionRequest
+from remit.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    RemitError,
+    Unavailable,
+    Unprocessable,
+    Upstream,
+)
 from remit.server.routes import admin, approvals, decisions, grants, health, ledger
 from remit.server.runtime import Runtime
 from remit.server.schemas import component_schemas
 from remit.server.views import readable_errors
 
 log = logging.getLogger("remit.server")
+
+HTTP_STATUS: dict[str, int] = {
+    "error": 500,
+    NotFound.kind: 404,
+    Conflict.kind: 409,
+    Forbidden.kind: 403,
+    Gone.kind: 410,
+    Unprocessable.kind: 422,
+    Upstream.kind: 502,
+    Unavailable.kind: 503,
+}
+"""Each kind of `RemitError` as an HTTP status: the one place the API maps errors."""
 GRANT_SWEEP_SECONDS = 5.0
 
 
@@ -126,6 +149,10 @@ def create_app(rt: Runtime) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = rt
+
+    @app.exception_handler(RemitError)
+    async def remit_error(request: Request, exc: RemitError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=HTTP_STATUS[exc.kind])
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

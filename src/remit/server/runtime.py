@@ -7,24 +7,28 @@ Edges (HTTP routes, the dashboard) call this; it calls the core. Nothing here kn
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from remit.approvals.queue import ApprovalQueue
+from remit.domain.clock import Clock, ts_text, utcnow
 from remit.domain.ids import new_id
 from remit.domain.requests import ActionRequest
 from remit.domain.tiers import Tier
 from remit.envelope.source import EnvelopeSource, EnvelopeView
+from remit.errors import Unavailable
 from remit.grants.backend import GrantBackend
 from remit.grants.local import LocalBackend
 from remit.grants.service import GrantService
 from remit.identity.model import Identity, Role
 from remit.identity.store import KeyStore
+from remit.ledger.kinds import DecisionRecord, NotificationRecord, OutcomeRecord
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
-from remit.ledger.records import make_entry, ts_text
-from remit.recorder.decisions import Ask, unrecorded, utcnow
+from remit.ledger.records import make_entry
+from remit.ledger.store import LedgerUnavailable
+from remit.recorder.decisions import Ask, unrecorded
 from remit.server.coalesce import LoopCoalescer
 from remit.server.config import ServerConfig
 from remit.server.writer import (
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
 class Runtime:
     """The service's state and its one path for deciding."""
 
-    def __init__(self, config: ServerConfig, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, config: ServerConfig, clock: Clock = utcnow) -> None:
         self.config = config
         self.clock = clock
         self.store = open_store(config.db)
@@ -91,7 +95,7 @@ class Runtime:
             def planner(action: str, parameters: dict[str, Any]) -> dict[str, Any]:
                 return snapshot_and_plan(action, parameters, session, aws.endpoint_url).to_dict()
         else:
-            backend = LocalBackend()
+            backend = LocalBackend(clock=self.clock)
         return GrantService(
             self.store,
             backend,
@@ -166,23 +170,38 @@ class Runtime:
         )
 
     def _record_delivery(self, result: DeliveryResult) -> None:
-        self.store.append(
-            [
-                make_entry(
-                    "notification",
-                    result.at,
-                    "system:notifier",
-                    {
-                        "notification_id": result.notification_id,
-                        "channel": result.channel,
-                        "attempt": result.attempt,
-                        "ok": result.ok,
-                        "error": result.error,
-                        "final": result.final,
-                    },
-                )
-            ]
+        record = NotificationRecord(
+            result.notification_id, result.channel, result.attempt, result.ok, result.error,
+            result.final,
+        )  # fmt: skip
+        self.store.append([make_entry(record, result.at, "system:notifier")])
+
+    # -- outcomes ----------------------------------------------------------------------
+    def record_outcome(
+        self,
+        decision: DecisionRecord,
+        decision_status: str,
+        status: str,
+        error: str | None,
+        cloud_request_ids: Sequence[str],
+        actor: str,
+    ) -> tuple[int, OutcomeRecord]:
+        """Record what happened when the agent acted, then end its credentials. A success
+        reported for a decision that was not allowed is recorded as such."""
+        outcome = OutcomeRecord(
+            decision.id,
+            status,
+            error,
+            tuple(cloud_request_ids),
+            decision_status,
+            ran_without_allow=decision_status != "allowed" and status == "succeeded",
         )
+        (index,) = self.store.append([make_entry(outcome, self.clock(), actor)])
+        try:
+            self.grants.revoke(decision.id, f"outcome reported: {status}", actor)
+        except LedgerUnavailable as exc:
+            raise LedgerUnavailable(f"outcome recorded, {exc}") from exc
+        return index, outcome
 
     def close(self) -> None:
         self.writer.close()
@@ -191,5 +210,8 @@ class Runtime:
         self.store.close()
 
 
-class EnvelopeUnavailable(RuntimeError):
-    """The envelope file or its sign-offs cannot be read right now."""
+class EnvelopeUnavailable(Unavailable):
+    """The envelope file or its sign-offs cannot be read right now: nothing is allowed."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"envelope unavailable, nothing is allowed: {why}")

@@ -40,12 +40,12 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from remit.domain.clock import parse_ts, utcnow
 from remit.domain.requests import ActionRequest
 from remit.envelope.source import EnvelopeSource, EnvelopeView
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
-from remit.ledger.records import parse_ts
-from remit.recorder.decisions import Ask, record_many, utcnow
+from remit.recorder.decisions import Ask, record_many
 from remit.server.views import not_your_agent, present_fresh, readable_errors
 from remit.signing.keys import load_verifier_key
 

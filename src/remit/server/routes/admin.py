@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 
 from remit.catalog import default_catalog
+from remit.domain.clock import parse_ts, ts_text
 from remit.envelope.inventory import build_inventory
 from remit.envelope.status import envelope_status
+from remit.errors import Unprocessable
 from remit.identity.model import Identity, Role
-from remit.ledger.records import parse_ts, ts_text
-from remit.ledger.store import LedgerUnavailable
 from remit.server.deps import require, runtime
 from remit.server.routes.decisions import ERRORS
 from remit.server.runtime import Runtime
@@ -29,15 +29,12 @@ def add_event(
     now = rt.clock()
     at = body.at or now
     if at.tzinfo is None:
-        raise HTTPException(422, "at: the time must carry a zone (e.g. 2026-11-21T10:00:00Z)")
+        raise Unprocessable("at: the time must carry a zone (e.g. 2026-11-21T10:00:00Z)")
     try:  # the ledger's time text must read back (years 1000-9999 in UTC)
         parse_ts(ts_text(at))
     except (ValueError, OverflowError):
-        raise HTTPException(422, f"at: {body.at} is out of the range the ledger records") from None
-    try:
-        index = rt.ledger.record_event(body.kind, at, body.note, who.label, now)
-    except LedgerUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise Unprocessable(f"at: {body.at} is out of the range the ledger records") from None
+    index = rt.ledger.record_event(body.kind, at, body.note, who.label, now)
     return EventOut(ledger_index=index, kind=body.kind, at=ts_text(at))
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
 from remit.approvals.queue import ApprovalRecord
-from remit.approvals.rules import ApprovalRefused, ApprovalState
+from remit.approvals.rules import ApprovalState
 from remit.identity.model import Identity, Role
-from remit.ledger.store import LedgerUnavailable
 from remit.server.deps import require, runtime
-from remit.server.routes.decisions import ERRORS, decision_view
+from remit.server.routes.decisions import ERRORS, decision_json, recorded_decision
 from remit.server.runtime import Runtime
 from remit.server.schemas import ApprovalDetailOut, ResolveIn
 
@@ -20,19 +19,19 @@ router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
 
 
 def detail(rt: Runtime, rec: ApprovalRecord) -> ApprovalDetailOut:
-    decision, request = decision_view(rt, rec.pending.decision_id)
+    found = recorded_decision(rt, rec.pending.decision_id)
     blast: dict[str, Any] | None = None
     env = rt.envelope_view().loaded.envelope
     for rule in env.rules:
-        if rule.id in decision["rules"] and rule.blast_radius is not None:
+        if rule.id in found.record.rules and rule.blast_radius is not None:
             blast = {
                 "rule": rule.id,
                 **rule.blast_radius.model_dump(mode="json", exclude_none=True),
             }
     return ApprovalDetailOut(
         approval=rec.to_dict(rt.clock()),  # type: ignore[arg-type]
-        decision=decision,
-        request=request,
+        decision=decision_json(found),
+        request=dict(found.record.request),
         blast_radius=blast,
         credential_preview=rt.grants.preview(rec.pending.decision_id),
     )
@@ -48,23 +47,15 @@ def list_approvals(
     rt: Runtime = Depends(runtime),
 ) -> list[ApprovalDetailOut]:
     """Approvals in a state, newest first, each with the full request and reasons."""
-    try:
-        return [detail(rt, r) for r in rt.approvals.list(state, rt.clock(), limit)]
-    except LedgerUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+    return [detail(rt, r) for r in rt.approvals.list(state, rt.clock(), limit)]
 
 
 def _resolve(
     rt: Runtime, decision_id: str, who: Identity, state: ApprovalState, body: ResolveIn
 ) -> ApprovalDetailOut:
-    try:
-        rec = rt.approvals.resolve(
-            decision_id, who, state, body.comment, rt.clock(), body.request_digest
-        )
-    except ApprovalRefused as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    except LedgerUnavailable as exc:
-        raise HTTPException(503, f"not recorded, so not resolved: {exc}") from None
+    rec = rt.approvals.resolve(
+        decision_id, who, state, body.comment, rt.clock(), body.request_digest
+    )
     return detail(rt, rec)
 
 

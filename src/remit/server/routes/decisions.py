@@ -4,14 +4,14 @@ decision, and report the outcome of an action."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
+from remit.errors import Forbidden, NotFound
 from remit.identity.model import Identity, Role
-from remit.ledger.records import make_entry
-from remit.ledger.store import LedgerUnavailable
+from remit.ledger.kinds import DecisionRecord
+from remit.ledger.records import Recorded
 from remit.server.deps import BEARER, caller, require, runtime
 from remit.server.runtime import EnvelopeUnavailable, Runtime
 from remit.server.schemas import SCHEMA_REF, DecisionOut, OutcomeIn, OutcomeOut
@@ -29,14 +29,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def decision_view(rt: Runtime, decision_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(decision JSON as recorded, request JSON) or 404."""
-    entry = rt.store.decision_entry(decision_id)
-    if entry is None:
-        raise HTTPException(404, f"no decision {decision_id}")
-    data = json.loads(entry.body)["data"]
-    data["decision"]["ledger_index"] = entry.index
-    return data["decision"], data["request"]
+def recorded_decision(rt: Runtime, decision_id: str) -> Recorded[DecisionRecord]:
+    """The recorded decision, or NotFound."""
+    found = rt.store.reads.decision(decision_id)
+    if found is None:
+        raise NotFound(f"no decision {decision_id}")
+    return found
+
+
+def decision_json(found: Recorded[DecisionRecord]) -> dict[str, Any]:
+    """The decision's JSON as recorded, with its ledger index."""
+    return {**found.record.decision, "ledger_index": found.index}
 
 
 def to_out(rt: Runtime, d: dict[str, Any]) -> DecisionOut:
@@ -54,7 +57,7 @@ def to_out(rt: Runtime, d: dict[str, Any]) -> DecisionOut:
 
 def _own(who: Identity, agent: str) -> None:
     if who.role is Role.AGENT and who.agent != agent:
-        raise HTTPException(403, not_your_agent(who.agent, agent))
+        raise Forbidden(not_your_agent(who.agent, agent))
 
 
 @router.post(
@@ -106,12 +109,9 @@ async def get_decision(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
-        try:
-            d, _ = await asyncio.to_thread(decision_view, rt, decision_id)
-            _own(who, d["agent"])
-            out = await asyncio.to_thread(to_out, rt, d)
-        except LedgerUnavailable as exc:
-            raise HTTPException(503, str(exc)) from None
+        found = await asyncio.to_thread(recorded_decision, rt, decision_id)
+        _own(who, found.record.agent)
+        out = await asyncio.to_thread(to_out, rt, decision_json(found))
         if out.status != "pending" or loop.time() >= deadline:
             return out
         await asyncio.sleep(min(0.2, max(0.0, deadline - loop.time())))
@@ -125,34 +125,12 @@ def report_outcome(
     rt: Runtime = Depends(runtime),
 ) -> OutcomeOut:
     """Record what happened when the agent acted (or tried to)."""
-    try:
-        d, _ = decision_view(rt, decision_id)
-    except LedgerUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
-    _own(who, d["agent"])
-    status = to_out(rt, d).status
-    ran_without_allow = status != "allowed" and body.status == "succeeded"
-    entry = make_entry(
-        "outcome",
-        rt.clock(),
-        who.label,
-        {
-            "decision_id": decision_id,
-            "status": body.status,
-            "error": body.error,
-            "cloud_request_ids": body.cloud_request_ids,
-            "decision_status": status,
-            "ran_without_allow": ran_without_allow,
-        },
+    found = recorded_decision(rt, decision_id)
+    _own(who, found.record.agent)
+    status = to_out(rt, decision_json(found)).status
+    index, outcome = rt.record_outcome(
+        found.record, status, body.status, body.error, body.cloud_request_ids, who.label
     )
-    try:
-        (index,) = rt.store.append([entry])
-    except LedgerUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
-    try:
-        rt.grants.revoke(decision_id, f"outcome reported: {body.status}", who.label)
-    except LedgerUnavailable as exc:
-        raise HTTPException(503, f"outcome recorded, revocation not yet: {exc}") from None
     return OutcomeOut(
-        decision_id=decision_id, ledger_index=index, ran_without_allow=ran_without_allow
+        decision_id=decision_id, ledger_index=index, ran_without_allow=outcome.ran_without_allow
     )

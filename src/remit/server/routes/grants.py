@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 
-from remit.grants.service import GrantError
+from remit.errors import Forbidden, NotFound
 from remit.identity.model import Identity, Role
-from remit.ledger.store import LedgerUnavailable
 from remit.server.deps import identity, require, runtime
-from remit.server.routes.decisions import ERRORS, decision_view
+from remit.server.routes.decisions import ERRORS, recorded_decision
 from remit.server.runtime import Runtime
 from remit.server.schemas import GrantOut, RevokeOut
 
@@ -33,13 +32,8 @@ def grant(
     stamped with the decision id as SourceIdentity. Once per decision; recorded (never
     the secret). Any key may ask; the service refuses every key but the one that asked
     (403), and records the refusal."""
-    try:
-        issued = rt.grants.issue(decision_id, who)
-    except GrantError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    except LedgerUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
-    c, r = issued.credentials, issued.record
+    issued = rt.grants.issue(decision_id, who)
+    c, r = issued.credentials, issued.record.to_data()
     return GrantOut(
         decision_id=decision_id,
         access_key_id=c.access_key_id,
@@ -66,15 +60,15 @@ def rollback_plan(
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """The rollback plan recorded when this decision's credentials were granted."""
-    d, _ = decision_view(rt, decision_id)
-    record = rt.grants.grant_record(decision_id)
-    if record is None:
-        raise HTTPException(404, f"decision {decision_id} was never granted, so nothing ran")
+    d = recorded_decision(rt, decision_id).record
+    grant = rt.grants.grant_record(decision_id)
+    if grant is None:
+        raise NotFound(f"decision {decision_id} was never granted, so nothing ran")
     return {
         "decision_id": decision_id,
-        "agent": d["agent"],
-        "action": d["action"],
-        "rollback": record["rollback"],
+        "agent": d.agent,
+        "action": d.action,
+        "rollback": grant.rollback,
     }
 
 
@@ -83,14 +77,10 @@ def revoke(
     decision_id: str, who: Identity = Depends(require(Role.AGENT)), rt: Runtime = Depends(runtime)
 ) -> RevokeOut:
     """End the step: the decision's credentials are denied from now on."""
-    d, _ = decision_view(rt, decision_id)
-    if who.role is Role.AGENT and who.agent != d["agent"]:
-        raise HTTPException(403, "only the agent that asked (or an admin) can revoke")
-    try:
-        if not rt.grants.has_grant(decision_id):
-            raise HTTPException(404, f"decision {decision_id} has no grant to revoke")
-        applied = rt.grants.revoke(decision_id, "step ended", who.label)
-    except LedgerUnavailable as exc:
-        # The deny was applied (or will be retried); its record is pending: say so.
-        raise HTTPException(503, f"revocation not recorded yet: {exc}") from None
+    d = recorded_decision(rt, decision_id).record
+    if who.role is Role.AGENT and who.agent != d.agent:
+        raise Forbidden("only the agent that asked (or an admin) can revoke")
+    if not rt.grants.has_grant(decision_id):
+        raise NotFound(f"decision {decision_id} has no grant to revoke")
+    applied = rt.grants.revoke(decision_id, "step ended", who.label)
     return RevokeOut(decision_id=decision_id, applied=applied)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import base64
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
+from remit.errors import NotFound, Unprocessable
 from remit.identity.model import Identity, Role
-from remit.ledger.log import NoLogKey
-from remit.ledger.store import LedgerUnavailable
 from remit.server.deps import require, runtime
 from remit.server.routes.decisions import ERRORS
 from remit.server.runtime import Runtime
@@ -25,12 +24,9 @@ def checkpoint(
     who: Identity = Depends(require(*ANYONE)), rt: Runtime = Depends(runtime)
 ) -> CheckpointOut:
     """The latest signed checkpoint (a new one is signed first if the tree grew)."""
-    try:
-        cp = rt.ledger.checkpoint(rt.clock()) if rt.ledger.log_key else rt.store.latest_checkpoint()
-    except (LedgerUnavailable, NoLogKey) as exc:
-        raise HTTPException(503, str(exc)) from None
+    cp = rt.ledger.checkpoint(rt.clock()) if rt.ledger.log_key else rt.store.latest_checkpoint()
     if cp is None:
-        raise HTTPException(404, "no checkpoint yet (the service has no log key)")
+        raise NotFound("no checkpoint yet (the service has no log key)")
     return CheckpointOut(size=cp.size, root_hash=cp.root.hex(), note=cp.note)
 
 
@@ -43,19 +39,14 @@ def proof(
 ) -> ProofOut:
     """An inclusion proof for entry `index` against a checkpoint."""
     if index < 0:
-        raise HTTPException(422, "index must be >= 0")
-    try:
-        latest = rt.store.latest_checkpoint()
-        n = size or (latest.size if latest else rt.store.size())
-        if index >= n or n > rt.store.size():
-            raise HTTPException(
-                404, f"entry {index} is not in a tree of size {n} (ledger has {rt.store.size()})"
-            )
-        entry = rt.store.entry(index)
-        path = rt.store.inclusion_proof(index, n)
-        cps = {c.size: c.note for c in rt.store.checkpoints()}
-    except LedgerUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise Unprocessable("index must be >= 0")
+    latest = rt.store.latest_checkpoint()
+    n = size or (latest.size if latest else rt.store.size())
+    if index >= n or n > rt.store.size():
+        raise NotFound(f"entry {index} is not in a tree of size {n} (ledger has {rt.store.size()})")
+    entry = rt.store.entry(index)
+    path = rt.store.inclusion_proof(index, n)
+    cps = {c.size: c.note for c in rt.store.checkpoints()}
     return ProofOut(
         index=index,
         tree_size=n,
@@ -74,16 +65,11 @@ def consistency(
     rt: Runtime = Depends(runtime),
 ) -> ConsistencyOut:
     """A consistency proof from tree size `from` to `to`."""
-    try:
-        size = rt.store.size()
-        if not from_ <= to <= size:
-            raise HTTPException(
-                422, f"need 1 <= from ({from_}) <= to ({to}) <= ledger size ({size})"
-            )
-        path = rt.store.consistency_proof(from_, to)
-        cps = {c.size: c.note for c in rt.store.checkpoints()}
-    except LedgerUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+    size = rt.store.size()
+    if not from_ <= to <= size:
+        raise Unprocessable(f"need 1 <= from ({from_}) <= to ({to}) <= ledger size ({size})")
+    path = rt.store.consistency_proof(from_, to)
+    cps = {c.size: c.note for c in rt.store.checkpoints()}
     return ConsistencyOut.model_validate(
         {
             "from": from_,
