@@ -30,7 +30,7 @@ def detail(rt: Runtime, rec: ApprovalRecord) -> ApprovalDetailOut:
                 **rule.blast_radius.model_dump(mode="json", exclude_none=True),
             }
     return ApprovalDetailOut(
-        approval=rec.to_dict(rt.clock()),  # type: ignore[arg-type]
+        approval=rec.to_dict(rt.clock()),
         decision=decision,
         request=request,
         blast_radius=blast,
