@@ -923,6 +923,33 @@ def test_a_killed_decision_writer_means_deny_then_it_is_started_again(
     assert client.get("/readyz").status_code == 200
 
 
+def test_with_the_writer_down_bodies_are_still_refused_as_the_writer_would(
+    client: TestClient, rt: Runtime, api_keys: ApiKeys
+) -> None:
+    """No writer: a malformed body is still 422 and another agent's request still 403,
+    with the same bodies as when the writer answers; a valid one is deny, unrecorded."""
+    bad = {**read_request(), "agent": 7}
+    theirs = read_request(agent=SECOND_AGENT)
+
+    def refusals() -> list[tuple[int, Any]]:
+        out = []
+        for body in (bad, theirs):
+            r = client.post("/v1/decisions", json=body, headers=bearer(api_keys.agent))
+            out.append((r.status_code, r.json()))
+        return out
+
+    up = refusals()
+    assert [code for code, _ in up] == [422, 403]
+    before = rt.store.size()
+    rt.writer.close()  # stopped for good: nothing starts it again
+    assert rt.writer.pid is None
+    assert refusals() == up
+    d = decide(client, api_keys.agent, read_request())
+    assert (d["tier"], d["allowed"], d["recorded"]) == ("deny", False, False)
+    assert "LEDGER_UNAVAILABLE" in reason_codes(d)
+    assert rt.store.size() == before
+
+
 def test_other_writes_fail_with_503_when_the_ledger_is_down(
     client: TestClient, rt: Runtime, api_keys: ApiKeys, monkeypatch: pytest.MonkeyPatch
 ) -> None:

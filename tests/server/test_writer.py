@@ -1,16 +1,19 @@
 """The decision writer and the event-loop coalescer that feeds it: groups decided in one
 transaction and answered in order, bodies screened (422/403) on what is decided, the
 envelope reloaded when the HTTP process saw a change first, the fast answer equal to the
-`DecisionOut` model's, and failures answered, never dropped."""
+`DecisionOut` model's, the typed wire messages framed intact, and failures answered,
+never dropped."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import pickle
 import signal
 import time
 from concurrent.futures import Future
+from multiprocessing import Pipe
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from remit.approvals.rules import ApprovalState
 from remit.domain.canonical import canonical_json
 from remit.domain.clock import ts_text
 from remit.domain.ids import new_id
+from remit.domain.tiers import Tier
 from remit.envelope.signoff import signoffs_path
 from remit.envelope.source import EnvelopeSource
 from remit.ledger.log import Ledger
@@ -36,14 +40,16 @@ from remit.ledger.verify import verify_store
 from remit.server.coalesce import LoopCoalescer
 from remit.server.views import present, present_fresh
 from remit.server.writer import (
-    FORBIDDEN,
-    INVALID,
+    Answer,
     DecisionWriter,
+    Notice,
+    Status,
     WireAsk,
     WriterSpec,
     WriterUnavailable,
     decide_group,
 )
+from remit.server.writer.wire import Failed, Frames, Ready, send_frame
 from remit.signing.keys import load_verifier_key
 
 PENDING = ApprovalState.PENDING
@@ -51,7 +57,7 @@ PENDING = ApprovalState.PENDING
 
 def wire(body: dict[str, Any] | bytes, version: str, agent: str | None = "remediator") -> WireAsk:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return (raw, "agent:bot#k1", agent, ts_text(NOW), new_id("dec", NOW), version)
+    return WireAsk(raw, "agent:bot#k1", agent, ts_text(NOW), new_id("dec", NOW), version)
 
 
 @pytest.fixture
@@ -75,11 +81,15 @@ def test_a_group_is_one_transaction_answered_in_order(
         wire(held_request(), version),
     ]
     answers = decide_group(ledger, source, group)
-    assert [json.loads(body)["id"] for _, body, _ in answers] == [g[4] for g in group]
-    assert [kind for kind, _, _ in answers] == ["autonomous", "notify", "approve"]
-    # notify and approve carry the request for the notification; autonomous does not
-    assert answers[0][2] is None
-    assert answers[1][2] is not None and answers[1][2]["action"] == "iam:DetachRolePolicy"
+    assert [json.loads(a.body)["id"] for a in answers] == [g.decision_id for g in group]
+    assert {a.status for a in answers} == {Status.DECIDED}
+    assert [a.tier for a in answers] == [Tier.AUTONOMOUS, Tier.NOTIFY, Tier.APPROVE]
+    # notify and approve carry what the notification needs; autonomous does not
+    assert answers[0].notice is None
+    for a in answers[1:]:
+        assert a.notice is not None
+        assert a.notice.request["action"] == "iam:DetachRolePolicy"
+        assert a.notice.decision == json.loads(a.body)  # what the agent was answered
     assert ledger.store.size() == 3
     ledger.checkpoint(NOW)
     assert verify_store(ledger.store, load_verifier_key(pki.log_pub)).ok
@@ -98,16 +108,62 @@ def test_bad_bodies_are_refused_and_nothing_is_recorded(
         wire(nan, version),
     ]
     answers = decide_group(ledger, source, group)
-    assert [kind for kind, _, _ in answers] == [INVALID, INVALID, FORBIDDEN, INVALID]
-    assert json.loads(answers[1][1])["detail"][0]["field"] == "agent"
-    assert b"bound to agent 'remediator'" in answers[2][1]
+    assert [a.status for a in answers] == [
+        Status.INVALID,
+        Status.INVALID,
+        Status.FORBIDDEN,
+        Status.INVALID,
+    ]
+    assert all(a.tier is None and a.notice is None for a in answers)
+    assert json.loads(answers[1].body)["detail"][0]["field"] == "agent"
+    assert b"bound to agent 'remediator'" in answers[2].body
     assert ledger.store.size() == 0
 
 
 def test_an_admin_may_ask_for_any_agent(source: EnvelopeSource, ledger: Ledger) -> None:
     version = source.current(NOW).version
     (answer,) = decide_group(ledger, source, [wire(read_request(agent="scanner"), version, None)])
-    assert answer[0] == "autonomous"
+    assert (answer.status, answer.tier) == (Status.DECIDED, Tier.AUTONOMOUS)
+
+
+def test_a_writer_that_does_not_notify_sends_no_notice(
+    source: EnvelopeSource, ledger: Ledger
+) -> None:
+    version = source.current(NOW).version
+    group = [wire(example_request(), version), wire(held_request(), version)]
+    answers = decide_group(ledger, source, group, notifying=False)
+    assert [(a.tier, a.notice) for a in answers] == [(Tier.NOTIFY, None), (Tier.APPROVE, None)]
+
+
+def test_wire_messages_cross_the_pipe_whole_and_typed() -> None:
+    """Framed messages come back equal and typed, however the bytes are split."""
+    notice = Notice({"id": "dec_1", "tier": "notify"}, {"action": "s3:GetObject"})
+    messages = [
+        Ready(),
+        [
+            Answer(Status.DECIDED, b'{"id":"dec_1"}', Tier.NOTIFY, notice),
+            Answer(Status.INVALID, b'{"detail":[]}'),
+            Answer(Status.FORBIDDEN, b"not yours"),
+        ],
+        Failed("disk full"),
+    ]
+    reader, writer = Pipe(duplex=False)
+    try:
+        for m in messages:
+            send_frame(writer, m)
+        data = b""
+        while reader.poll(0.5):
+            data += os.read(reader.fileno(), 65536)
+    finally:
+        reader.close()
+        writer.close()
+    frames = Frames()
+    got = [m for i in range(0, len(data), 7) for m in frames.feed(data[i : i + 7])]
+    assert got == messages
+    assert got[1][0].status is Status.DECIDED and got[1][0].tier is Tier.NOTIFY
+    assert frames.buffer == bytearray()
+    ask = wire(read_request(), "v1")
+    assert pickle.loads(pickle.dumps(ask)) == ask
 
 
 def test_the_writer_reloads_when_the_service_saw_another_envelope(
@@ -120,7 +176,7 @@ def test_the_writer_reloads_when_the_service_saw_another_envelope(
     fresh = EnvelopeSource(envelope_file, source.trusted, insecure=True).current(NOW)
     assert fresh.loaded.digest != before
     (answer,) = decide_group(ledger, source, [wire(read_request(), fresh.version)])
-    assert json.loads(answer[1])["envelope"]["digest"] == fresh.loaded.digest
+    assert json.loads(answer.body)["envelope"]["digest"] == fresh.loaded.digest
 
 
 def test_the_writer_reloads_when_the_service_saw_the_signoffs_go(
@@ -133,7 +189,7 @@ def test_the_writer_reloads_when_the_service_saw_the_signoffs_go(
     seen = EnvelopeSource(envelope_file, source.trusted, insecure=False).current(NOW)
     assert not seen.trust.valid and seen.loaded.digest == source.current(NOW).loaded.digest
     (answer,) = decide_group(ledger, source, [wire(read_request(), seen.version)])
-    decision = json.loads(answer[1])
+    decision = json.loads(answer.body)
     assert decision["tier"] == "deny"
     assert "ENVELOPE_SIGNATURE_INVALID" in {r["code"] for r in decision["reasons"]}
 
@@ -143,8 +199,8 @@ def test_the_fast_answer_is_the_models_answer(
     source: EnvelopeSource, ledger: Ledger, make: Any
 ) -> None:
     version = source.current(NOW).version
-    ((_, body, _),) = decide_group(ledger, source, [wire(make(), version)])
-    fast = json.loads(body)
+    (answer,) = decide_group(ledger, source, [wire(make(), version)])
+    fast = json.loads(answer.body)
     row = ledger.store.reads.decision(fast["id"])
     assert row is not None
     data = json.loads(ledger.store.entry(row.index).body)["data"]

@@ -154,8 +154,8 @@ def status(
     else:
         console.print("Re-validation: nothing pending.")
     if st.conflicts:
-        for c in st.conflicts:
-            console.print(f"[red]conflict[/]: {escape(str(c))}", highlight=False)
+        for conflict in st.conflicts:
+            console.print(f"[red]conflict[/]: {escape(str(conflict))}", highlight=False)
     else:
         console.print("Conflicts with regulations: none.")
     raise typer.Exit(0 if st.healthy else 1)

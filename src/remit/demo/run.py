@@ -49,7 +49,7 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "envelope.yaml"
 def show(console: Console, n: int, step: Step, d: dict[str, Any], extra: str = "") -> bool:
     """Print one decision as a table of its reasons; True if it came out as expected."""
     tier = d["tier"]
-    ok = tier == step.expect
+    ok: bool = tier == step.expect
     title = f"[bold]{n}. {step.title}[/]  →  [{TIER_STYLE[tier]} bold]{tier.upper()}[/]"
     if not ok:
         title += f"  [red](expected {step.expect})[/]"
@@ -216,7 +216,7 @@ def _run_agent(
             aws.client("iam").detach_role_policy(**req["parameters"])
         if helper:
             helper.join()
-        d = agent.get(aws.decision["id"])
+        d: dict[str, Any] = agent.get(aws.decision["id"])
         role = req["parameters"]["RoleName"]
         left = cloud.attached(role)
         extra = (
@@ -238,7 +238,7 @@ def _run_agent(
         n += 1
         r = http("demo-agent").post("/v1/decisions", json=step.request)
         r.raise_for_status()
-        d = r.json()
+        d: dict[str, Any] = r.json()
         extra = ""
         if d["tier"] == "approve" and reject:
             approve_when_pending("reject", "Checked with the payments owner: keep it.", d["action"])

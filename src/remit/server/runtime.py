@@ -6,15 +6,12 @@ Edges (HTTP routes, the dashboard) call this; it calls the core. Nothing here kn
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from remit.approvals.queue import ApprovalQueue
 from remit.domain.clock import Clock, ts_text, utcnow
 from remit.domain.ids import new_id
-from remit.domain.requests import ActionRequest
 from remit.domain.tiers import Tier
 from remit.envelope.source import EnvelopeSource, EnvelopeView
 from remit.errors import Unavailable
@@ -28,7 +25,6 @@ from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.records import make_entry
 from remit.ledger.store import LedgerUnavailable
-from remit.recorder.decisions import Ask, unrecorded
 from remit.server.coalesce import LoopCoalescer
 from remit.server.config import ServerConfig
 from remit.server.writer import (
@@ -37,8 +33,7 @@ from remit.server.writer import (
     WireAsk,
     WriterSpec,
     WriterUnavailable,
-    answer,
-    screen,
+    unrecorded_answer,
 )
 from remit.signing.keys import load_signing_key, load_verifier_key
 
@@ -119,8 +114,8 @@ class Runtime:
         """Decide and record the request in `raw` (its body as received) without blocking
         the event loop: requests that arrive together go to the writer as one group,
         recorded in one transaction. The writer validates the body and checks the agent
-        the caller's key is bound to; if it cannot record, the answer is deny
-        LEDGER_UNAVAILABLE."""
+        the caller's key is bound to; if it cannot record, or cannot be reached, the
+        answer is deny LEDGER_UNAVAILABLE."""
         now = self.clock()
         try:
             view = self.envelope_view()
@@ -128,25 +123,15 @@ class Runtime:
             raise EnvelopeUnavailable(str(exc)) from exc
         bound = who.agent if who.role is Role.AGENT else None
         decision_id = new_id("dec", now)
-        wire = (raw, who.label, bound, ts_text(now), decision_id, view.version)
+        wire = WireAsk(raw, who.label, bound, ts_text(now), decision_id, view.version)
         try:
             answer = await self.coalescer.submit(wire)
-        except WriterUnavailable as exc:
-            answer = self._unrecorded(wire, view, now, str(exc))
-        kind, body, request = answer
-        if kind in (Tier.NOTIFY, Tier.APPROVE) and request and self.notifier is not None:
-            self.notifier.submit(self._notification(json.loads(body), request))
+        except WriterUnavailable as exc:  # refused as the writer would, or deny unrecorded
+            answer = unrecorded_answer(wire, view, str(exc))
+        notice = answer.notice
+        if notice is not None and self.notifier is not None:
+            self.notifier.submit(self._notification(notice.decision, notice.request))
         return answer
-
-    def _unrecorded(self, wire: WireAsk, view: EnvelopeView, at: datetime, why: str) -> Answer:
-        """The answer when the writer could not take the request: refused as it would be,
-        or deny LEDGER_UNAVAILABLE."""
-        raw, actor, bound, _, decision_id, _ = wire
-        screened = screen(raw, bound)
-        if not isinstance(screened, ActionRequest):
-            return screened
-        ask = Ask(view.gate, screened, actor, at, decision_id)
-        return answer(ask, view, unrecorded(ask, why).to_dict())
 
     def _notification(self, decision: dict[str, Any], request: dict[str, Any]) -> Notification:
         from remit.notify import Notification

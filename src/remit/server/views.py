@@ -26,10 +26,17 @@ def present(
 def present_fresh(
     d: dict[str, Any], approval: dict[str, Any] | None, *, batch_reads: bool
 ) -> bytes:
-    """The JSON of a decision just recorded (`present(...)` as `DecisionOut` JSON, built
-    without the model: this is the hot path, and tests hold the two equal). A held
-    decision is pending (nobody can have resolved it yet), with the approval record it
-    was recorded with."""
+    """The JSON of a decision just recorded: `fresh_view` serialised."""
+    return orjson.dumps(fresh_view(d, approval, batch_reads=batch_reads))
+
+
+def fresh_view(
+    d: dict[str, Any], approval: dict[str, Any] | None, *, batch_reads: bool
+) -> dict[str, Any]:
+    """The view of a decision just recorded (`present(...)` as `DecisionOut` JSON's
+    content, built without the model: this is the hot path, and tests hold the two
+    equal). A held decision is pending (nobody can have resolved it yet), with the
+    approval record it was recorded with."""
     pending = None
     if d["tier"] == "approve" and approval is not None:
         pending = {
@@ -42,7 +49,7 @@ def present_fresh(
         }
     state = ApprovalState.PENDING if pending is not None else None
     fields = {k: d[k] for k in _FIELDS if k in d}
-    return orjson.dumps({**_DEFAULTS, **fields, **_now(d, batch_reads, pending, state)})
+    return {**_DEFAULTS, **fields, **_now(d, batch_reads, pending, state)}
 
 
 def _now(

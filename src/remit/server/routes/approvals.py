@@ -29,7 +29,7 @@ def detail(rt: Runtime, rec: ApprovalRecord) -> ApprovalDetailOut:
                 **rule.blast_radius.model_dump(mode="json", exclude_none=True),
             }
     return ApprovalDetailOut(
-        approval=rec.to_dict(rt.clock()),  # type: ignore[arg-type]
+        approval=rec.to_dict(rt.clock()),
         decision=decision_json(found),
         request=dict(found.record.request),
         blast_radius=blast,

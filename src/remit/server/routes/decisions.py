@@ -6,17 +6,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from remit.errors import Forbidden, NotFound
 from remit.identity.model import Identity, Role
 from remit.ledger.kinds import DecisionRecord
 from remit.ledger.records import Recorded
 from remit.server.deps import BEARER, caller, require, runtime
-from remit.server.runtime import EnvelopeUnavailable, Runtime
+from remit.server.runtime import Runtime
 from remit.server.schemas import SCHEMA_REF, DecisionOut, OutcomeIn, OutcomeOut
 from remit.server.views import not_your_agent, present
-from remit.server.writer import FORBIDDEN, INVALID
+from remit.server.writer import Status
 
 JSON = "application/json"
 
@@ -83,13 +83,11 @@ async def create_decision(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     who = caller(request, Role.AGENT)
     raw = await request.body()
-    try:
-        kind, body, _ = await rt.decide_async(raw, who)
-    except EnvelopeUnavailable as exc:
-        raise HTTPException(503, f"envelope unavailable, nothing is allowed: {exc}") from None
-    if kind == FORBIDDEN:
-        raise HTTPException(403, body.decode())
-    return Response(body, status_code=422 if kind == INVALID else 200, media_type=JSON)
+    answer = await rt.decide_async(raw, who)  # EnvelopeUnavailable: 503, nothing allowed
+    if answer.status is Status.FORBIDDEN:
+        raise Forbidden(answer.body.decode())
+    code = 422 if answer.status is Status.INVALID else 200
+    return Response(answer.body, status_code=code, media_type=JSON)
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut, responses=ERRORS)
