@@ -32,12 +32,14 @@ from remit.grants.backend import (
 )
 from remit.grants.effective import Permission, describe, effective_permissions
 from remit.grants.policy import GrantRefused, policy_json, session_policy
+from remit.grants.terms import grant_terms
 from remit.identity.model import Identity, Role
 from remit.ledger.gate_reads import LockedReads
 from remit.ledger.kinds import (
     DecisionRecord,
     GrantRecord,
     GrantRefusalRecord,
+    GrantTerms,
     RevocationRecord,
 )
 from remit.ledger.records import NewEntry, Recorded, make_entry
@@ -79,14 +81,15 @@ class GrantService:
         self,
         store: LedgerStore,
         backend: GrantBackend,
-        envelope: Callable[[], Envelope],
+        authority: Callable[[], tuple[Envelope, str]],
         approvals: ApprovalQueue,
         clock: Clock,
         rollback_planner: RollbackPlanner | None = None,
     ) -> None:
         self.store = store
         self.backend = backend
-        self.envelope = envelope
+        self._authority = authority
+        """The envelope in force and its digest, if it is authority now (else it raises)."""
         self.approvals = approvals
         self.clock = clock
         self.rollback_planner = rollback_planner
@@ -161,16 +164,17 @@ class GrantService:
             raise Conflict(f"decision {decision_id} is {d.tier.value} and {status}: no credentials")
         if self.store.reads.has_grant(decision_id):
             raise Conflict(f"decision {decision_id} was already granted (grants are single-use)")
-        env = self.envelope()
+        terms = self._terms(d)
         allowed_at = (
             parse_ts(approval.resolved_at) if approval and approval.resolved_at else d.decided_at
         )
-        if now > allowed_at + env.defaults.grant_window:
+        window = timedelta(seconds=terms.window_seconds)
+        if now > allowed_at + window:
             raise Gone(
-                f"the grant window ({env.defaults.grant_window}) after decision {decision_id} "
+                f"the grant window ({window}) after decision {decision_id} "
                 "was allowed has passed; ask again"
             )
-        scope = self._scope(d, env, now)
+        scope = self._scope(d, terms, now)
         rollback: dict[str, Any] = {"status": rollback_status(d.action, d.access_level)}
         if rollback["status"] == "available":
             if self.rollback_planner is None:
@@ -206,23 +210,35 @@ class GrantService:
         )
         return spec, plan
 
-    def _scope(self, d: DecisionRecord, env: Envelope, now: datetime) -> _Scope:
+    def _terms(self, d: DecisionRecord) -> GrantTerms:
+        """The decision's grant terms, from the signed envelope version that decided. The
+        envelope in force must still be authority (an unsigned edit stops every grant).
+        Decisions recorded before terms were recorded take them from the envelope in force
+        only if it is the very version that decided."""
+        env, digest = self._authority()
+        if d.grant_terms is not None:
+            return d.grant_terms
+        decided_by = (d.decision.get("envelope") or {}).get("digest")
+        if decided_by != digest:
+            raise Conflict(
+                f"decision {d.id} was decided under another envelope version and recorded "
+                "no grant terms; ask again"
+            )
+        terms = grant_terms(env, d.agent, d.tier, d.rules)
+        if terms is None:
+            raise Conflict(f"agent {d.agent} is not in the envelope: no credentials")
+        return terms
+
+    def _scope(self, d: DecisionRecord, terms: GrantTerms, now: datetime) -> _Scope:
         """What a grant for this decision would be."""
-        agent = env.agents.get(d.agent)
-        if agent is None:
-            raise Conflict(f"agent {d.agent} is no longer in the envelope")
-        role_arn = agent.execution_role or agent.service_account
+        role_arn = terms.role_arn
         arns = d.resource_arns
         try:
             doc = session_policy([d.action], arns)
             text = policy_json(doc)
         except GrantRefused as exc:
             raise Unprocessable(str(exc)) from None
-        lifetime = env.defaults.grant_duration
-        for rule in env.rules:
-            if rule.id in d.rules and rule.grant_duration is not None:
-                lifetime = min(lifetime, rule.grant_duration)
-        seconds = int(lifetime.total_seconds())
+        seconds = terms.duration_seconds
         sts_seconds = max(STS_MIN_SECONDS, min(seconds, STS_MAX_SECONDS))
         wf = d.workflow
         tags = {
@@ -247,7 +263,7 @@ class GrantService:
             raise NotFound(f"no decision {decision_id}")
         d = found.record
         try:
-            scope = self._scope(d, self.envelope(), self.clock())
+            scope = self._scope(d, self._terms(d), self.clock())
         except RemitError as exc:
             return {"grantable": False, "why": str(exc)}
         except BackendError as exc:

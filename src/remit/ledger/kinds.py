@@ -133,18 +133,53 @@ class ApprovalTerms:
 
 
 @dataclass(frozen=True, slots=True)
+class GrantTerms:
+    """What credentials for an allowed decision may be, fixed by the signed envelope
+    version that decided: the role to assume, the credential lifetime, and how long after
+    the decision (or its approval) they may be asked for. Grants read these, never the
+    envelope file as it is later."""
+
+    role_arn: str
+    duration_seconds: int
+    window_seconds: int
+
+    def __post_init__(self) -> None:
+        _text("grant_terms.role_arn", self.role_arn)
+        for name in ("duration_seconds", "window_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise EntryFormatError(f"grant_terms.{name} must be a positive integer")
+
+    def to_data(self) -> Json:
+        return {
+            "role_arn": self.role_arn,
+            "duration_seconds": self.duration_seconds,
+            "window_seconds": self.window_seconds,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> GrantTerms:
+        t = _mapping("grant_terms", data)
+        return cls(
+            _field(t, "role_arn"), _field(t, "duration_seconds"), _field(t, "window_seconds")
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionRecord(Record):
     """A decision and the request it answered, recorded before the answer is given.
 
     `decision` is the decision's JSON (`Decision.to_dict()`: tier, reasons, rules,
     envelope, time); `request` is the request's canonical JSON (resources, reasoning,
     provenance, parameters). Both are kept exactly as decided; the properties below are
-    the typed views every reader uses."""
+    the typed views every reader uses. `grant_terms` (decisions that may run, recorded
+    since the grant-terms change) fixes what credentials for it may be."""
 
     KIND: ClassVar[str] = "decision"
     decision: Mapping[str, Any]
     request: Mapping[str, Any]
     approval: ApprovalTerms | None = None
+    grant_terms: GrantTerms | None = None
 
     def __post_init__(self) -> None:
         d = _mapping("decision", self.decision)
@@ -158,6 +193,8 @@ class DecisionRecord(Record):
             raise EntryFormatError(
                 "a decision held for approval records its approval terms, and only it"
             )
+        if tier == Tier.DENY and self.grant_terms is not None:
+            raise EntryFormatError("a denied decision has no grant terms")
 
     @property
     def id(self) -> str:
@@ -211,6 +248,8 @@ class DecisionRecord(Record):
         out: Json = {"decision": self.decision, "request": self.request}
         if self.approval is not None:
             out["approval"] = self.approval.to_data()
+        if self.grant_terms is not None:
+            out["grant_terms"] = self.grant_terms.to_data()
         return out
 
     @classmethod
@@ -223,7 +262,9 @@ class DecisionRecord(Record):
                 _text("approval.request_digest", _field(t, "request_digest")),
                 _time(t, "expires_at"),
             )
-        return cls(_field(data, "decision"), _field(data, "request"), approval)
+        terms_data = data.get("grant_terms")
+        grant_terms = None if terms_data is None else GrantTerms.from_data(terms_data)
+        return cls(_field(data, "decision"), _field(data, "request"), approval, grant_terms)
 
     def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
         d = self.decision

@@ -18,7 +18,13 @@ from remit.domain.tiers import Tier
 from remit.envelope.signoff import SignoffCheck, signoff_id
 from remit.errors import Unavailable
 from remit.ledger.gate_reads import LockedReads
-from remit.ledger.kinds import ApprovalTerms, DecisionRecord, OrgEventRecord, SignoffRecord
+from remit.ledger.kinds import (
+    ApprovalTerms,
+    DecisionRecord,
+    GrantTerms,
+    OrgEventRecord,
+    SignoffRecord,
+)
 from remit.ledger.records import NewEntry, make_entry
 from remit.ledger.store import LedgerStore, StoredCheckpoint
 from remit.signing.keys import SigningKey
@@ -57,17 +63,18 @@ class Ledger:
         decision: Decision,
         actor: str,
         approval_expires: datetime | None = None,
+        grant_terms: GrantTerms | None = None,
     ) -> NewEntry:
         """The entry for one decision: the full request (reasoning, provenance, resources;
         its canonical JSON) and the full decision (tier, reasons, rules, envelope). A
         decision held for approval also records what the approval is bound to: the
-        request digest and its deadline."""
+        request digest and its deadline; one that may run, its grant terms."""
         terms = None
         if decision.tier is Tier.APPROVE:
             if approval_expires is None:
                 raise ValueError("a decision held for approval needs its approval deadline")
             terms = ApprovalTerms(request_digest(request_json), approval_expires)
-        record = DecisionRecord(decision.to_dict(), request_json, terms)
+        record = DecisionRecord(decision.to_dict(), request_json, terms, grant_terms)
         return make_entry(record, decision.decided_at, actor)
 
     def record_event(

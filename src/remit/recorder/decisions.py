@@ -24,6 +24,7 @@ from remit.domain.ids import new_id
 from remit.domain.reasons import ReasonCode
 from remit.domain.requests import ActionRequest
 from remit.domain.tiers import Tier
+from remit.grants.terms import grant_terms
 from remit.ledger.gate_reads import LockedReads
 from remit.ledger.kinds import DecisionRecord
 from remit.ledger.log import Ledger
@@ -132,8 +133,10 @@ def _decide_and_append(
             d = a.gate.decide(a.request, a.at, overlay, decision_id=a.decision_id)
             overlay.note(d)
             made.append(d)
-            expires = a.at + a.gate.envelope.defaults.approval_timeout
-            entries.append(Ledger.decision_entry(a.request_json, d, a.actor, expires))
+            envelope = a.gate.envelope
+            expires = a.at + envelope.defaults.approval_timeout
+            terms = grant_terms(envelope, d.agent, d.tier, d.rules)
+            entries.append(Ledger.decision_entry(a.request_json, d, a.actor, expires, terms))
         return entries
 
     try:

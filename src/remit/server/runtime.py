@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from remit.approvals.queue import ApprovalQueue
 from remit.domain.clock import Clock, ts_text, utcnow
+from remit.domain.envelope import Envelope
 from remit.domain.ids import new_id
 from remit.domain.tiers import Tier
 from remit.envelope.source import EnvelopeSource, EnvelopeView
-from remit.errors import Unavailable
+from remit.errors import Conflict, Unavailable
 from remit.grants.backend import GrantBackend
 from remit.grants.local import LocalBackend
 from remit.grants.service import GrantService
@@ -94,7 +95,7 @@ class Runtime:
         return GrantService(
             self.store,
             backend,
-            lambda: self.envelope_view().loaded.envelope,
+            self._authority,
             self.approvals,
             self.clock,
             planner,
@@ -108,6 +109,13 @@ class Runtime:
             self.ledger.record_signoffs(view.checks, now, "system:remit")
             self._last_view = view
         return view
+
+    def _authority(self) -> tuple[Envelope, str]:
+        """The envelope in force and its digest, if it is authority now (grants need it)."""
+        view = self.envelope_view()
+        if not (view.trust.valid or view.trust.insecure):
+            raise Conflict(f"the envelope in force is not authority ({view.trust.detail})")
+        return view.loaded.envelope, view.loaded.digest
 
     # -- deciding ----------------------------------------------------------------------
     async def decide_async(self, raw: bytes, who: Identity) -> Answer:
