@@ -84,8 +84,9 @@ def test_an_unsigned_edit_issues_no_grant(world: AwsWorld) -> None:
 
 
 def test_a_new_signed_version_does_not_change_an_earlier_decisions_terms(
-    world: AwsWorld, clock: Clock
+    wc: tuple[AwsWorld, Clock],
 ) -> None:
+    world, clock = wc
     d = _allowed(world, "new-version")
     found = world.runtime.store.reads.decision(d["id"])
     assert found is not None and found.record.grant_terms is not None

@@ -1,7 +1,10 @@
 """What an AI actor asks: the `ActionRequest` and its reasoning, provenance and resources.
 
-Validation happens at construction (pydantic, strict about unknown fields), so an
-invalid request cannot exist. This module does not decide anything.
+Validation happens at construction (pydantic, strict about unknown fields and about
+types: no string or boolean becomes a number), so an invalid request cannot exist, and
+every valid one can be written canonically on the ledger (integers fit in 64 bits,
+numbers are finite, free-form JSON nests at most `MAX_DEPTH` deep). This module does not
+decide anything.
 """
 
 from __future__ import annotations
@@ -9,12 +12,75 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    field_validator,
+)
 
 from remit.domain.patterns import ACTION_NAME, ARN, ARN_PATTERN, has_wildcard
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\w.@:/+-]+$")]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
+
+INT_RANGE = (-(2**63), 2**63 - 1)
+"""Integers a request may carry: 64-bit signed, what every JSON reader and the ledger's
+canonical form can hold exactly."""
+MAX_DEPTH = 32
+"""How deeply free-form JSON (parameters) may nest."""
+
+
+def _recordable(value: Any, where: str = "", depth: int = 0) -> None:
+    """Refuse JSON the ledger could not write canonically (ints beyond 64 bits, non-finite
+    numbers, non-string keys, nesting past MAX_DEPTH), naming where it is."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{where or 'value'}: nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+            raise ValueError(f"{where or 'value'}: integer {value} does not fit in 64 bits")
+        return
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{where or 'value'}: numbers must be finite")
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{where or 'value'}: keys must be strings, got {k!r}")
+            _recordable(v, f"{where}.{k}" if where else k, depth + 1)
+        return
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _recordable(v, f"{where}[{i}]", depth + 1)
+        return
+    raise ValueError(f"{where or 'value'}: {type(value).__name__} is not JSON")
+
+
+def _recordable_json(value: dict[str, Any]) -> dict[str, Any]:
+    _recordable(value)
+    return value
+
+
+def _recordable_scalar(value: Any) -> Any:
+    if isinstance(value, int | float):  # before any union member turns it into another type
+        _recordable(value)
+    return value
+
+
+SignalValue = Annotated[
+    StrictStr | StrictInt | StrictFloat | StrictBool, BeforeValidator(_recordable_scalar)
+]
 
 
 class _Frozen(BaseModel):
@@ -34,7 +100,7 @@ class Signal(_Frozen):
     """One piece of evidence behind the request (what triggered it, and where it came from)."""
 
     name: Name
-    value: str | int | float | bool | None = None
+    value: SignalValue | None = None
     source: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
@@ -50,7 +116,7 @@ class Reasoning(_Frozen):
 
     summary: Text | None = None
     signals: tuple[Signal, ...] = ()
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    confidence: Annotated[float, Strict(), Field(ge=0.0, le=1.0)] | None = None
     alternatives: tuple[Alternative, ...] = ()
 
     def present_fields(self) -> frozenset[str]:
@@ -140,7 +206,9 @@ class ActionRequest(_Frozen):
     provenance: Provenance = Field(default_factory=Provenance)
     fallback: FallbackRef | None = None
     parameters: Annotated[
-        dict[Annotated[str, StringConstraints(max_length=128)], Any], Field(max_length=100)
+        dict[Annotated[str, StringConstraints(max_length=128)], Any],
+        Field(max_length=100),
+        AfterValidator(_recordable_json),
     ] = Field(
         default_factory=dict,
         description="The API call's parameters, by their AWS names (e.g. RoleName, PolicyArn): "

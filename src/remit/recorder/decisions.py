@@ -10,6 +10,7 @@ answer of the batch into deny `LEDGER_UNAVAILABLE`.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from bisect import bisect_left, insort
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ class Ask:
     def request_json(self) -> dict[str, Any]:
         """The request's canonical JSON, made once (the entry and the answer both use it)."""
         return self.request.canonical()
+
+
+log = logging.getLogger("remit.recorder")
 
 
 class _BatchState:
@@ -86,14 +90,15 @@ class DecisionRecorder:
 
 
 def decide_many(ledger: Ledger, asks: Sequence[Ask]) -> list[Decision]:
-    """Decide and record `asks` in one transaction, in order; fail closed together."""
+    """Decide and record `asks` in one transaction, in order. A request whose decision
+    cannot be written is denied alone; if the transaction fails, all are denied."""
     try:
-        made, entries, indexes = _decide_and_append(ledger, asks)
+        made, results = _decide_and_append(ledger, asks)
     except _NotRecorded as no:
         return [unrecorded(a, no.why, no.made) for a in asks]
     return [
-        dataclasses.replace(d, extra=_where(entry, index))
-        for d, entry, index in zip(made, entries, indexes, strict=True)
+        unrecorded(a, r, made) if isinstance(r, str) else dataclasses.replace(d, extra=_where(*r))
+        for a, d, r in zip(asks, made, results, strict=True)
     ]
 
 
@@ -102,14 +107,17 @@ def record_many(ledger: Ledger, asks: Sequence[Ask]) -> list[dict[str, Any]]:
     with `ledger_index` (and `approval`), or the unrecorded deny's. Made from the entry's
     own JSON, so a decision is turned into JSON once."""
     try:
-        _, entries, indexes = _decide_and_append(ledger, asks)
+        made, results = _decide_and_append(ledger, asks)
     except _NotRecorded as no:
         return [unrecorded(a, no.why, no.made).to_dict() for a in asks]
     out = []
-    for entry, index in zip(entries, indexes, strict=True):
-        record = entry.record
+    for a, r in zip(asks, results, strict=True):
+        if isinstance(r, str):
+            out.append(unrecorded(a, r, made).to_dict())
+            continue
+        record = r[0].record
         assert isinstance(record, DecisionRecord)
-        out.append({**record.decision, **_where(entry, index)})
+        out.append({**record.decision, **_where(*r)})
     return out
 
 
@@ -118,12 +126,15 @@ class _NotRecorded(Exception):
         self.why, self.made = why, made
 
 
-def _decide_and_append(
-    ledger: Ledger, asks: Sequence[Ask]
-) -> tuple[list[Decision], list[NewEntry], list[int]]:
-    """The decisions, their entries and their indexes, or `_NotRecorded`."""
+Result = tuple[NewEntry, int] | str
+"""An ask's entry and ledger index once recorded, or why it alone could not be."""
+
+
+def _decide_and_append(ledger: Ledger, asks: Sequence[Ask]) -> tuple[list[Decision], list[Result]]:
+    """The decisions made (for the asks that got one) and each ask's result, or
+    `_NotRecorded` when the transaction itself failed."""
     made: list[Decision] = []
-    entries: list[NewEntry] = []
+    entries: list[NewEntry | str] = []
 
     def build(state: LockedReads, _size: int) -> Sequence[NewEntry]:
         made.clear()
@@ -131,13 +142,19 @@ def _decide_and_append(
         overlay = _BatchState(state)
         for a in asks:
             d = a.gate.decide(a.request, a.at, overlay, decision_id=a.decision_id)
-            overlay.note(d)
             made.append(d)
             envelope = a.gate.envelope
             expires = a.at + envelope.defaults.approval_timeout
-            terms = grant_terms(envelope, d.agent, d.tier, d.rules)
-            entries.append(Ledger.decision_entry(a.request_json, d, a.actor, expires, terms))
-        return entries
+            try:  # a request whose decision cannot be written fails alone
+                terms = grant_terms(envelope, d.agent, d.tier, d.rules)
+                entry = Ledger.decision_entry(a.request_json, d, a.actor, expires, terms)
+            except (TypeError, ValueError, OverflowError) as exc:
+                log.error("decision %s cannot be written: %s", a.decision_id, exc)
+                entries.append(f"{type(exc).__name__}: {exc}")
+                continue
+            overlay.note(d)  # only what is recorded counts in the rate windows
+            entries.append(entry)
+        return [e for e in entries if not isinstance(e, str)]
 
     try:
         _, indexes = ledger.store.append_computed(build)
@@ -145,7 +162,8 @@ def _decide_and_append(
         raise _NotRecorded(str(exc), made) from exc
     except Exception as exc:  # never answer allow for an unrecorded decision
         raise _NotRecorded(f"{type(exc).__name__}: {exc}", made) from exc
-    return made, entries, indexes
+    at = iter(indexes)
+    return made, [e if isinstance(e, str) else (e, next(at)) for e in entries]
 
 
 def _where(entry: NewEntry, index: int) -> dict[str, Any]:
