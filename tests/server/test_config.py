@@ -132,6 +132,7 @@ def test_the_running_service_delivers_with_every_setting(
             "host": auth_mailbox.host, "port": auth_mailbox.port, "sender": "remit@example.com",
             "recipients": ["oncall@example.com"], "username": USER,
             "password_env": "REMIT_TEST_SMTP_PASSWORD", "name": "mail",
+            "local_hostname": "remit.test",
         },
         "retry": {"max_attempts": 1},
     }  # fmt: skip
@@ -157,6 +158,8 @@ def test_the_running_service_delivers_with_every_setting(
         assert hits["/a"].headers["X-Remit-Test"] == "yes"
         assert "X-Remit-Test" not in hits["/b"].headers
         assert len(auth_mailbox.mails) == 1  # logged in with the password from the environment
+        mail = rt.notifier.channels[2]
+        assert isinstance(mail, SmtpChannel) and mail._local_hostname == "remit.test"
     finally:
         rt.close()
 

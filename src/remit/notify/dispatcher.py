@@ -333,4 +333,5 @@ def _channel(entry: WebhookSettings | SmtpSettings) -> Channel:
         password=entry.password_value(),
         timeout=entry.timeout,
         name=name,
+        local_hostname=entry.local_hostname,
     )

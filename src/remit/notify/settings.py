@@ -99,6 +99,11 @@ class SmtpSettings(BaseModel):
         "read when the service starts. Give this or `password`, not both.",
     )
     timeout: float = Field(10.0, gt=0, description="Seconds to wait for the server at each step.")
+    local_hostname: Text | None = Field(
+        None,
+        description="The name Remit gives itself in EHLO; default: this machine's fully "
+        "qualified domain name.",
+    )
     name: Text | None = Field(
         None,
         description="The channel's name in the ledger's delivery records. Default `smtp`, "
