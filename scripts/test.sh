@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets Remit up (.venv), starts the local services the tests need, then runs the whole
-# test suite: lint (ruff), types (mypy --strict on the core) and pytest.
+# test suite: lint (ruff), types (mypy --strict on the core), the SDK-only install on
+# Python 3.11-3.13 (scripts/check-sdk-install.sh) and pytest.
 # Slow soak/fuzz tests are skipped here; run them with scripts/test-slow.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +12,7 @@ echo "== ruff" >&2
 .venv/bin/ruff format --check src tests benchmarks
 echo "== mypy --strict (core)" >&2
 .venv/bin/mypy
+echo "== SDK-only install (no extras)" >&2
+scripts/check-sdk-install.sh
 echo "== pytest" >&2
 exec .venv/bin/pytest "$@"

@@ -1,5 +1,6 @@
 """Shared fixtures: the repository's example envelope and request, a gate over them with
-a valid sign-off, and the shared test data folder beside the repository."""
+a valid sign-off, and the shared test data folder beside the repository
+(`tests.support.testdata` says where it is, and skips or fails without it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.testdata import testdata_path
 
 from remit.decide import Gate, StaticState
 from remit.domain import ActionRequest
@@ -19,18 +21,14 @@ from remit.envelope import LoadedEnvelope, load_envelope
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SIGNED_AT = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:
-    if not SHARED_TESTDATA.is_dir():
-        pytest.skip(
-            f"shared test data not found at {SHARED_TESTDATA} (clone with ../shared beside it)"
-        )
-    return SHARED_TESTDATA
+    """The shared test data folder (skips, or fails under CI, when it is missing)."""
+    return testdata_path()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """Remit: an accountability layer for autonomous AI actions in the cloud.
 
-`remit.Client`, `remit.AsyncClient` and `remit.instrument` are the SDK (imported on first
-use, so the core stays light).
+`remit.Client`, `remit.AsyncClient` and `remit.instrument` are the SDK, imported on first
+use. The SDK needs only httpx and boto3, the base install (`pip install remit`); importing
+`remit` itself loads nothing else, and nothing of the service, its store or the local
+cloud (the `server`, `postgres` and `demo` extras).
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.testdata import testdata_path
 
 from remit.catalog import default_catalog
 from remit.grants.effective import (
@@ -19,9 +19,6 @@ from remit.grants.effective import (
 )
 from remit.grants.iam_eval import Policy, Verdict, evaluate, parse_policy
 from remit.grants.policy import session_policy
-
-TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
-MANAGED = TESTDATA / "iam" / "managed-policies"
 
 ACCT = "111122223333"
 ROLE = f"arn:aws:iam::{ACCT}:role/legacy-batch"
@@ -157,9 +154,8 @@ def test_backend_revocation_policy_is_honoured() -> None:
 
 
 def _managed() -> list[dict[str, Any]]:
-    if not MANAGED.is_dir():
-        pytest.skip(f"shared test data not found at {MANAGED} (clone with ../shared beside it)")
-    return [json.loads(p.read_text()) for p in sorted(MANAGED.glob("*.json"))]
+    folder = testdata_path("iam", "managed-policies", what="AWS managed policies")
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
 def _statements(doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,30 +1,23 @@
 """Fixtures for signing tests: the signed-note key vectors in ../shared/testdata.
 
-The vectors are read from the ``shared`` folder beside the repository root and
-never copied into the repo; tests that need them skip when it is absent.
+The vectors are read from the shared test data folder (`tests.support.testdata`) and
+never copied into the repo; tests that need them skip when it is absent, or fail under CI.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-TESTDATA = Path(__file__).resolve().parents[2] / "../shared/testdata"
-VECTORS_FILE = TESTDATA / "rfc6962_vectors.json"
+from tests.support.testdata import testdata_path
 
 
 @pytest.fixture(scope="session")
 def note_vectors() -> dict[str, Any]:
     """The ``signed_note_vectors`` section (vector A = C2SP example, B = Go reference)."""
-    if not VECTORS_FILE.is_file():
-        pytest.skip(
-            f"signed-note vectors not found at {VECTORS_FILE} "
-            "(expected the shared/testdata folder beside the repository root)"
-        )
-    data: dict[str, Any] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
+    path = testdata_path("rfc6962_vectors.json", what="signed-note vectors")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     section: dict[str, Any] = data["signed_note_vectors"]
     return section
 

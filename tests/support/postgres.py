@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from functools import cache
 
 import psycopg
-import pytest
+from tests.support.ci import skip_or_fail
 
 PG_HOST = os.environ.get("REMIT_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("REMIT_TEST_PG_PORT", "5432"))
@@ -35,10 +35,7 @@ def _admin_url() -> tuple[str | None, str]:
 
 def postgres_unavailable(reason: str) -> None:
     """Skip (or, under CI, fail) a test that needs PostgreSQL."""
-    message = f"PostgreSQL at {PG_HOST}:{PG_PORT} is not usable: {reason}"
-    if os.environ.get("CI"):
-        pytest.fail(message + " (CI is set, so this is a failure, not a skip)")
-    pytest.skip(message)
+    skip_or_fail(f"PostgreSQL at {PG_HOST}:{PG_PORT} is not usable: {reason}")
 
 
 def admin_url() -> str:

@@ -1,5 +1,5 @@
 """`python -m remit.cli` runs the `remit` command."""
 
-from remit.cli.app import main
+from remit.cli.entry import main
 
 main()

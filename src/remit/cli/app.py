@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import typer
@@ -47,6 +48,8 @@ def demo(
     from remit.cli.common import fail
     from remit.demo.run import main as run_demo
 
+    if importlib.util.find_spec("moto") is None:  # its local cloud: the `demo` extra
+        raise ModuleNotFoundError("No module named 'moto'", name="moto")
     folder = Path(workdir)
     if folder.exists() and not _is_demo_folder(folder):
         fail(

@@ -1,7 +1,8 @@
 """Telling humans about decisions: render a `Notification`, deliver it on channels, record it.
 
-`message` renders (Slack blocks, e-mail), `channels` sends once (webhook, SMTP) and
-`dispatcher` queues, retries and reports every attempt without blocking the decision.
+`settings` is the one model of what the notifier can be told to do, `message` renders
+(Slack blocks, e-mail), `channels` sends once (webhook, SMTP) and `dispatcher` queues,
+retries and reports every attempt without blocking the decision.
 """
 
 from remit.notify.channels import Channel, DeliveryError, SmtpChannel, WebhookChannel
@@ -20,6 +21,12 @@ from remit.notify.message import (
     headline,
     slack_payload,
 )
+from remit.notify.settings import (
+    NotifySettings,
+    RetrySettings,
+    SmtpSettings,
+    WebhookSettings,
+)
 
 __all__ = [
     "CLOSED",
@@ -30,8 +37,12 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "Notifier",
+    "NotifySettings",
+    "RetrySettings",
     "SmtpChannel",
+    "SmtpSettings",
     "WebhookChannel",
+    "WebhookSettings",
     "channels_from_config",
     "email_body",
     "email_message",

@@ -48,6 +48,26 @@ class Channel(Protocol):
     def send(self, n: Notification) -> None: ...
 
 
+def webhook_endpoint(url: object) -> str:
+    """The scheme, host and port of a webhook `url` (safe to show: the path of a Slack
+    webhook is its secret); raises ValueError unless `url` is an absolute http(s) URL."""
+    if not isinstance(url, str):
+        raise ValueError(f"webhook url must be a string, not {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("webhook url must be an absolute http:// or https:// URL")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("webhook url has an invalid port") from None
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+
+
+def is_one_address(value: object) -> bool:
+    """Whether `value` is one e-mail address, fit to go in a header as it is."""
+    return isinstance(value, str) and "@" in value and clean(value) == value and "," not in value
+
+
 def _positive(value: float, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError(f"{what} must be a positive number of seconds, not {value!r}")
@@ -69,21 +89,12 @@ class WebhookChannel:
         *,
         name: str = "webhook",
     ) -> None:
-        if not isinstance(url, str):
-            raise ValueError(f"webhook url must be a string, not {type(url).__name__}")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("webhook url must be an absolute http:// or https:// URL")
-        try:
-            port = parts.port
-        except ValueError:
-            raise ValueError("webhook url has an invalid port") from None
         self.name = name
         self._url = url
+        self.endpoint = webhook_endpoint(url)
+        """Scheme, host and port only: safe to show and record."""
         self._timeout = _positive(timeout, "webhook timeout")
         self._headers = {"User-Agent": "remit-notify", **dict(headers or {})}
-        self.endpoint = f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
-        """Scheme, host and port only: safe to show and record."""
 
     def __repr__(self) -> str:
         return f"WebhookChannel(name={self.name!r}, endpoint={self.endpoint!r})"
@@ -146,7 +157,7 @@ class SmtpChannel:
             raise ValueError("smtp host must be a non-empty string")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ValueError(f"smtp port must be an integer from 1 to 65535, not {port!r}")
-        if not isinstance(sender, str) or "@" not in sender or clean(sender) != sender:
+        if not is_one_address(sender):
             raise ValueError(f"smtp sender must be one e-mail address, not {sender!r}")
         if isinstance(recipients, str):
             raise ValueError("smtp recipients must be a list of addresses, not one string")
@@ -154,7 +165,7 @@ class SmtpChannel:
         if not recipient_list:
             raise ValueError("smtp recipients must list at least one address")
         for r in recipient_list:
-            if not isinstance(r, str) or "@" not in r or clean(r) != r or "," in r:
+            if not is_one_address(r):
                 raise ValueError(f"smtp recipient {r!r} is not one e-mail address")
         if (username is None) != (password is None):
             raise ValueError("smtp username and password must be given together")

@@ -4,19 +4,19 @@
 thread delivers it on every channel, retrying each failed channel with exponential
 backoff, and reports every attempt, successful or not, to the `record` callback (the
 service writes each one to the ledger). Nothing a channel or the callback does can stop
-the worker. Building channels from configuration lives here too (`Notifier.from_config`).
+the worker. Building the channels from `NotifySettings` lives here too
+(`Notifier.from_config`); what the settings may say is `remit.notify.settings`'s job.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from remit.notify.channels import Channel, DeliveryError, SmtpChannel, WebhookChannel
 from remit.notify.message import Notification, clean
+from remit.notify.settings import NotifySettings, SmtpSettings, WebhookSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +52,6 @@ class DeliveryResult:
     error: str | None
     at: datetime
     final: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form (for the ledger)."""
-        return {
-            "notification_id": self.notification_id,
-            "channel": self.channel,
-            "attempt": self.attempt,
-            "ok": self.ok,
-            "error": self.error,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
-            "final": self.final,
-        }
 
 
 def _utc_now() -> datetime:
@@ -138,27 +127,27 @@ class Notifier:
     # --- building from configuration ------------------------------------------------------
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], record: Record, **options: Any) -> Notifier:
-        """A notifier for the channels `cfg` describes (see `channels_from_config`).
+    def from_config(
+        cls, cfg: NotifySettings | Mapping[str, Any], record: Record, **options: Any
+    ) -> Notifier:
+        """A notifier as `cfg` describes it: its channels, `retry` and `queue_size`.
 
-        `cfg` may also carry `retry: {max_attempts, base_delay, max_delay}` and
-        `queue_size`; keyword `options` (e.g. `clock`, `sleep`) override them.
+        `cfg` is `NotifySettings`, or a mapping validated into them (ValueError naming
+        each bad setting otherwise). Keyword `options` (e.g. `clock`, `sleep`) override
+        the settings.
         """
-        channels = channels_from_config(cfg)
-        settings: dict[str, Any] = {}
-        retry = cfg.get("retry")
-        if retry is not None:
-            retry_map = _section(retry, "retry")
-            _reject_unknown(retry_map, {"max_attempts", "base_delay", "max_delay"}, "retry")
-            for key in ("base_delay", "max_delay"):
-                if key in retry_map:
-                    settings[key] = _number(retry_map[key], f"retry.{key}", allow_zero=True)
-            if "max_attempts" in retry_map:
-                settings["max_attempts"] = _integer(retry_map["max_attempts"], "retry.max_attempts")
-        if "queue_size" in cfg:
-            settings["queue_size"] = _integer(cfg["queue_size"], "queue_size")
-        settings.update(options)
-        return cls(channels, record, **settings)
+        settings = NotifySettings.parse(cfg)
+        channels = channels_from_config(settings)
+        retry = settings.retry
+        kwargs: dict[str, Any] = {
+            "max_attempts": retry.max_attempts,
+            "base_delay": retry.base_delay,
+            "max_delay": retry.max_delay,
+            "jitter": retry.jitter,
+            "queue_size": settings.queue_size,
+            **options,
+        }
+        return cls(channels, record, **kwargs)
 
     # --- the public surface ---------------------------------------------------------------
 
@@ -316,169 +305,33 @@ def _bounded(text: str) -> str:
 
 # --- configuration ------------------------------------------------------------------------
 
-_WEBHOOK_KEYS: Final = frozenset({"url", "timeout", "headers", "name"})
-_SMTP_KEYS: Final = frozenset(
-    {
-        "host",
-        "port",
-        "sender",
-        "recipients",
-        "starttls",
-        "username",
-        "password",
-        "password_env",
-        "timeout",
-        "name",
-    }
-)
-_TOP_KEYS: Final = frozenset({"webhook", "smtp", "retry", "queue_size"})
 
-
-def channels_from_config(cfg: Mapping[str, Any]) -> list[Channel]:
-    """Channels from a plain dict; raises ValueError naming the bad key and why.
-
-    Shape: `{"webhook": {"url", "timeout"?, "headers"?, "name"?},
-    "smtp": {"host", "port", "sender", "recipients", "starttls"?, "username"?,
-    "password"? | "password_env"?, "timeout"?, "name"?}}`. Each of `webhook` and `smtp`
-    may also be a list of such dicts (give each its own `name`). At least one channel.
-    """
-    if not isinstance(cfg, Mapping):
-        raise ValueError(f"notification config must be a mapping, not {type(cfg).__name__}")
-    _reject_unknown(cfg, _TOP_KEYS, "notification config")
+def channels_from_config(cfg: NotifySettings | Mapping[str, Any]) -> list[Channel]:
+    """The channels `cfg` (settings, or a mapping validated into them) describes, webhooks
+    first; raises ValueError naming the bad setting and why."""
+    settings = NotifySettings.parse(cfg)
     channels: list[Channel] = []
-    for index, entry in _entries(cfg.get("webhook"), "webhook"):
-        channels.append(_webhook(entry, index))
-    for index, entry in _entries(cfg.get("smtp"), "smtp"):
-        channels.append(_smtp(entry, index))
-    if not channels:
-        raise ValueError(
-            "notification config names no channels: add a 'webhook' and/or an 'smtp' section"
-        )
-    names = [c.name for c in channels]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(
-            f"notification channel names must be unique; repeated: {', '.join(repeated)} "
-            "(set 'name' on each entry)"
-        )
+    for entry in settings.channels():
+        try:
+            channels.append(_channel(entry))
+        except ValueError as exc:
+            raise ValueError(f"notification channel {entry.name}: {exc}") from None
     return channels
 
 
-def _entries(value: object, kind: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        if not value:
-            raise ValueError(f"{kind}: the list is empty; remove it or add an entry")
-        return [(f"{kind}[{i}]", _section(v, f"{kind}[{i}]")) for i, v in enumerate(value)]
-    return [(kind, _section(value, kind))]
-
-
-def _section(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{where} must be a mapping of settings, not {type(value).__name__}")
-    return value
-
-
-def _reject_unknown(
-    section: Mapping[str, Any], known: frozenset[str] | set[str], where: str
-) -> None:
-    unknown = sorted(str(k) for k in section if k not in known)
-    if unknown:
-        raise ValueError(
-            f"{where}: unknown setting(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}"
-        )
-
-
-def _string(section: Mapping[str, Any], key: str, where: str) -> str:
-    if key not in section:
-        raise ValueError(f"{where}.{key} is required")
-    value = section[key]
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{where}.{key} must be a non-empty string, not {value!r}")
-    return value
-
-
-def _number(value: object, where: str, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where} must be a number of seconds, not {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{where} must be {'zero or more' if allow_zero else 'more than zero'}")
-    return float(value)
-
-
-def _integer(value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{where} must be a whole number of at least 1, not {value!r}")
-    return value
-
-
-def _webhook(entry: Mapping[str, Any], where: str) -> WebhookChannel:
-    _reject_unknown(entry, _WEBHOOK_KEYS, where)
-    url = _string(entry, "url", where)
-    timeout = _number(entry.get("timeout", 5.0), f"{where}.timeout")
-    headers = entry.get("headers") or {}
-    if not isinstance(headers, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-    ):
-        raise ValueError(f"{where}.headers must map header names to string values")
-    name = _string(entry, "name", where) if "name" in entry else where
-    try:
-        return WebhookChannel(url, timeout=timeout, headers=dict(headers), name=name)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
-
-
-def _smtp(entry: Mapping[str, Any], where: str) -> SmtpChannel:
-    _reject_unknown(entry, _SMTP_KEYS, where)
-    host = _string(entry, "host", where)
-    if "port" not in entry:
-        raise ValueError(f"{where}.port is required")
-    port = entry["port"]
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise ValueError(f"{where}.port must be an integer from 1 to 65535, not {port!r}")
-    sender = _string(entry, "sender", where)
-    if "recipients" not in entry:
-        raise ValueError(f"{where}.recipients is required")
-    recipients = entry["recipients"]
-    if isinstance(recipients, str):
-        raise ValueError(
-            f"{where}.recipients must be a list of addresses, not one string "
-            f"(write [{recipients!r}])"
-        )
-    if not isinstance(recipients, list) or not recipients:
-        raise ValueError(f"{where}.recipients must be a non-empty list of addresses")
-    starttls = entry.get("starttls", False)
-    if not isinstance(starttls, bool):
-        raise ValueError(f"{where}.starttls must be true or false, not {starttls!r}")
-    username = entry.get("username")
-    if username is not None and (not isinstance(username, str) or not username):
-        raise ValueError(f"{where}.username must be a non-empty string")
-    if "password" in entry and "password_env" in entry:
-        raise ValueError(f"{where}: give password or password_env, not both")
-    password = entry.get("password")
-    if "password_env" in entry:
-        variable = _string(entry, "password_env", where)
-        password = os.environ.get(variable)
-        if password is None:
-            raise ValueError(f"{where}.password_env: environment variable {variable} is not set")
-    if password is not None and not isinstance(password, str):
-        raise ValueError(f"{where}.password must be a string")
-    if (username is None) != (password is None):
-        raise ValueError(f"{where}: username and password (or password_env) go together")
-    timeout = _number(entry.get("timeout", 10.0), f"{where}.timeout")
-    name = _string(entry, "name", where) if "name" in entry else where
-    try:
-        return SmtpChannel(
-            host,
-            port,
-            sender,
-            recipients,
-            starttls=starttls,
-            username=username,
-            password=password,
-            timeout=timeout,
-            name=name,
-        )
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+def _channel(entry: WebhookSettings | SmtpSettings) -> Channel:
+    name = str(entry.name)
+    if isinstance(entry, WebhookSettings):
+        return WebhookChannel(entry.url, timeout=entry.timeout, headers=entry.headers, name=name)
+    return SmtpChannel(
+        entry.host,
+        entry.port,
+        entry.sender,
+        entry.recipients,
+        starttls=entry.starttls,
+        username=entry.username,
+        password=entry.password_value(),
+        timeout=entry.timeout,
+        name=name,
+        local_hostname=entry.local_hostname,
+    )

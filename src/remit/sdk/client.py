@@ -9,57 +9,57 @@ held, act with scoped credentials, report what happened, and revoke — in one `
 
 Every failure to reach or record in Remit raises `RemitUnavailable` (never proceeds); a
 deny raises `Denied`; an approval not given in time raises `ApprovalTimedOut`; an AWS
-AccessDenied inside a step raises `FallbackRequired` — nothing is retried by itself.
+AccessDenied inside a step raises `FallbackRequired` — nothing is retried by itself. A
+keyword argument a method does not take (a misspelt `reasonning=`) raises TypeError.
+
+These two classes are transports only: what each method sends and how answers are read is
+`remit.sdk.calls`, shared by both.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from typing import Any, TypeVar, Unpack
 
 import httpx
-from botocore.exceptions import ClientError
 
-from remit.sdk.errors import (
-    ApprovalTimedOut,
-    Denied,
-    FallbackRequired,
-    RemitRefused,
-    RemitUnavailable,
+from remit.sdk.calls import (
+    AskOptions,
+    Call,
+    Calls,
+    DecideOptions,
+    ResourceArg,
+    StepOptions,
+    answer,
+    final,
+    next_wait,
+    scoped_session,
+    step_failure,
 )
-from remit.sdk.requests_ import ResourceArg, request_json
+from remit.sdk.errors import FallbackRequired, RemitUnavailable
 from remit.sdk.session import GovernedSession
 
-ACCESS_DENIED = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "UnauthorizedAccess",
-        "Forbidden",
-        "InvalidClientTokenId",
-    }
-)
 F = TypeVar("F", bound=Callable[..., Any])
+Resources = Sequence[ResourceArg] | ResourceArg
 
 
-def _check(r: httpx.Response) -> dict[str, Any]:
-    if r.status_code >= 400:
-        try:
-            detail = r.json().get("detail")
-        except ValueError:
-            detail = r.text[:300]
-        if r.status_code >= 500 or r.status_code in (408, 429):
-            raise RemitUnavailable(f"Remit answered {r.status_code}: {detail}")
-        raise RemitRefused(r.status_code, detail)
-    out: dict[str, Any] = r.json()
-    return out
+def _request_args(call: Call) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if call.json is not None:
+        args["json"] = call.json
+    if call.params is not None:
+        args["params"] = call.params
+    if call.timeout is not None:
+        args["timeout"] = call.timeout
+    return args
 
 
-class _Base:
+class Client(Calls):
+    """The synchronous SDK."""
+
     def __init__(
         self,
         base_url: str,
@@ -68,78 +68,15 @@ class _Base:
         agent: str | None = None,
         provenance: Mapping[str, Any] | None = None,
         approval_timeout: float = 300.0,
+        timeout: float = 30.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {api_key}", "User-Agent": "remit-sdk/0.1"}
-        self.agent = agent
-        self.provenance = dict(provenance or {})
-        self.approval_timeout = approval_timeout
-
-    def _body(
-        self, action: str, resources: Sequence[ResourceArg] | ResourceArg, **kw: Any
-    ) -> dict[str, Any]:
-        agent = kw.pop("agent", None) or self.agent
-        if not agent:
-            raise ValueError("no agent: pass agent=… to the Client or to this call")
-        prov = {**self.provenance, **dict(kw.pop("provenance", None) or {})}
-        return request_json(
+        super().__init__(
+            base_url,
+            api_key,
             agent=agent,
-            action=action,
-            resources=resources,
-            provenance=prov,
-            reasoning=kw.pop("reasoning", None),
-            parameters=kw.pop("parameters", None),
-            fallback=kw.pop("fallback", None),
-            on_behalf_of=kw.pop("on_behalf_of", None),
-            environment=kw.pop("environment", None),
-            origin=kw.pop("origin", "ai"),
+            provenance=provenance,
+            approval_timeout=approval_timeout,
         )
-
-    def _deadline(self, timeout: float | None) -> float:
-        return time.monotonic() + (self.approval_timeout if timeout is None else timeout)
-
-    @staticmethod
-    def _outcome_json(
-        status: str, error: str | None, cloud_request_ids: Sequence[str]
-    ) -> dict[str, Any]:
-        return {"status": status, "error": error, "cloud_request_ids": list(cloud_request_ids)}
-
-    @staticmethod
-    def _fallback_ref(failure: FallbackRequired) -> dict[str, Any]:
-        if not failure.decision_id:
-            raise ValueError("the failure carries no decision to fall back from")
-        return {
-            "of": failure.decision_id,
-            "failed_action": failure.failed_action,
-            "error": failure.error,
-        }
-
-    @staticmethod
-    def _final(d: dict[str, Any]) -> dict[str, Any]:
-        if d["status"] == "allowed":
-            return d
-        if d["status"] == "denied":
-            state = (d.get("approval") or {}).get("state")
-            what = (
-                f"approval {state}" if state in ("rejected", "expired") else f"decision {d['tier']}"
-            )
-            raise Denied(f"{d['action']} not allowed ({what})", d)
-        raise ApprovalTimedOut(f"{d['action']} is still waiting for approval", d)
-
-    @staticmethod
-    def _fallback_of(exc: ClientError, session: GovernedSession) -> FallbackRequired | None:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code not in ACCESS_DENIED:
-            return None
-        action = session.last_action or exc.operation_name
-        return FallbackRequired(action, code, session.decision)
-
-
-class Client(_Base):
-    """The synchronous SDK."""
-
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 30.0, **kw: Any) -> None:
-        super().__init__(base_url, api_key, **kw)
         self._http = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=timeout)
 
     def close(self) -> None:
@@ -151,37 +88,32 @@ class Client(_Base):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+    def _send(self, call: Call) -> dict[str, Any]:
         try:
-            r = self._http.request(method, path, **kw)
+            r = self._http.request(call.method, call.path, **_request_args(call))
         except httpx.HTTPError as exc:
             raise RemitUnavailable(f"cannot reach Remit at {self.base_url}: {exc}") from exc
-        return _check(r)
+        return answer(r)
 
     def decide(
-        self, action: str, resources: Sequence[ResourceArg] | ResourceArg, **kw: Any
+        self, action: str, resources: Resources, **options: Unpack[DecideOptions]
     ) -> dict[str, Any]:
         """Ask; returns the decision (any tier). Keyword arguments: reasoning, provenance,
         parameters, fallback, agent, on_behalf_of, environment, origin."""
-        return self._call("POST", "/v1/decisions", json=self._body(action, resources, **kw))
+        return self._send(self.decide_call("decide", action, resources, options))
 
     def get(self, decision_id: str, wait: float = 0) -> dict[str, Any]:
-        return self._call(
-            "GET", f"/v1/decisions/{decision_id}", params={"wait": wait}, timeout=wait + 30
-        )
+        return self._send(self.get_call(decision_id, wait))
 
     def wait_for_approval(
         self, decision: dict[str, Any], timeout: float | None = None
     ) -> dict[str, Any]:
         """The decision once allowed; raises Denied or ApprovalTimedOut."""
-        deadline = self._deadline(timeout)
+        deadline = self.deadline(timeout)
         d = decision
-        while d["status"] == "pending":
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            d = self.get(d["id"], wait=min(left, 60))
-        return self._final(d)
+        while (wait := next_wait(d, deadline)) is not None:
+            d = self.get(d["id"], wait=wait)
+        return final(d)
 
     def report_outcome(
         self,
@@ -190,59 +122,50 @@ class Client(_Base):
         error: str | None = None,
         cloud_request_ids: Sequence[str] = (),
     ) -> dict[str, Any]:
-        return self._call(
-            "POST",
-            f"/v1/decisions/{decision_id}/outcome",
-            json=self._outcome_json(status, error, cloud_request_ids),
-        )
+        return self._send(self.outcome_call(decision_id, status, error, cloud_request_ids))
 
     def grant(self, decision_id: str) -> dict[str, Any]:
-        return self._call("POST", f"/v1/decisions/{decision_id}/grant")
+        return self._send(self.grant_call(decision_id))
 
     def revoke(self, decision_id: str) -> dict[str, Any]:
-        return self._call("POST", f"/v1/decisions/{decision_id}/revoke")
+        return self._send(self.revoke_call(decision_id))
 
     def rollback_plan(self, decision_id: str) -> dict[str, Any]:
         """The rollback plan recorded when the decision's credentials were granted."""
-        return self._call("GET", f"/v1/decisions/{decision_id}/rollback")
+        return self._send(self.rollback_plan_call(decision_id))
 
     def fallback(
         self,
         failure: FallbackRequired,
         action: str,
-        resources: Sequence[ResourceArg] | ResourceArg,
-        **kw: Any,
+        resources: Resources,
+        **options: Unpack[AskOptions],
     ) -> dict[str, Any]:
         """File a fallback request after `failure`; the envelope's fallbacks decide.
         Returns the decision; nothing is executed or retried here."""
-        kw["fallback"] = self._fallback_ref(failure)
-        return self.decide(action, resources, **kw)
+        ask = self.fallback_options("fallback", failure, options)
+        return self._send(self.decide_call("fallback", action, resources, ask))
 
-    @contextlib.contextmanager
     def step(
-        self,
-        action: str,
-        resources: Sequence[ResourceArg] | ResourceArg,
-        *,
-        approval_timeout: float | None = None,
-        **kw: Any,
-    ) -> Iterator[GovernedSession]:
+        self, action: str, resources: Resources, **options: Unpack[StepOptions]
+    ) -> AbstractContextManager[GovernedSession]:
         """Decide, wait for approval if held, yield a boto3 session with credentials scoped
         to this step, then report the outcome and revoke — whether the block succeeds or
-        raises."""
-        d = self.wait_for_approval(self.decide(action, resources, **kw), approval_timeout)
-        g = self.grant(d["id"])
-        session = GovernedSession(decision=d, grant=g, endpoint_url=g.get("endpoint_url"))
+        raises. Keyword arguments: those of `decide`, and `approval_timeout`."""
+        approval_timeout, ask = self.step_options("step", options)
+        return self._step(self.decide_call("step", action, resources, ask), approval_timeout)
+
+    @contextlib.contextmanager
+    def _step(self, ask: Call, approval_timeout: float) -> Iterator[GovernedSession]:
+        d = self.wait_for_approval(self._send(ask), approval_timeout)
+        session = scoped_session(d, self.grant(d["id"]))
         try:
             yield session
-        except ClientError as exc:
-            self._finish(session, "failed", f"{exc}")
-            fb = self._fallback_of(exc, session)
-            if fb is not None:
-                raise fb from exc
-            raise
         except BaseException as exc:
-            self._finish(session, "failed", f"{type(exc).__name__}: {exc}")
+            error, fallback = step_failure(exc, session)
+            self._finish(session, "failed", error)
+            if fallback is not None:
+                raise fallback from exc
             raise
         else:
             self._finish(session, "succeeded", None)
@@ -259,17 +182,18 @@ class Client(_Base):
     def governed(
         self,
         action: str,
-        resources: Sequence[ResourceArg] | ResourceArg | Callable[..., Any],
-        **step_kw: Any,
+        resources: Resources | Callable[..., Any],
+        **options: Unpack[StepOptions],
     ) -> Callable[[F], F]:
         """Decorate a tool function: it runs inside `step(...)` and receives the scoped
         session as `aws=`. `resources` may be a callable of the function's arguments."""
+        self.step_options("governed", options)  # a misspelt keyword fails here, not later
 
         def deco(fn: F) -> F:
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 res = resources(*args, **kwargs) if callable(resources) else resources
-                with self.step(action, res, **step_kw) as aws:
+                with self.step(action, res, **options) as aws:
                     return fn(*args, aws=aws, **kwargs)
 
             return wrapper  # type: ignore[return-value]
@@ -277,11 +201,26 @@ class Client(_Base):
         return deco
 
 
-class AsyncClient(_Base):
+class AsyncClient(Calls):
     """The asynchronous SDK (httpx.AsyncClient); same methods, awaitable."""
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 30.0, **kw: Any) -> None:
-        super().__init__(base_url, api_key, **kw)
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        agent: str | None = None,
+        provenance: Mapping[str, Any] | None = None,
+        approval_timeout: float = 300.0,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(
+            base_url,
+            api_key,
+            agent=agent,
+            provenance=provenance,
+            approval_timeout=approval_timeout,
+        )
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=self.headers, timeout=timeout
         )
@@ -295,34 +234,31 @@ class AsyncClient(_Base):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+    async def _send(self, call: Call) -> dict[str, Any]:
         try:
-            r = await self._http.request(method, path, **kw)
+            r = await self._http.request(call.method, call.path, **_request_args(call))
         except httpx.HTTPError as exc:
             raise RemitUnavailable(f"cannot reach Remit at {self.base_url}: {exc}") from exc
-        return _check(r)
+        return answer(r)
 
     async def decide(
-        self, action: str, resources: Sequence[ResourceArg] | ResourceArg, **kw: Any
+        self, action: str, resources: Resources, **options: Unpack[DecideOptions]
     ) -> dict[str, Any]:
-        return await self._call("POST", "/v1/decisions", json=self._body(action, resources, **kw))
+        """Ask; returns the decision (any tier). Keyword arguments as `Client.decide`."""
+        return await self._send(self.decide_call("decide", action, resources, options))
 
     async def get(self, decision_id: str, wait: float = 0) -> dict[str, Any]:
-        return await self._call(
-            "GET", f"/v1/decisions/{decision_id}", params={"wait": wait}, timeout=wait + 30
-        )
+        return await self._send(self.get_call(decision_id, wait))
 
     async def wait_for_approval(
         self, decision: dict[str, Any], timeout: float | None = None
     ) -> dict[str, Any]:
-        deadline = self._deadline(timeout)
+        """The decision once allowed; raises Denied or ApprovalTimedOut."""
+        deadline = self.deadline(timeout)
         d = decision
-        while d["status"] == "pending":
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            d = await self.get(d["id"], wait=min(left, 60))
-        return self._final(d)
+        while (wait := next_wait(d, deadline)) is not None:
+            d = await self.get(d["id"], wait=wait)
+        return final(d)
 
     async def report_outcome(
         self,
@@ -331,75 +267,47 @@ class AsyncClient(_Base):
         error: str | None = None,
         cloud_request_ids: Sequence[str] = (),
     ) -> dict[str, Any]:
-        return await self._call(
-            "POST",
-            f"/v1/decisions/{decision_id}/outcome",
-            json=self._outcome_json(status, error, cloud_request_ids),
-        )
+        return await self._send(self.outcome_call(decision_id, status, error, cloud_request_ids))
 
     async def grant(self, decision_id: str) -> dict[str, Any]:
-        return await self._call("POST", f"/v1/decisions/{decision_id}/grant")
+        return await self._send(self.grant_call(decision_id))
 
     async def revoke(self, decision_id: str) -> dict[str, Any]:
-        return await self._call("POST", f"/v1/decisions/{decision_id}/revoke")
+        return await self._send(self.revoke_call(decision_id))
 
     async def rollback_plan(self, decision_id: str) -> dict[str, Any]:
         """The rollback plan recorded when the decision's credentials were granted."""
-        return await self._call("GET", f"/v1/decisions/{decision_id}/rollback")
-
-    def governed(
-        self,
-        action: str,
-        resources: Sequence[ResourceArg] | ResourceArg | Callable[..., Any],
-        **step_kw: Any,
-    ) -> Callable[[F], F]:
-        """Decorate an async tool function: it runs inside `step(...)` with `aws=`."""
-
-        def deco(fn: F) -> F:
-            @functools.wraps(fn)
-            async def wrapper(*args: Any, **kwargs: Any) -> Any:
-                res = resources(*args, **kwargs) if callable(resources) else resources
-                async with self.step(action, res, **step_kw) as aws:
-                    return await fn(*args, aws=aws, **kwargs)
-
-            return wrapper  # type: ignore[return-value]
-
-        return deco
+        return await self._send(self.rollback_plan_call(decision_id))
 
     async def fallback(
         self,
         failure: FallbackRequired,
         action: str,
-        resources: Sequence[ResourceArg] | ResourceArg,
-        **kw: Any,
+        resources: Resources,
+        **options: Unpack[AskOptions],
     ) -> dict[str, Any]:
-        kw["fallback"] = self._fallback_ref(failure)
-        return await self.decide(action, resources, **kw)
+        """As `Client.fallback`."""
+        ask = self.fallback_options("fallback", failure, options)
+        return await self._send(self.decide_call("fallback", action, resources, ask))
+
+    def step(
+        self, action: str, resources: Resources, **options: Unpack[StepOptions]
+    ) -> AbstractAsyncContextManager[GovernedSession]:
+        """As `Client.step`, for `async with`."""
+        approval_timeout, ask = self.step_options("step", options)
+        return self._step(self.decide_call("step", action, resources, ask), approval_timeout)
 
     @contextlib.asynccontextmanager
-    async def step(
-        self,
-        action: str,
-        resources: Sequence[ResourceArg] | ResourceArg,
-        *,
-        approval_timeout: float | None = None,
-        **kw: Any,
-    ) -> AsyncIterator[GovernedSession]:
-        d = await self.wait_for_approval(
-            await self.decide(action, resources, **kw), approval_timeout
-        )
-        g = await self.grant(d["id"])
-        session = GovernedSession(decision=d, grant=g, endpoint_url=g.get("endpoint_url"))
+    async def _step(self, ask: Call, approval_timeout: float) -> AsyncIterator[GovernedSession]:
+        d = await self.wait_for_approval(await self._send(ask), approval_timeout)
+        session = scoped_session(d, await self.grant(d["id"]))
         try:
             yield session
-        except ClientError as exc:
-            await self._finish(session, "failed", f"{exc}")
-            fb = self._fallback_of(exc, session)
-            if fb is not None:
-                raise fb from exc
-            raise
         except BaseException as exc:
-            await self._finish(session, "failed", f"{type(exc).__name__}: {exc}")
+            error, fallback = step_failure(exc, session)
+            await self._finish(session, "failed", error)
+            if fallback is not None:
+                raise fallback from exc
             raise
         else:
             await self._finish(session, "succeeded", None)
@@ -412,3 +320,23 @@ class AsyncClient(_Base):
             with contextlib.suppress(RemitUnavailable):
                 await self.revoke(did)
             raise
+
+    def governed(
+        self,
+        action: str,
+        resources: Resources | Callable[..., Any],
+        **options: Unpack[StepOptions],
+    ) -> Callable[[F], F]:
+        """Decorate an async tool function: it runs inside `step(...)` with `aws=`."""
+        self.step_options("governed", options)  # a misspelt keyword fails here, not later
+
+        def deco(fn: F) -> F:
+            @functools.wraps(fn)
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                res = resources(*args, **kwargs) if callable(resources) else resources
+                async with self.step(action, res, **options) as aws:
+                    return await fn(*args, aws=aws, **kwargs)
+
+            return wrapper  # type: ignore[return-value]
+
+        return deco

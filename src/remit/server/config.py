@@ -10,30 +10,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-
-class WebhookConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    url: str
-    timeout: float = 5.0
-
-
-class SmtpConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    host: str
-    port: int = 25
-    sender: str
-    recipients: list[str]
-    starttls: bool = False
-    username: str | None = None
-    password: str | None = None
-
-
-class NotifyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    webhook: WebhookConfig | None = None
-    smtp: SmtpConfig | None = None
+from remit.notify.settings import NotifySettings
+from remit.settings_errors import describe
 
 
 class AwsConfig(BaseModel):
@@ -57,14 +37,26 @@ class ServerConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8700, ge=0, le=65535)
     insecure_unsigned: bool = False
-    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    notify: NotifySettings | None = Field(
+        None,
+        description="Who is told of notify and approve decisions, and how: the notifier's "
+        "own settings (`remit.notify.settings`; docs/service.md lists them). Absent or "
+        "empty: nobody is told.",
+    )
     aws: AwsConfig = Field(default_factory=AwsConfig)
     checkpoint_every: float = Field(30.0, gt=0, description="seconds between checkpoints")
     max_body_bytes: int = Field(1_048_576, gt=0)
     public_url: str | None = None
 
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _empty_notify_is_none(cls, value: object) -> object:
+        return None if value == {} else value
+
     def notify_dict(self) -> dict[str, Any]:
-        return self.notify.model_dump(exclude_none=True)
+        """The notifier's settings as a mapping (`Notifier.from_config` takes it), or {}
+        when nobody is to be told."""
+        return {} if self.notify is None else self.notify.model_dump(exclude_none=True)
 
 
 ENV = {
@@ -87,11 +79,21 @@ class ConfigError(ValueError):
     """The configuration is unusable; the message names the setting."""
 
 
-def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+def _set(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
     *parents, leaf = dotted.split(".")
     node = data
-    for p in parents:
-        node = node.setdefault(p, {})
+    for i, p in enumerate(parents):
+        child = node.get(p)
+        if child is None:
+            child = node[p] = {}
+        elif not isinstance(child, dict):
+            where = ".".join(parents[: i + 1])
+            kind = "a list" if isinstance(child, list) else f"a {type(child).__name__}"
+            raise ConfigError(
+                f"{source} sets {dotted}, but {where} in the config file is {kind}: "
+                "set it in the file instead"
+            )
+        node = child
     node[leaf] = value
 
 
@@ -111,15 +113,12 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> ServerConfig:
             value: Any = os.environ[var]
             if key == "trusted_keys":
                 value = [v for v in value.split(os.pathsep) if v]
-            _set(data, key, value)
+            _set(data, key, value, var)
     for key, value in overrides.items():
         if value is not None and value != []:
-            _set(data, key, value)
+            _set(data, key, value, "the command line")
     try:
         return ServerConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
+        problems = "; ".join(describe(exc, data))
         raise ConfigError(f"configuration is not valid: {problems}") from None
