@@ -18,10 +18,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Final
 
+from remit.domain.clock import Clock, utcnow
 from remit.notify.channels import Channel, DeliveryError, SmtpChannel, WebhookChannel
 from remit.notify.message import Notification, clean
 from remit.notify.settings import NotifySettings, SmtpSettings, WebhookSettings
@@ -54,10 +55,6 @@ class DeliveryResult:
     final: bool = True
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class _Stop:
     """Queue marker: everything before it is delivered, then the worker ends."""
 
@@ -85,7 +82,7 @@ class Notifier:
         max_delay: float = 30.0,
         jitter: float = 0.2,
         queue_size: int = 1000,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utcnow,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         channel_list = list(channels)
@@ -281,7 +278,7 @@ class Notifier:
             at = self._clock()
         except Exception:
             log.exception("notifier clock failed; using the system clock")
-            at = _utc_now()
+            at = utcnow()
         result = DeliveryResult(n.id, channel.name, attempt, error is None, error, at, final)
         if error is not None:
             log.warning(
