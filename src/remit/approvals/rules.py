@@ -1,8 +1,9 @@
 """The rules of approving, pure: who may resolve a pending decision, whether it expired,
 and what the agent may do as a result.
 
-Separation of duties: the requesting identity can never approve its own request, and a
-human named in `on_behalf_of` cannot approve a request made for them. An approval is
+Separation of duties binds to a principal (the person or system a key is issued to: its
+name), not to a key: no key of the principal that asked can approve, and the human named
+in `on_behalf_of` cannot approve a request made for them. An approval is
 bound to the digest of the exact request; an approval that names another digest is
 refused. Past its deadline a pending approval counts as deny.
 """
@@ -15,7 +16,7 @@ from enum import StrEnum
 
 from remit.domain.clock import ts_text
 from remit.errors import Conflict, Forbidden
-from remit.identity.model import Identity, Role
+from remit.identity.model import Identity, Role, principal_of_label, principal_of_name
 
 
 class ApprovalState(StrEnum):
@@ -57,9 +58,12 @@ def check_resolver(
             f"the approval for {pending.decision_id} expired at "
             f"{ts_text(pending.expires_at)}; it counts as deny"
         )
-    if who.label == pending.requested_by:
-        raise Forbidden("separation of duties: the requesting identity cannot approve")
-    if pending.on_behalf_of and who.name.lower() == pending.on_behalf_of.lower():
+    if who.principal == principal_of_label(pending.requested_by):
+        raise Forbidden(
+            f"separation of duties: {who.name} asked for this (with another key or this "
+            "one) and cannot approve it"
+        )
+    if pending.on_behalf_of and who.principal == principal_of_name(pending.on_behalf_of):
         raise Forbidden(f"separation of duties: {who.name} is the person this request was made for")
     if digest is not None and digest != pending.request_digest:
         raise Conflict("the request you reviewed is not the one pending (digest mismatch)")

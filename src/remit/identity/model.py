@@ -37,6 +37,23 @@ class Identity:
         """How ledger entries name this caller: `role:name#key_id`."""
         return f"{self.role.value}:{self.name}#{self.key_id}"
 
+    @property
+    def principal(self) -> str:
+        """Who holds the key: its name, compared without case or outer spaces. Several
+        keys of one principal are one person (or system) for separation of duties."""
+        return principal_of_name(self.name)
+
+
+def principal_of_name(name: str) -> str:
+    """The principal a key name (or an `on_behalf_of`) denotes."""
+    return name.strip().casefold()
+
+
+def principal_of_label(label: str) -> str:
+    """The principal of an identity label `role:name#key_id` (as entries record it)."""
+    name = label.split(":", 1)[-1].rsplit("#", 1)[0]
+    return principal_of_name(name)
+
 
 _KEY = re.compile(r"^rk_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
 

@@ -123,6 +123,11 @@ class LedgerReads:
             params.append(limit)
         return [_standing(r) for r in self._rows(query, params)]
 
+    def outcome_index(self, decision_id: str) -> int | None:
+        """The ledger index of the outcome reported for a decision, or None."""
+        rows = self._rows("SELECT MIN(idx) FROM outcomes WHERE decision_id = ?", (decision_id,))
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
     # -- grants and revocations ----------------------------------------------------------
     def grant(self, decision_id: str) -> Recorded[GrantRecord] | None:
         """The credentials issued for a decision (what they could do), or None."""

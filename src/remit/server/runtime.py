@@ -21,10 +21,11 @@ from remit.grants.local import LocalBackend
 from remit.grants.service import GrantService
 from remit.identity.model import Identity, Role
 from remit.identity.store import KeyStore
+from remit.ledger.gate_reads import LockedReads
 from remit.ledger.kinds import DecisionRecord, NotificationRecord, OutcomeRecord
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
-from remit.ledger.records import make_entry
+from remit.ledger.records import NewEntry, make_entry
 from remit.ledger.store import LedgerUnavailable
 from remit.server.coalesce import LoopCoalescer
 from remit.server.config import ServerConfig
@@ -180,7 +181,8 @@ class Runtime:
         actor: str,
     ) -> tuple[int, OutcomeRecord]:
         """Record what happened when the agent acted, then end its credentials. A success
-        reported for a decision that was not allowed is recorded as such."""
+        reported for a decision that was not allowed is recorded as such. One outcome per
+        decision: a second is refused (Conflict), checked under the append lock."""
         outcome = OutcomeRecord(
             decision.id,
             status,
@@ -189,7 +191,18 @@ class Runtime:
             decision_status,
             ran_without_allow=decision_status != "allowed" and status == "succeeded",
         )
-        (index,) = self.store.append([make_entry(outcome, self.clock(), actor)])
+        entry = make_entry(outcome, self.clock(), actor)
+
+        def build(locked: LockedReads, _size: int) -> list[NewEntry]:
+            first = locked.outcome_index(decision.id)
+            if first is not None:
+                raise Conflict(
+                    f"an outcome was already reported for decision {decision.id} "
+                    f"(ledger index {first}); outcomes are recorded once"
+                )
+            return [entry]
+
+        (index,) = self.store.append_computed(build)[1]
         try:
             self.grants.revoke(decision.id, f"outcome reported: {status}", actor)
         except LedgerUnavailable as exc:
