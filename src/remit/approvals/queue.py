@@ -76,12 +76,18 @@ class ApprovalQueue:
         return _record(found) if found else None
 
     def list(
-        self, state: ApprovalState | None, now: datetime, limit: int = 200
-    ) -> list[ApprovalRecord]:
-        records = [_record(s) for s in self.store.reads.approvals(limit * 5)]
-        if state is not None:
-            records = [r for r in records if r.state_at(now) is state]
-        return records[:limit]
+        self,
+        state: ApprovalState | None,
+        now: datetime,
+        limit: int = 100,
+        before: int | None = None,
+    ) -> tuple[list[ApprovalRecord], int | None]:
+        """One page of approvals in `state` (None: all), newest first, and the cursor of
+        the next page (None when this is the last)."""
+        found = self.store.reads.approvals(state.value if state else None, now, limit, before)
+        records = [_record(s) for s in found]
+        more = len(records) == limit
+        return records, records[-1].decision_index if more and records else None
 
     def resolve(
         self,

@@ -40,6 +40,7 @@ from remit.ledger.kinds import (
     GrantRecord,
     GrantRefusalRecord,
     GrantTerms,
+    PreviewRecord,
     RevocationRecord,
 )
 from remit.ledger.records import NewEntry, Recorded, make_entry
@@ -257,26 +258,55 @@ class GrantService:
         return _Scope(role_arn, doc, text, seconds, sts_seconds, tags, session_name, perms)
 
     def preview(self, decision_id: str) -> dict[str, Any]:
-        """What credentials for this decision would be able to do (for the approver)."""
+        """What credentials for this decision would be able to do (for the approver).
+        Computed once and kept on the ledger, so listing approvals never fans out to the
+        cloud; a preview that failed for a passing reason (the cloud, the envelope's
+        trust) is not kept and is computed again next time."""
+        kept = self.store.reads.preview(decision_id)
+        if kept is not None:
+            return dict(kept.record.preview)
         found = self.store.reads.decision(decision_id)
         if found is None:
             raise NotFound(f"no decision {decision_id}")
         d = found.record
         try:
             scope = self._scope(d, self._terms(d), self.clock())
+        except Unprocessable as exc:
+            return self._keep_preview(decision_id, {"grantable": False, "why": str(exc)})
         except RemitError as exc:
             return {"grantable": False, "why": str(exc)}
         except BackendError as exc:
             return {"grantable": False, "why": f"cannot read the role's policies: {exc}"}
-        return {
-            "grantable": True,
-            "role_arn": scope.role_arn,
-            "session_policy": scope.policy,
-            "lifetime_seconds": scope.seconds,
-            "effective_permissions": [asdict(p) for p in scope.permissions],
-            "effective_summary": describe(scope.permissions),
-            "rollback": rollback_status(d.action, d.access_level),
-        }
+        return self._keep_preview(
+            decision_id,
+            {
+                "grantable": True,
+                "role_arn": scope.role_arn,
+                "session_policy": scope.policy,
+                "lifetime_seconds": scope.seconds,
+                "effective_permissions": [asdict(p) for p in scope.permissions],
+                "effective_summary": describe(scope.permissions),
+                "rollback": rollback_status(d.action, d.access_level),
+            },
+        )
+
+    def _keep_preview(self, decision_id: str, preview: dict[str, Any]) -> dict[str, Any]:
+        """Record `preview` unless another request or replica kept one first; return the
+        one kept."""
+        record = PreviewRecord(decision_id, preview)
+
+        def build(locked: LockedReads, _size: int) -> list[NewEntry]:
+            if locked.preview(decision_id) is not None:
+                return []
+            return [make_entry(record, self.clock(), "system:remit")]
+
+        try:
+            self.store.append_computed(build)
+        except LedgerUnavailable:
+            log.warning("could not keep the credential preview of %s", decision_id)
+            return preview
+        kept = self.store.reads.preview(decision_id)
+        return dict(kept.record.preview) if kept is not None else preview
 
     def _record_refusal(
         self,

@@ -532,6 +532,32 @@ class RevocationRecord(Record):
         return [IndexRow("revocations", (self.decision_id, idx, self.reason, self.applied, ts))]
 
 
+@dataclass(frozen=True, slots=True)
+class PreviewRecord(Record):
+    """What credentials for a decision would be able to do, computed once — when an
+    approver first looks — and kept: the role, session policy, lifetime, effective
+    permissions and rollback status they were shown, or why none can be granted."""
+
+    KIND: ClassVar[str] = "preview"
+    decision_id: str
+    preview: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        _text("decision_id", self.decision_id)
+        if not isinstance(_mapping("preview", self.preview).get("grantable"), bool):
+            raise EntryFormatError("preview.grantable must be true or false")
+
+    def to_data(self) -> Json:
+        return {"decision_id": self.decision_id, "preview": self.preview}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> PreviewRecord:
+        return cls(_field(data, "decision_id"), _mapping("preview", _field(data, "preview")))
+
+    def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
+        return [IndexRow("previews", (self.decision_id, idx))]
+
+
 # -- outcomes, notifications ------------------------------------------------------------
 
 
@@ -759,6 +785,7 @@ PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Record]] = {
     "event": OrgEventRecord.from_data,
     "identity": IdentityRecord.from_data,
     "note": NoteRecord.from_data,
+    "preview": PreviewRecord.from_data,
 }
 """Entry kind → the parser of its `data`. Every kind the ledger holds is here."""
 

@@ -21,7 +21,13 @@ from typing import Any, TypeVar
 from remit.decide.state import OrgEvent
 from remit.domain.clock import parse_ts, ts_text
 from remit.ledger.errors import LedgerUnavailable
-from remit.ledger.kinds import DecisionRecord, EntryFormatError, GrantRecord, Record
+from remit.ledger.kinds import (
+    DecisionRecord,
+    EntryFormatError,
+    GrantRecord,
+    PreviewRecord,
+    Record,
+)
 from remit.ledger.records import Recorded, StoredEntry
 
 Read = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -109,9 +115,34 @@ class LedgerReads:
         rows = self._rows(_APPROVALS + " WHERE a.decision_id = ?", (decision_id,))
         return _standing(rows[0]) if rows else None
 
-    def approvals(self, limit: int) -> list[ApprovalStanding]:
-        """The newest `limit` approvals, newest first, whatever their state."""
-        rows = self._rows(_APPROVALS + " ORDER BY a.idx DESC LIMIT ?", (limit,))
+    def approvals(
+        self,
+        state: str | None,
+        now: datetime,
+        limit: int,
+        before: int | None = None,
+    ) -> list[ApprovalStanding]:
+        """Approvals in `state` as of `now` (`pending`, `approved`, `rejected`, `expired`;
+        None for all), newest first, at most `limit`, only those whose decision index is
+        below `before` (the cursor of the previous page). Filtered here, in the store, so
+        a pending approval is found whatever the number of resolved ones."""
+        where: list[str] = []
+        params: list[Any] = []
+        at = ts_text(now)
+        if state == "pending":
+            where.append("x.state IS NULL AND a.expires_at > ?")
+            params.append(at)
+        elif state == "expired":
+            where.append("(x.state = 'expired' OR (x.state IS NULL AND a.expires_at <= ?))")
+            params.append(at)
+        elif state is not None:
+            where.append("x.state = ?")
+            params.append(state)
+        if before is not None:
+            where.append("a.idx < ?")
+            params.append(before)
+        query = _APPROVALS + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self._rows(query + " ORDER BY a.idx DESC LIMIT ?", [*params, limit])
         return [_standing(r) for r in rows]
 
     def approvals_due(self, now: datetime, limit: int | None = None) -> list[ApprovalStanding]:
@@ -171,6 +202,11 @@ class LedgerReads:
             (ts_text(now),),
         )
         return [str(r[0]) for r in rows]
+
+    def preview(self, decision_id: str) -> Recorded[PreviewRecord] | None:
+        """The credential preview kept for a decision, or None."""
+        rows = self._rows("SELECT idx FROM previews WHERE decision_id = ?", (decision_id,))
+        return self._recorded(int(rows[0][0]), PreviewRecord) if rows else None
 
     # -- governance ----------------------------------------------------------------------
     def signoff_ids(self) -> set[str]:

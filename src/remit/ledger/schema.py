@@ -26,6 +26,7 @@ INDEX_TABLES: dict[str, tuple[str, ...]] = {
     "outcomes": ("decision_id", "idx", "status", "ts"),
     "grants": ("decision_id", "idx", "agent", "role_arn", "expires_at", "revoke_at", "ts"),
     "revocations": ("decision_id", "idx", "reason", "applied", "ts"),
+    "previews": ("decision_id", "idx"),
 }
 """Derived index tables and their columns, in insert order."""
 
@@ -69,6 +70,7 @@ def ddl(blob: str) -> list[str]:
         """CREATE TABLE IF NOT EXISTS revocations (
             decision_id TEXT NOT NULL, idx BIGINT PRIMARY KEY, reason TEXT NOT NULL,
             applied BOOLEAN NOT NULL, ts TEXT NOT NULL)""",
+        "CREATE TABLE IF NOT EXISTS previews (decision_id TEXT PRIMARY KEY, idx BIGINT NOT NULL)",
         """CREATE TABLE IF NOT EXISTS api_keys (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",

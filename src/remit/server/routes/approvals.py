@@ -4,8 +4,9 @@ approve / reject with a comment (separation of duties enforced)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from remit.approvals.queue import ApprovalRecord
 from remit.approvals.rules import ApprovalState
@@ -16,6 +17,8 @@ from remit.server.runtime import Runtime
 from remit.server.schemas import ApprovalDetailOut, ResolveIn
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
+PAGE_DEFAULT = 100
+PAGE_MAX = 500
 
 
 def detail(rt: Runtime, rec: ApprovalRecord) -> ApprovalDetailOut:
@@ -39,15 +42,28 @@ def detail(rt: Runtime, rec: ApprovalRecord) -> ApprovalDetailOut:
 
 @router.get("", response_model=list[ApprovalDetailOut], responses=ERRORS)
 def list_approvals(
+    response: Response,
     state: ApprovalState | None = Query(
         ApprovalState.PENDING, description="Filter by state (omit for pending)."
     ),
-    limit: int = Query(100, ge=1, le=500),
+    limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Page size."),
+    cursor: int | None = Query(
+        None, ge=0, description="Where the page starts: the `next` link of the previous page."
+    ),
     who: Identity = Depends(require(Role.APPROVER, Role.AUDITOR)),
     rt: Runtime = Depends(runtime),
 ) -> list[ApprovalDetailOut]:
-    """Approvals in a state, newest first, each with the full request and reasons."""
-    return [detail(rt, r) for r in rt.approvals.list(state, rt.clock(), limit)]
+    """Approvals in a state, newest first, each with the full request and reasons. Pages
+    of `limit` (default 100, at most 500); when more follow, the `Link` header names the
+    next page (`rel="next"`) and `X-Next-Cursor` its cursor."""
+    records, next_cursor = rt.approvals.list(state, rt.clock(), limit, cursor)
+    if next_cursor is not None:
+        query = urlencode(
+            {**({"state": state.value} if state else {}), "limit": limit, "cursor": next_cursor}
+        )
+        response.headers["Link"] = f'</v1/approvals?{query}>; rel="next"'
+        response.headers["X-Next-Cursor"] = str(next_cursor)
+    return [detail(rt, r) for r in records]
 
 
 def _resolve(
