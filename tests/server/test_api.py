@@ -433,7 +433,8 @@ def test_requesting_identity_can_never_approve(
 def test_person_named_on_behalf_of_cannot_approve_their_own_request(
     client: TestClient, rt: Runtime, api_keys: ApiKeys, named: str
 ) -> None:
-    d = held(client, api_keys, on_behalf_of=named, origin="human")
+    d = decide(client, api_keys.admin, held_request(on_behalf_of=named, origin="human"))
+    assert d["status"] == "pending", d
     before = rt.store.size()
     r = resolve(client, api_keys.alice, d["id"], comment="fine by me")
     assert r.status_code == 403, r.text

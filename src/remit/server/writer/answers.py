@@ -1,6 +1,7 @@
 """The API's answer for one request, as the decision writer gives it: the screening of a
-body (422 for one that is not a valid `ActionRequest`, 403 for a key bound to another
-agent) and the view of a decision just made.
+body (422 for one that is not a valid `ActionRequest`; 403 for a key bound to another
+agent, or an agent key claiming to be a human or to act for one) and the view of a
+decision just made.
 
 Defined once, for both sides: the writer answers with these, and the service, when the
 writer cannot take a request, answers with `unrecorded_answer` (refused as the writer
@@ -16,7 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from remit.domain.clock import parse_ts
-from remit.domain.requests import ActionRequest
+from remit.domain.requests import ActionRequest, Origin
 from remit.domain.tiers import Tier
 from remit.envelope.source import EnvelopeView
 from remit.recorder.decisions import Ask, unrecorded
@@ -28,7 +29,8 @@ _TOLD = (Tier.NOTIFY, Tier.APPROVE)
 
 def screen(ask: WireAsk) -> ActionRequest | Answer:
     """The request in `ask`, or the answer refusing it: INVALID for a body that is not a
-    valid `ActionRequest`, FORBIDDEN when the caller's key is bound to another agent.
+    valid `ActionRequest`, FORBIDDEN when the caller's key is bound to another agent or an
+    agent key claims `origin: human` or `on_behalf_of` (only admin keys may).
     Run on the validated request, so what is checked is exactly what is decided."""
     try:
         request = ActionRequest.model_validate_json(ask.body)
@@ -38,6 +40,13 @@ def screen(ask: WireAsk) -> ActionRequest | Answer:
     bound = ask.bound_agent
     if bound is not None and request.agent != bound:
         return Answer(Status.FORBIDDEN, not_your_agent(bound, request.agent).encode())
+    if bound is not None and (request.origin is Origin.HUMAN or request.on_behalf_of):
+        claimed = "origin human" if request.origin is Origin.HUMAN else "on_behalf_of"
+        return Answer(
+            Status.FORBIDDEN,
+            f"an agent key cannot claim {claimed}: only admin keys, held by people, make "
+            "human-initiated requests or requests on a person's behalf".encode(),
+        )
     return request
 
 
