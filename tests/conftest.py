@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.testdata import testdata_path
+from tests.support.testdata import shared_testdata
 
 from remit.decide import Gate, StaticState
 from remit.domain import ActionRequest
@@ -28,7 +28,7 @@ SIGNED_AT = datetime(2026, 11, 1, tzinfo=UTC)
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     """The shared test data folder (skips, or fails under CI, when it is missing)."""
-    return testdata_path()
+    return shared_testdata()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from tests.support.testdata import testdata_path
+from tests.support.testdata import shared_testdata
 
 from remit.catalog import default_catalog
 from remit.grants.effective import (
@@ -154,7 +154,7 @@ def test_backend_revocation_policy_is_honoured() -> None:
 
 
 def _managed() -> list[dict[str, Any]]:
-    folder = testdata_path("iam", "managed-policies", what="AWS managed policies")
+    folder = shared_testdata("iam", "managed-policies", what="AWS managed policies")
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 

@@ -614,16 +614,12 @@ def test_success_without_an_allow_is_flagged(
         assert isinstance(entry["data"]["ran_without_allow"], bool)
         return flag
 
-    denied = decide(
-        client,
-        api_keys.agent,
-        example_request(
-            resources=[{"arn": "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole"}]
-        ),
-    )
+    denied_role = [{"arn": "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole"}]
+    denied = decide(client, api_keys.agent, example_request(resources=denied_role))
     assert denied["tier"] == "deny"
     assert report(denied["id"], "succeeded") is True
-    assert report(denied["id"], "failed") is False
+    failed = decide(client, api_keys.agent, example_request(resources=denied_role))
+    assert report(failed["id"], "failed") is False
     pending = held(client, api_keys)
     assert report(pending["id"], "succeeded") is True
     rejected = held(client, api_keys)

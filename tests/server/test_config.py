@@ -148,7 +148,7 @@ def test_the_running_service_delivers_with_every_setting(
         while len([e for e in rt.store.entries() if e.kind == "notification"]) < 3:
             assert time.monotonic() < deadline, "deliveries were not recorded"
             time.sleep(0.05)
-        results = [e.data()["data"] for e in rt.store.entries() if e.kind == "notification"]
+        results = [e.document()["data"] for e in rt.store.entries() if e.kind == "notification"]
         assert {(r["channel"], r["ok"]) for r in results} == {
             ("slack", True),
             ("webhook[1]", True),

@@ -10,13 +10,13 @@ import json
 from typing import Any
 
 import pytest
-from tests.support.testdata import testdata_path
+from tests.support.testdata import shared_testdata
 
 
 @pytest.fixture(scope="session")
 def note_vectors() -> dict[str, Any]:
     """The ``signed_note_vectors`` section (vector A = C2SP example, B = Go reference)."""
-    path = testdata_path("rfc6962_vectors.json", what="signed-note vectors")
+    path = shared_testdata("rfc6962_vectors.json", what="signed-note vectors")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     section: dict[str, Any] = data["signed_note_vectors"]
     return section

@@ -31,7 +31,7 @@ def missing(path: Path, what: str = "shared test data") -> NoReturn:
     )
 
 
-def testdata_path(*parts: str, what: str = "shared test data") -> Path:
+def shared_testdata(*parts: str, what: str = "shared test data") -> Path:
     """The existing path `parts` under the test data folder; else `missing(...)`."""
     path = testdata_dir().joinpath(*parts)
     if not path.exists():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from remit.domain.clock import Clock, utcnow
@@ -31,6 +31,7 @@ class LocalBackend:
         self._policies = identity_policies or {}
         self._clock = clock
         self.revoked: dict[str, list[str]] = {}
+        self.revoked_before: dict[str, datetime | None] = {}
 
     def issue(self, spec: GrantSpec) -> Credentials:
         key = "ASIA" + "".join(secrets.choice(_ALNUM) for _ in range(16))
@@ -42,8 +43,14 @@ class LocalBackend:
             f"{spec.role_arn.replace(':role/', ':assumed-role/')}/{spec.session_name}",
         )
 
-    def set_revoked(self, role_arn: str, source_identities: Sequence[str]) -> None:
+    def set_revoked(
+        self,
+        role_arn: str,
+        source_identities: Sequence[str],
+        issued_before: datetime | None = None,
+    ) -> None:
         self.revoked[role_arn] = sorted(source_identities)
+        self.revoked_before[role_arn] = issued_before
 
     def identity_policies(self, role_arn: str) -> list[dict[str, Any]]:
         if role_arn in self._policies:

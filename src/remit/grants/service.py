@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -26,8 +27,10 @@ from remit.errors import Conflict, Forbidden, Gone, NotFound, RemitError, Unproc
 from remit.grants.backend import (
     BackendError,
     Credentials,
+    DenyList,
     GrantBackend,
     GrantSpec,
+    compact_revocations,
     revocation_policy,
 )
 from remit.grants.effective import Permission, describe, effective_permissions
@@ -94,15 +97,32 @@ class GrantService:
         self.approvals = approvals
         self.clock = clock
         self.rollback_planner = rollback_planner
-        self._applied: dict[str, list[str]] = {}  # deny list last applied per role
+        self._applied: dict[str, DenyList] = {}  # deny list last applied per role
         # Revocations applied in the cloud whose ledger entry could not be written yet: kept
-        # in every deny list this replica writes until they are recorded (sweep retries).
-        self._unrecorded: dict[str, tuple[str, datetime]] = {}
+        # in every deny list this replica writes until they are recorded (sweep retries):
+        # decision id → (role, session expiry, when the session was issued).
+        self._unrecorded: dict[str, tuple[str, datetime, datetime]] = {}
+        # Decisions whose credentials this replica is issuing right now: a concurrent ask
+        # for the same decision is refused before it reaches the cloud, so no loser's
+        # emergency revocation can touch the winner's session.
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
 
     # -- issuing -------------------------------------------------------------------------
     def issue(self, decision_id: str, who: Identity) -> IssuedGrant:
         """Credentials for an allowed decision, to the key that asked, once. Raises a
         `RemitError` (and records the refusal) for anything else."""
+        with self._in_flight_lock:
+            if decision_id in self._in_flight:
+                raise Conflict(f"credentials for decision {decision_id} are being issued")
+            self._in_flight.add(decision_id)
+        try:
+            return self._issue(decision_id, who)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(decision_id)
+
+    def _issue(self, decision_id: str, who: Identity) -> IssuedGrant:
         now = self.clock()
         found = self.store.reads.decision(decision_id)
         if found is None:
@@ -251,18 +271,37 @@ class GrantService:
         revoked = self._active_revoked(role_arn, now)
         identity_docs = [*self.backend.identity_policies(role_arn)]
         if revoked:
-            identity_docs.append(revocation_policy(revoked))
+            deny = compact_revocations(revoked)
+            identity_docs.append(revocation_policy(deny.source_identities, deny.issued_before))
         perms = effective_permissions(
             identity_docs, doc, arns, {"aws:SourceIdentity": d.id}, _catalog()
         )
         return _Scope(role_arn, doc, text, seconds, sts_seconds, tags, session_name, perms)
 
     def preview(self, decision_id: str) -> dict[str, Any]:
-        """What credentials for this decision would be able to do (for the approver).
-        Computed once and kept on the ledger, so listing approvals never fans out to the
-        cloud; a preview that failed for a passing reason (the cloud, the envelope's
-        trust) is not kept and is computed again next time."""
-        kept = self.store.reads.preview(decision_id)
+        """What credentials for this decision can do (for the approver), without asking
+        the cloud more than once per decision: once granted, what the grant recorded; once
+        revoked, nothing; before that, a preview computed once and kept on the ledger (a
+        preview that failed for a passing reason — the cloud, the envelope's trust — is not
+        kept and is computed again next time)."""
+        reads = self.store.reads
+        if reads.is_revoked(decision_id):
+            return {"grantable": False, "why": "its credentials were revoked",
+                    "effective_permissions": [], "effective_summary": describe([])}  # fmt: skip
+        granted = reads.grant(decision_id)
+        if granted is not None:
+            g = granted.record
+            return {
+                "grantable": False,
+                "why": "already granted (grants are single-use)",
+                "role_arn": g.role_arn,
+                "session_policy": g.session_policy,
+                "lifetime_seconds": int((g.revoke_at - parse_ts(granted.ts)).total_seconds()),
+                "effective_permissions": list(g.effective_permissions),
+                "effective_summary": g.effective_summary,
+                "rollback": g.rollback.get("status"),
+            }
+        kept = reads.preview(decision_id)
         if kept is not None:
             return dict(kept.record.preview)
         found = self.store.reads.decision(decision_id)
@@ -324,21 +363,24 @@ class GrantService:
             log.exception("could not record a refused grant for %s", decision_id)
 
     # -- revoking ------------------------------------------------------------------------
-    def _active_revoked(self, role_arn: str, now: datetime) -> list[str]:
-        recorded = self.store.reads.revoked_sessions(role_arn, now)
-        held = {
-            d for d, (role, until) in self._unrecorded.items() if role == role_arn and until > now
-        }
-        return sorted({*recorded, *held})
+    def _active_revoked(self, role_arn: str, now: datetime) -> dict[str, datetime]:
+        """The revoked, still-live sessions of a role: decision id → when issued."""
+        revoked = dict(self.store.reads.revoked_sessions(role_arn, now))
+        for d, (role, until, issued) in self._unrecorded.items():
+            if role == role_arn and until > now:
+                revoked.setdefault(d, issued)
+        return revoked
 
-    def _apply(self, role_arn: str, ids: list[str]) -> None:
-        self.backend.set_revoked(role_arn, ids)
-        self._applied[role_arn] = ids
+    def _apply(self, role_arn: str, revoked: dict[str, datetime]) -> None:
+        deny = compact_revocations(revoked)
+        if self._applied.get(role_arn) == deny:
+            return
+        self.backend.set_revoked(role_arn, deny.source_identities, deny.issued_before)
+        self._applied[role_arn] = deny
 
     def _revoke_now(self, role_arn: str, decision_id: str, now: datetime) -> None:
-        ids = sorted({*self._active_revoked(role_arn, now), decision_id})
         try:
-            self._apply(role_arn, ids)
+            self._apply(role_arn, {**self._active_revoked(role_arn, now), decision_id: now})
         except BackendError:
             log.exception("emergency revocation of %s failed", decision_id)
 
@@ -357,14 +399,15 @@ class GrantService:
         if grant is None:
             return False
         role_arn = grant.role_arn
-        self._unrecorded[decision_id] = (role_arn, grant.expires_at)
-        ids = sorted({*self._active_revoked(role_arn, now), decision_id})
+        issued = grant.expires_at - timedelta(seconds=grant.duration_seconds)
+        self._unrecorded[decision_id] = (role_arn, grant.expires_at, issued)
+        revoked = {**self._active_revoked(role_arn, now), decision_id: issued}
         applied, error = True, None
         try:
-            self._apply(role_arn, ids)
+            self._apply(role_arn, revoked)
         except BackendError as exc:
             applied, error = False, str(exc)
-        record = RevocationRecord(decision_id, reason, applied, error, role_arn, len(ids))
+        record = RevocationRecord(decision_id, reason, applied, error, role_arn, len(revoked))
         try:
             self.store.append([make_entry(record, now, actor)])
         except LedgerUnavailable as exc:  # the id stays in _unrecorded and every deny list
@@ -377,7 +420,7 @@ class GrantService:
         expired sessions from the deny list. Safe to run on every replica."""
         now = self.clock()
         reads = self.store.reads
-        for did, (_, until) in list(self._unrecorded.items()):
+        for did, (_, until, _issued) in list(self._unrecorded.items()):
             if until <= now:
                 del self._unrecorded[did]
             else:
@@ -389,11 +432,8 @@ class GrantService:
             for did in reads.revocations_to_retry(now)
         )
         for role_arn in reads.granted_roles():
-            ids = self._active_revoked(role_arn, now)
-            if self._applied.get(role_arn) == ids:
-                continue
             try:
-                self._apply(role_arn, ids)
+                self._apply(role_arn, self._active_revoked(role_arn, now))
             except BackendError:
                 log.warning("pruning the deny list of %s failed; will retry", role_arn)
         return {"expired": expired, "retried": retried}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -64,14 +65,20 @@ class StsBackend:
             out.get("AssumedRoleUser", {}).get("Arn", ""),
         )
 
-    def set_revoked(self, role_arn: str, source_identities: Sequence[str]) -> None:
+    def set_revoked(
+        self,
+        role_arn: str,
+        source_identities: Sequence[str],
+        issued_before: datetime | None = None,
+    ) -> None:
         name = role_name(role_arn)
         try:
-            if source_identities:
+            if source_identities or issued_before is not None:
+                doc = revocation_policy(source_identities, issued_before)
                 self._iam.put_role_policy(
                     RoleName=name,
                     PolicyName=REVOCATION_POLICY_NAME,
-                    PolicyDocument=json.dumps(revocation_policy(source_identities)),
+                    PolicyDocument=json.dumps(doc, separators=(",", ":")),
                 )
             else:
                 try:

@@ -168,19 +168,24 @@ class LedgerReads:
     def has_grant(self, decision_id: str) -> bool:
         return bool(self._rows("SELECT 1 FROM grants WHERE decision_id = ?", (decision_id,)))
 
+    def is_revoked(self, decision_id: str) -> bool:
+        """True once a revocation of the decision's credentials is recorded."""
+        return bool(self._rows("SELECT 1 FROM revocations WHERE decision_id = ?", (decision_id,)))
+
     def granted_roles(self) -> list[str]:
         """Every role credentials were ever issued for."""
         return [str(r[0]) for r in self._rows("SELECT DISTINCT role_arn FROM grants")]
 
-    def revoked_sessions(self, role_arn: str, now: datetime) -> list[str]:
-        """Decision ids of `role_arn`'s revoked sessions that have not expired at `now`."""
+    def revoked_sessions(self, role_arn: str, now: datetime) -> list[tuple[str, datetime]]:
+        """`role_arn`'s revoked sessions that have not expired at `now`: (decision id, when
+        its grant was recorded — at or after the session was issued), by decision id."""
         rows = self._rows(
-            "SELECT DISTINCT g.decision_id FROM grants g "
+            "SELECT DISTINCT g.decision_id, g.ts FROM grants g "
             "JOIN revocations r ON r.decision_id = g.decision_id "
             "WHERE g.role_arn = ? AND g.expires_at > ?",
             (role_arn, ts_text(now)),
         )
-        return sorted(str(r[0]) for r in rows)
+        return sorted((str(d), parse_ts(str(t))) for d, t in rows)
 
     def grants_due(self, now: datetime) -> list[str]:
         """Decisions whose grant time is up at `now`, still live, and never revoked."""
