@@ -214,7 +214,7 @@ class GrantService:
         role_arn = agent.execution_role or agent.service_account
         arns = d.resource_arns
         try:
-            doc = session_policy([d.action], arns)
+            doc = session_policy([d.action], arns, allow_wildcards=wildcards_allowed(d, env))
             text = policy_json(doc)
         except GrantRefused as exc:
             raise Unprocessable(str(exc)) from None
@@ -351,6 +351,16 @@ class GrantService:
             except BackendError:
                 log.warning("pruning the deny list of %s failed; will retry", role_arn)
         return {"expired": expired, "retried": retried}
+
+
+def wildcards_allowed(d: DecisionRecord, env: Envelope) -> bool:
+    """Whether a grant for `d` may carry wildcard resources: only if it was decided by
+    rules (not a fallback or the default) that all still exist and set `allow_wildcards`.
+    """
+    if not d.rules:
+        return False
+    rules = {r.id: r for r in env.rules}
+    return all(rid in rules and rules[rid].allow_wildcards for rid in d.rules)
 
 
 def _catalog() -> Any:
