@@ -42,7 +42,7 @@ def gate_for(data: dict[str, Any]) -> Gate:
     return Gate(Envelope.model_validate(data), "sha256:test", TRUST)
 
 
-def envelope_data(**rule_changes: dict[str, Any]) -> dict[str, Any]:
+def envelope_data(**rule_changes: dict[str, Any] | None) -> dict[str, Any]:
     """The example envelope with some rules changed (`None` value removes the rule)."""
     data = deepcopy(EXAMPLE_DATA)
     rules = []
@@ -77,10 +77,8 @@ def test_break_glass_deny_applies_to_every_request_that_can_name_it(
 
 
 @pytest.mark.parametrize("arn", REVIEWER_WILDCARDS)
-def test_without_the_deny_a_wildcard_is_still_refused_by_name(
-    make_request: Any, arn: str
-) -> None:
-    gate = gate_for(envelope_data(R9_break_glass_role=None))  # type: ignore[arg-type]
+def test_without_the_deny_a_wildcard_is_still_refused_by_name(make_request: Any, arn: str) -> None:
+    gate = gate_for(envelope_data(R9_break_glass_role=None))
     d = gate.decide(request(make_request, arn), NOW, StaticState())
     assert d.tier is Tier.DENY
     (reason,) = [r for r in d.reasons if r.code is C.WILDCARD_RESOURCE]
@@ -88,7 +86,7 @@ def test_without_the_deny_a_wildcard_is_still_refused_by_name(
 
 
 def test_allowed_wildcard_is_unbounded_against_max_resources(make_request: Any) -> None:
-    data = envelope_data(R9_break_glass_role=None, R7_revoke_stale={"allow_wildcards": True})  # type: ignore[arg-type]
+    data = envelope_data(R9_break_glass_role=None, R7_revoke_stale={"allow_wildcards": True})
     arn = ACCOUNT + "role/legacy-*"
     d = gate_for(data).decide(request(make_request, arn), NOW, StaticState())
     assert d.tier is Tier.DENY
@@ -98,7 +96,7 @@ def test_allowed_wildcard_is_unbounded_against_max_resources(make_request: Any) 
 
 def test_allowed_wildcard_without_limits_runs_but_the_deny_still_wins(make_request: Any) -> None:
     open_r7 = {"allow_wildcards": True, "blast_radius": None}
-    data = envelope_data(R7_revoke_stale=open_r7)  # type: ignore[arg-type]
+    data = envelope_data(R7_revoke_stale=open_r7)
     data["protected"], data["regulations"] = [], []
     gate = gate_for(data)
     d = gate.decide(request(make_request, ACCOUNT + "role/legacy-*"), NOW, StaticState())
@@ -108,7 +106,9 @@ def test_allowed_wildcard_without_limits_runs_but_the_deny_still_wins(make_reque
 
 
 def test_every_touching_rule_must_allow_the_wildcard(make_request: Any) -> None:
-    data = envelope_data(R9_break_glass_role=None, R7_revoke_stale={"allow_wildcards": True, "blast_radius": None})  # type: ignore[arg-type]
+    data = envelope_data(
+        R9_break_glass_role=None, R7_revoke_stale={"allow_wildcards": True, "blast_radius": None}
+    )
     data["protected"], data["regulations"] = [], []
     data["rules"].append(
         {
@@ -127,7 +127,7 @@ def test_every_touching_rule_must_allow_the_wildcard(make_request: Any) -> None:
 
 def test_wildcard_in_account_is_unbounded_against_max_accounts(make_request: Any) -> None:
     data = envelope_data(
-        R9_break_glass_role=None,  # type: ignore[arg-type]
+        R9_break_glass_role=None,
         R7_revoke_stale={
             "allow_wildcards": True,
             "resources": ["arn:aws:iam::*:role/*"],
@@ -141,7 +141,9 @@ def test_wildcard_in_account_is_unbounded_against_max_accounts(make_request: Any
 
 
 def test_a_literal_protected_resource_protects_against_wildcards(make_request: Any) -> None:
-    data = envelope_data(R9_break_glass_role=None, R7_revoke_stale={"allow_wildcards": True, "blast_radius": None})  # type: ignore[arg-type]
+    data = envelope_data(
+        R9_break_glass_role=None, R7_revoke_stale={"allow_wildcards": True, "blast_radius": None}
+    )
     data["protected"] = [
         {"id": "break-glass", "match": {"resources": [BREAK_GLASS]}, "min_tier": "approve"}
     ]
@@ -155,7 +157,9 @@ def test_a_literal_protected_resource_protects_against_wildcards(make_request: A
 
 def test_a_wildcard_is_assumed_to_carry_the_tags_a_set_selects(make_request: Any) -> None:
     # The example's `payments` set selects by tag; a wildcard may hold payments roles.
-    data = envelope_data(R9_break_glass_role=None, R7_revoke_stale={"allow_wildcards": True, "blast_radius": None})  # type: ignore[arg-type]
+    data = envelope_data(
+        R9_break_glass_role=None, R7_revoke_stale={"allow_wildcards": True, "blast_radius": None}
+    )
     d = gate_for(data).decide(request(make_request, ACCOUNT + "role/x-*"), NOW, StaticState())
     assert d.tier is Tier.APPROVE
     assert C.PROTECTED_RESOURCE in codes(d) and C.REGULATORY_CONSTRAINT not in codes(d)

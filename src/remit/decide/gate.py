@@ -1,10 +1,11 @@
 """`Gate.decide(request, now, state) -> Decision`: the single place tiers are decided.
 
 Order: signature trust → agent → action → base tier (rules whose resources touch the
-request's, strictest wins, plus the `unmatched` default unless one rule covers it all; or
-fallbacks for a fallback request) → floors from the checks (wildcard resources, staleness,
-model, workflow, severity, protected resources, blast radius, confidence) → regulations (on the tier so far) → reasoning
-completeness (on the final tier). Checks can only make a decision stricter.
+request's, strictest wins, plus the `unmatched` default unless one rule covers them all;
+or fallbacks for a fallback request) → floors from the checks (wildcard resources,
+staleness, model, workflow, severity, protected resources, blast radius, confidence) →
+regulations (on the tier so far) → reasoning completeness (on the final tier). Checks
+can only make a decision stricter.
 """
 
 from __future__ import annotations

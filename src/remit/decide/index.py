@@ -43,16 +43,20 @@ class CompiledRule:
             return any(globs_overlap(p, text) for p in pats)
         for m in self.folded if key.touch_folds else self.exact:
             if m(text):
-                return True
-        return False
+                break
+        else:
+            return False
+        return True
 
     def covers(self, key: ResourceKey) -> bool:
         """True if every ARN the request resource stands for matches one of the patterns."""
         text = key.within_text
         for m in self.folded if key.within_folds else self.exact:
             if m(text):
-                return True
-        return False
+                break
+        else:
+            return False
+        return True
 
     def relation(self, keys: list[ResourceKey]) -> tuple[bool, bool]:
         """(touches some resource, covers every resource)."""
