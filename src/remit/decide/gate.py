@@ -148,18 +148,21 @@ class Gate:
         else:
             hit = self.index.matching(request.agent, request.action, request.resources)
             matched = list(hit.rules)
-            tiers = [c.rule.tier for c in matched]
+            default = self.envelope.defaults.unmatched
             if matched:
+                tier = Tier.strictest([c.rule.tier for c in matched])
                 ids = ", ".join(c.rule.id for c in matched)
                 reasons.append(
                     Reason(
                         ReasonCode.RULE_MATCHED,
-                        f"Matched {ids}; strictest tier is {Tier.strictest(tiers).value}.",
+                        f"Matched {ids}; strictest tier is {tier.value}.",
                     )
                 )
+                if not hit.covered:
+                    tier = tier.at_least(default)
+            else:
+                tier = default
             if not hit.covered:
-                default = self.envelope.defaults.unmatched
-                tiers.append(default)
                 what = "these resources" if not matched else "all of these resources"
                 reasons.append(
                     Reason(
@@ -168,7 +171,6 @@ class Gate:
                         f"the envelope's default is {default.value}.",
                     )
                 )
-            tier = Tier.strictest(tiers)
         rule_ids = tuple(c.rule.id for c in matched)
         fb_id = ", ".join(fallback_ids) or None
         if tier is Tier.DENY:

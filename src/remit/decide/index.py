@@ -63,10 +63,19 @@ class CompiledRule:
         touched = False
         covered = True
         for key in keys:
-            if self.touches(key):
-                touched = True
-                if covered and (key.wildcard or key.touch_folds != key.within_folds):
-                    covered = self.covers(key)
+            if key.wildcard or key.touch_folds != key.within_folds:
+                if self.touches(key):
+                    touched = True
+                    covered = covered and self.covers(key)
+                else:
+                    covered = False
+                continue
+            # A literal whose two case rules agree: touching is covering.
+            text = key.touch_text
+            for m in self.folded if key.touch_folds else self.exact:
+                if m(text):
+                    touched = True
+                    break
             else:
                 covered = False
         return touched, covered and touched

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from remit.domain.patterns import compile_glob, globs_overlap, has_wildcard
+from remit.domain.patterns import Matcher, compile_glob, globs_overlap, has_wildcard
 
 # IAM resource types whose names are unique case-insensitively (the type word itself is
 # matched as written: `ROLE/x` is not a role ARN).
@@ -37,23 +37,19 @@ CASE_SENSITIVE_SERVICES: frozenset[str] = frozenset({"s3"})
 
 @dataclass(frozen=True, slots=True)
 class ResourceKey:
-    """A request resource prepared for matching: its ARN, folded form and case rules."""
+    """A request resource prepared for matching: its ARN, case rules and compared texts.
+
+    `touch_text` is what `touches` compares (lower-cased when the service folds case for
+    intersection); `within_text` what `within` compares (lower-cased only for names AWS
+    itself treats case-insensitively).
+    """
 
     arn: str
-    folded: str
     wildcard: bool
     touch_folds: bool
     within_folds: bool
-
-    @property
-    def touch_text(self) -> str:
-        """The text `touches` compares (lower-cased when the service folds case)."""
-        return self.folded if self.touch_folds else self.arn
-
-    @property
-    def within_text(self) -> str:
-        """The text `within` compares (lower-cased when the names are case-insensitive)."""
-        return self.folded if self.within_folds else self.arn
+    touch_text: str
+    within_text: str
 
 
 def _service_and_resource(arn: str) -> tuple[str, str]:
@@ -75,17 +71,24 @@ def resource_key(arn: str) -> ResourceKey:
         touch, within = True, True
     else:
         touch, within = True, False
-    return ResourceKey(arn, arn.lower(), has_wildcard(arn), touch, within)
+    low = arn.lower()
+    return ResourceKey(
+        arn, has_wildcard(arn), touch, within, low if touch else arn, low if within else arn
+    )
+
+
+@lru_cache(maxsize=65536)
+def folded_glob(pattern: str) -> Matcher:
+    """The matcher of `pattern` lower-cased (to apply to lower-cased text)."""
+    return compile_glob(pattern.lower())
 
 
 def touches(pattern: str, key: ResourceKey) -> bool:
     """True if some ARN the request resource stands for is matched by `pattern`."""
-    if key.touch_folds:
-        pattern = pattern.lower()
-    text = key.touch_text
     if not key.wildcard:
-        return compile_glob(pattern)(text)
-    return globs_overlap(pattern, text)
+        m = folded_glob(pattern) if key.touch_folds else compile_glob(pattern)
+        return m(key.touch_text)
+    return globs_overlap(pattern.lower() if key.touch_folds else pattern, key.touch_text)
 
 
 def within(key: ResourceKey, pattern: str) -> bool:
@@ -95,6 +98,5 @@ def within(key: ResourceKey, pattern: str) -> bool:
     for a request `*` or `?`), which is sound: a yes is always right, a no may be too
     cautious (then the envelope's default applies).
     """
-    if key.within_folds:
-        pattern = pattern.lower()
-    return compile_glob(pattern)(key.within_text)
+    m = folded_glob(pattern) if key.within_folds else compile_glob(pattern)
+    return m(key.within_text)

@@ -21,13 +21,16 @@ class BlastRadiusCheck:
     def findings(self, ctx: Context) -> tuple[Finding, ...]:
         out: list[Finding] = []
         resources = ctx.request.resources
-        wild = [r.arn for r in resources if has_wildcard(r.arn)]
-        wild_accounts = [a for a in wild if a == "*" or has_wildcard(account_of(a))]
+        wild: list[str] | None = None
+        wild_accounts: list[str] = []
         for compiled in ctx.matched:
             rule = compiled.rule
             br = rule.blast_radius
             if br is None:
                 continue
+            if wild is None:
+                wild = [r.arn for r in resources if has_wildcard(r.arn)]
+                wild_accounts = [a for a in wild if a == "*" or has_wildcard(account_of(a))]
             if br.max_resources is not None and wild:
                 out.append(
                     Finding(

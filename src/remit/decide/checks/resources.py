@@ -23,13 +23,14 @@ def selects(match: ResourceMatch, resource: Resource) -> bool:
     That is: it has every tag of the match (a wildcard is assumed to) and, if the match
     lists ARN patterns, one of them touches the resource's ARN.
     """
-    key = resource_key(resource.arn)
-    if not key.wildcard:
+    arn = resource.arn
+    if not ("*" in arn or "?" in arn):
         tags = resource.tags
         for k, v in match.tags.items():
             if tags.get(k) != v:
                 return False
     if match.resources:
+        key = resource_key(arn)
         return any(touches(p, key) for p in match.resources)
     return True
 
