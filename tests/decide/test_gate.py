@@ -40,10 +40,12 @@ def test_action_matching_is_case_insensitive(gate, make_request, state):
     assert d.tier is Tier.AUTONOMOUS
 
 
-def test_resource_matching_is_case_sensitive(gate, make_request, state):
+def test_resource_type_word_is_matched_as_written(gate, make_request, state):
+    # `ROLE/x` is not a role ARN: R7 (role/*) may apply (it touches case-insensitively)
+    # but does not cover it, so the envelope's default (deny) applies too.
     req = make_request(resources=[{"arn": "arn:aws:iam::111122223333:ROLE/x", "tags": {}}])
     d = gate.decide(req, NOW, state)
-    assert d.tier is Tier.DENY and codes(d) == [C.NO_MATCHING_RULE]
+    assert d.tier is Tier.DENY and codes(d) == [C.RULE_MATCHED, C.NO_MATCHING_RULE]
 
 
 def test_strictest_matching_rule_wins(gate, make_request, state):
@@ -55,7 +57,8 @@ def test_strictest_matching_rule_wins(gate, make_request, state):
 def test_every_resource_must_match(gate, make_request, state):
     other_account = {"arn": "arn:aws:iam::999999999999:role/x", "tags": {}}
     d = gate.decide(make_request(resources=[role("a"), other_account]), NOW, state)
-    assert d.tier is Tier.DENY and codes(d) == [C.NO_MATCHING_RULE]
+    # R7 applies to role/a, but no rule covers the other account's role: default deny.
+    assert d.tier is Tier.DENY and codes(d) == [C.RULE_MATCHED, C.NO_MATCHING_RULE]
 
 
 def test_request_wildcard_is_not_covered_by_narrower_pattern(gate, make_request, state):

@@ -134,18 +134,55 @@ def test_duration_comes_from_the_rule(
     assert issued["data"]["duration_seconds"] == sts_seconds
 
 
+def _allow_wildcards_on_r1(data: dict[str, Any]) -> None:
+    rule(data, "R1-read")["allow_wildcards"] = True
+    # A wildcard's members' tags are unknown, so the tag-based `payments` set and PCI
+    # regulation would hold it for approval; these tests are about the credential.
+    data["protected"] = []
+    data["regulations"] = []
+
+
 def test_session_policy_names_exactly_the_requests_resources(world: AwsWorld) -> None:
     arns = [ROLE_PREFIX + "a", ROLE_PREFIX + "path/b", ROLE_PREFIX + "app-*"]
-    d = decide(world, "iam:GetRole", arns)
-    assert d["status"] == "allowed", d
-    with assume_role_calls(world) as calls:
-        r = grant(world, d["id"])
+    with envelope_changed(world, _allow_wildcards_on_r1):
+        d = decide(world, "iam:GetRole", arns)
+        assert d["status"] == "allowed", d
+        with assume_role_calls(world) as calls:
+            r = grant(world, d["id"])
     assert r.status_code == 200, r.text
     (sent,) = calls
     doc = json.loads(sent["Policy"])
     assert doc == _expected_policy("iam:GetRole", arns)
-    # The only wildcard is the one the request carried.
+    # The only wildcard is the one the request carried (and R1 explicitly allowed).
     assert sent["Policy"].count("*") == 1
+
+
+def test_wildcard_request_is_denied_unless_the_rule_allows_wildcards(world: AwsWorld) -> None:
+    d = decide(world, "iam:GetRole", [ROLE_PREFIX + "app-*"])
+    assert d["status"] == "denied", d
+    assert "WILDCARD_RESOURCE" in [r["code"] for r in d["reasons"]]
+
+
+def test_a_wildcard_grant_follows_the_version_that_decided(world: AwsWorld) -> None:
+    # Decided while R1 allowed wildcards; by grant time a newer signed version no longer
+    # does. Grant terms are those of the deciding version (recorded with the decision).
+    with envelope_changed(world, _allow_wildcards_on_r1):
+        d = decide(world, "iam:GetRole", [ROLE_PREFIX + "app-*"])
+        assert d["status"] == "allowed", d
+    found = world.runtime.store.reads.decision(d["id"])
+    assert found is not None and found.record.grant_terms is not None
+    assert found.record.grant_terms.allow_wildcards is True
+    r = grant(world, d["id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["session_policy"]["Statement"][0]["Resource"] == [ROLE_PREFIX + "app-*"]
+
+
+def test_a_decision_without_wildcard_terms_gets_no_wildcard_grant(world: AwsWorld) -> None:
+    d = decide(world, "iam:GetRole", [ROLE_PREFIX + "app-x"])
+    assert d["status"] == "allowed", d
+    found = world.runtime.store.reads.decision(d["id"])
+    assert found is not None and found.record.grant_terms is not None
+    assert found.record.grant_terms.allow_wildcards is False
 
 
 def test_action_iam_cannot_scope_is_refused_not_widened(world: AwsWorld) -> None:

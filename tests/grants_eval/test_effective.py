@@ -96,7 +96,7 @@ def test_without_session_policy_identity_actions_are_candidates() -> None:
 
 
 def test_unscopable_action_granted_on_star() -> None:
-    session = session_policy(["iam:ListRoles"], ["*"])
+    session = session_policy(["iam:ListRoles"], ["*"], allow_wildcards=True)
     perms = effective_permissions([IAM_ALL], session, ["*"], {})
     assert perms == [Permission("iam:ListRoles", "*")]
 

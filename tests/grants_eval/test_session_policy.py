@@ -53,8 +53,21 @@ def test_no_wildcard_is_ever_added() -> None:
 
 def test_request_wildcards_are_kept_not_widened() -> None:
     pattern = "arn:aws:iam::111122223333:role/batch-*"
-    doc = session_policy(["iam:GetRole"], [pattern])
+    doc = session_policy(["iam:GetRole"], [pattern], allow_wildcards=True)
     assert doc["Statement"][0]["Resource"] == [pattern]
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "*",
+        "arn:aws:iam::111122223333:role/*",
+        "arn:aws:iam::111122223333:role/OrganizationAccountAccessRol?",
+    ],
+)
+def test_request_wildcards_refused_unless_the_rule_allowed_them(resource: str) -> None:
+    with pytest.raises(GrantRefused, match="allow_wildcards"):
+        session_policy(["iam:GetRole"], [ROLE, resource])
 
 
 @pytest.mark.parametrize("action", ["iam:*", "*", "iam:Get?ole", "iam:Detach*", "*:GetRole"])
@@ -102,7 +115,7 @@ def test_unscopable_action_on_specific_resource_refused() -> None:
 
 
 def test_unscopable_action_allowed_when_request_is_star() -> None:
-    doc = session_policy(["iam:ListRoles"], ["*"])
+    doc = session_policy(["iam:ListRoles"], ["*"], allow_wildcards=True)
     assert doc["Statement"][0]["Resource"] == ["*"]
     assert evaluate([ALLOW_ALL], doc, "iam:ListRoles", "*", {}) is Verdict.ALLOW
 

@@ -1,9 +1,11 @@
 """`Gate.decide(request, now, state) -> Decision`: the single place tiers are decided.
 
-Order: signature trust → agent → action → base tier (rules, or fallbacks for a fallback
-request) → floors from the checks (staleness, model, workflow, severity, protected
-resources, blast radius, confidence) → regulations (on the tier so far) → reasoning
-completeness (on the final tier). Checks can only make a decision stricter.
+Order: signature trust → agent → action → base tier (rules whose resources touch the
+request's, strictest wins, plus the `unmatched` default unless one rule covers them all;
+or fallbacks for a fallback request) → floors from the checks (wildcard resources,
+staleness, model, workflow, severity, protected resources, blast radius, confidence) →
+regulations (on the tier so far) → reasoning completeness (on the final tier). Checks
+can only make a decision stricter.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from remit.decide.checks.resources import ProtectedResourceCheck, RegulationChec
 from remit.decide.checks.reversibility import ReversibilityCheck
 from remit.decide.checks.severity import SeverityFloorCheck
 from remit.decide.checks.staleness import ExpiryCheck, RevalidationCheck, ReviewCheck
+from remit.decide.checks.wildcards import WildcardCheck
 from remit.decide.checks.workflow import WorkflowCheck
 from remit.decide.index import RuleIndex
 from remit.decide.state import GateState
@@ -33,6 +36,7 @@ from remit.domain.tiers import Tier
 from remit.domain.trust import EnvelopeTrust
 
 FLOOR_CHECKS: tuple[Check, ...] = (
+    WildcardCheck(),
     ExpiryCheck(),
     ReviewCheck(),
     RevalidationCheck(),
@@ -142,7 +146,9 @@ class Gate:
             reasons.append(reason)
             matched = []
         else:
-            matched = self.index.matching(request.agent, request.action, request.resources)
+            hit = self.index.matching(request.agent, request.action, request.resources)
+            matched = list(hit.rules)
+            default = self.envelope.defaults.unmatched
             if matched:
                 tier = Tier.strictest([c.rule.tier for c in matched])
                 ids = ", ".join(c.rule.id for c in matched)
@@ -152,13 +158,17 @@ class Gate:
                         f"Matched {ids}; strictest tier is {tier.value}.",
                     )
                 )
+                if not hit.covered:
+                    tier = tier.at_least(default)
             else:
-                tier = self.envelope.defaults.unmatched
+                tier = default
+            if not hit.covered:
+                what = "these resources" if not matched else "all of these resources"
                 reasons.append(
                     Reason(
                         ReasonCode.NO_MATCHING_RULE,
-                        f"No rule lets {request.agent} do {action.name} on these resources; "
-                        f"the envelope's default is {tier.value}.",
+                        f"No rule lets {request.agent} do {action.name} on {what}; "
+                        f"the envelope's default is {default.value}.",
                     )
                 )
         rule_ids = tuple(c.rule.id for c in matched)

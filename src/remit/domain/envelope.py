@@ -154,6 +154,13 @@ class Rule(_Strict):
     when: When | None = None
     blast_radius: BlastRadius | None = None
     grant_duration: Duration | None = None
+    allow_wildcards: bool = Field(
+        default=False,
+        description="Whether a request may name resources by wildcard (`*`, `?`) under this "
+        "rule. Default false: a wildcard request resource is denied unless every rule it "
+        "touches sets this. When allowed, a wildcard counts as unbounded against "
+        "`blast_radius.max_resources`, and the credential carries the wildcard as written.",
+    )
     description: str | None = None
 
     _a = field_validator("actions")(classmethod(lambda cls, v: _check_actions(v)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import lru_cache
 
 ACTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*:[A-Za-z0-9]+$")
 ACTION_PATTERN = re.compile(r"^(\*|[a-z0-9*?][a-z0-9*?-]*:[A-Za-z0-9*?]+)$", re.IGNORECASE)
@@ -78,24 +78,59 @@ def glob_matches(pattern: str, name: str, *, ignore_case: bool = False) -> bool:
     return compile_glob(pattern, ignore_case=ignore_case)(name)
 
 
-def globs_overlap(a: str, b: str) -> bool:
-    """True if some string matches both glob patterns `a` and `b` (case-sensitive).
+def globs_overlap(a: str, b: str, *, ignore_case: bool = False) -> bool:
+    """True if some string matches both glob patterns `a` and `b` (`*` any run, `?` one char).
 
-    Used to find envelope rules whose resources can fall under a regulation.
+    Exact, not a heuristic: it searches the product of the two patterns' automata, so the
+    cost is at most len(a) * len(b) steps and there is no recursion to overflow on long
+    ARNs. With `ignore_case` both patterns are lower-cased first.
     """
+    if ignore_case:
+        a, b = a.lower(), b.lower()
+    return _overlap(a, b)
 
-    @cache
-    def go(i: int, j: int) -> bool:
-        if i == len(a) and j == len(b):
-            return True
-        if i < len(a) and a[i] == "*":
-            return go(i + 1, j) or (j < len(b) and go(i, j + 1))
-        if j < len(b) and b[j] == "*":
-            return go(i, j + 1) or (i < len(a) and go(i + 1, j))
-        if i == len(a) or j == len(b):
+
+def _literal_clash(x: str, y: str) -> bool:
+    # Compare the two patterns character by character up to the first `*` of either:
+    # a position where both have different literals means no string matches both.
+    for cx, cy in zip(x, y, strict=False):
+        if cx == "*" or cy == "*":
             return False
-        if a[i] == "?" or b[j] == "?" or a[i] == b[j]:
-            return go(i + 1, j + 1)
-        return False
+        if cx != cy and cx != "?" and cy != "?":
+            return True
+    if len(x) != len(y):
+        # One pattern ended before any `*`: the other must end there too (or hold a `*`).
+        rest = x[len(y) :] if len(x) > len(y) else y[len(x) :]
+        return not rest.startswith("*")
+    return False
 
-    return go(0, 0)
+
+@lru_cache(maxsize=65536)
+def _overlap(a: str, b: str) -> bool:
+    if _literal_clash(a, b) or _literal_clash(a[::-1], b[::-1]):
+        return False
+    na, nb = len(a), len(b)
+    seen = {(0, 0)}
+    todo = [(0, 0)]
+    while todo:
+        i, j = todo.pop()
+        if i == na and j == nb:
+            return True
+        ca = a[i] if i < na else ""
+        cb = b[j] if j < nb else ""
+        steps: list[tuple[int, int]] = []
+        if ca == "*":
+            steps.append((i + 1, j))  # a's `*` ends here
+            if cb:
+                steps.append((i, j + 1))  # a's `*` absorbs b's next token
+        elif cb == "*":
+            steps.append((i, j + 1))
+            if ca:
+                steps.append((i + 1, j))
+        elif ca and cb and (ca == cb or ca == "?" or cb == "?"):
+            steps.append((i + 1, j + 1))
+        for step in steps:
+            if step not in seen:
+                seen.add(step)
+                todo.append(step)
+    return False

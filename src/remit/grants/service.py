@@ -255,7 +255,7 @@ class GrantService:
         role_arn = terms.role_arn
         arns = d.resource_arns
         try:
-            doc = session_policy([d.action], arns)
+            doc = session_policy([d.action], arns, allow_wildcards=terms.allow_wildcards)
             text = policy_json(doc)
         except GrantRefused as exc:
             raise Unprocessable(str(exc)) from None

@@ -25,11 +25,14 @@ def grant_terms(
     if tier is Tier.DENY or spec is None:
         return None
     lifetime = envelope.defaults.grant_duration
-    for rule in envelope.rules:
-        if rule.id in rules and rule.grant_duration is not None:
+    matched = [rule for rule in envelope.rules if rule.id in rules]
+    for rule in matched:
+        if rule.grant_duration is not None:
             lifetime = min(lifetime, rule.grant_duration)
     return GrantTerms(
         spec.execution_role or spec.service_account,
         max(1, int(lifetime.total_seconds())),
         max(1, int(envelope.defaults.grant_window.total_seconds())),
+        # wildcards only if rules decided (not a fallback or the default) and all allow them
+        allow_wildcards=bool(matched) and all(rule.allow_wildcards for rule in matched),
     )

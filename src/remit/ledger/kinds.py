@@ -142,26 +142,35 @@ class GrantTerms:
     role_arn: str
     duration_seconds: int
     window_seconds: int
+    allow_wildcards: bool = False
 
     def __post_init__(self) -> None:
         _text("grant_terms.role_arn", self.role_arn)
+        if not isinstance(self.allow_wildcards, bool):
+            raise EntryFormatError("grant_terms.allow_wildcards must be true or false")
         for name in ("duration_seconds", "window_seconds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise EntryFormatError(f"grant_terms.{name} must be a positive integer")
 
     def to_data(self) -> Json:
-        return {
+        out: Json = {
             "role_arn": self.role_arn,
             "duration_seconds": self.duration_seconds,
             "window_seconds": self.window_seconds,
         }
+        if self.allow_wildcards:
+            out["allow_wildcards"] = True
+        return out
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> GrantTerms:
         t = _mapping("grant_terms", data)
         return cls(
-            _field(t, "role_arn"), _field(t, "duration_seconds"), _field(t, "window_seconds")
+            _field(t, "role_arn"),
+            _field(t, "duration_seconds"),
+            _field(t, "window_seconds"),
+            t.get("allow_wildcards", False),
         )
 
 

@@ -1,12 +1,16 @@
 """Blast-radius limits (C5): per-action scope (resources, accounts) and the cumulative
 number of actions per time window, for every matched rule that sets them.
+
+A wildcard resource counts as unbounded: it can cover any number of resources, so it
+exceeds every `max_resources`; a wildcard in an ARN's account field (or the ARN `*`)
+exceeds every `max_accounts`.
 """
 
 from __future__ import annotations
 
 from remit.decide.checks.base import NONE, Context, Finding
 from remit.domain.decisions import Reason
-from remit.domain.patterns import account_of
+from remit.domain.patterns import account_of, has_wildcard
 from remit.domain.reasons import ReasonCode
 from remit.domain.tiers import Tier
 
@@ -17,12 +21,28 @@ class BlastRadiusCheck:
     def findings(self, ctx: Context) -> tuple[Finding, ...]:
         out: list[Finding] = []
         resources = ctx.request.resources
+        wild: list[str] | None = None
+        wild_accounts: list[str] = []
         for compiled in ctx.matched:
             rule = compiled.rule
             br = rule.blast_radius
             if br is None:
                 continue
-            if br.max_resources is not None and len(resources) > br.max_resources:
+            if wild is None:
+                wild = [r.arn for r in resources if has_wildcard(r.arn)]
+                wild_accounts = [a for a in wild if a == "*" or has_wildcard(account_of(a))]
+            if br.max_resources is not None and wild:
+                out.append(
+                    Finding(
+                        Tier.DENY,
+                        Reason(
+                            ReasonCode.BLAST_RADIUS_EXCEEDED,
+                            f"{', '.join(wild)} can cover any number of resources; rule "
+                            f"{rule.id} allows at most {br.max_resources}.",
+                        ),
+                    )
+                )
+            elif br.max_resources is not None and len(resources) > br.max_resources:
                 out.append(
                     Finding(
                         Tier.DENY,
@@ -33,7 +53,18 @@ class BlastRadiusCheck:
                         ),
                     )
                 )
-            if br.max_accounts is not None:
+            if br.max_accounts is not None and wild_accounts:
+                out.append(
+                    Finding(
+                        Tier.DENY,
+                        Reason(
+                            ReasonCode.BLAST_RADIUS_EXCEEDED,
+                            f"{', '.join(wild_accounts)} can cover any number of accounts; "
+                            f"rule {rule.id} allows at most {br.max_accounts}.",
+                        ),
+                    )
+                )
+            elif br.max_accounts is not None:
                 accounts = {account_of(r.arn) for r in resources}
                 if len(accounts) > br.max_accounts:
                     out.append(

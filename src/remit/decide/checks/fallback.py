@@ -1,5 +1,9 @@
 """Fallback authorization (T3): a retry with broader scope after a permission failure is
 matched against the envelope's pre-approved `fallbacks`, never against ordinary rules.
+
+A fallback's `to.resources` must contain each request resource wholly
+(`resource_match.within`, with each service's case rules); wildcard request resources are
+refused later by the wildcard check, since no rule allows them.
 """
 
 from __future__ import annotations
@@ -9,11 +13,17 @@ from remit.domain.envelope import Envelope, Fallback
 from remit.domain.patterns import compile_glob
 from remit.domain.reasons import ReasonCode
 from remit.domain.requests import ActionRequest
+from remit.domain.resource_match import resource_key, within
 from remit.domain.tiers import Tier
 
 
 def _covers(patterns: tuple[str, ...], name: str, *, ignore_case: bool) -> bool:
     return any(compile_glob(p, ignore_case=ignore_case)(name) for p in patterns)
+
+
+def _within(patterns: tuple[str, ...], arn: str) -> bool:
+    key = resource_key(arn)
+    return any(within(key, p) for p in patterns)
 
 
 def matching_fallbacks(envelope: Envelope, request: ActionRequest) -> list[Fallback]:
@@ -29,7 +39,7 @@ def matching_fallbacks(envelope: Envelope, request: ActionRequest) -> list[Fallb
             continue
         if not _covers(entry.to.actions, request.action, ignore_case=True):
             continue
-        if all(_covers(entry.to.resources, r.arn, ignore_case=False) for r in request.resources):
+        if all(_within(entry.to.resources, r.arn) for r in request.resources):
             out.append(entry)
     return out
 

@@ -1,24 +1,37 @@
-"""Resource sets: protected resources (C1/C5) and regulatory constraints (C9)."""
+"""Resource sets: protected resources (C1/C5) and regulatory constraints (C9).
+
+Both only make a decision stricter, so a set applies to a request resource when they can
+share a member: ARN patterns are matched as sets (`resource_match.touches`, with each
+service's case rules), and a wildcard resource, whose members' tags nobody has stated, is
+taken to carry whatever tags the set selects on.
+"""
 
 from __future__ import annotations
 
 from remit.decide.checks.base import NONE, Context, Finding
 from remit.domain.decisions import Reason
 from remit.domain.envelope import ResourceMatch
-from remit.domain.patterns import compile_glob
 from remit.domain.reasons import ReasonCode
 from remit.domain.requests import Resource
+from remit.domain.resource_match import resource_key, touches
 from remit.domain.tiers import ORDERED, Tier
 
 
 def selects(match: ResourceMatch, resource: Resource) -> bool:
-    """True if the resource has every tag of the match and, if given, an ARN it covers."""
-    tags = resource.tags
-    for k, v in match.tags.items():
-        if tags.get(k) != v:
-            return False
+    """True if the resource (or, for a wildcard, some resource it stands for) is in the set.
+
+    That is: it has every tag of the match (a wildcard is assumed to) and, if the match
+    lists ARN patterns, one of them touches the resource's ARN.
+    """
+    arn = resource.arn
+    if not ("*" in arn or "?" in arn):
+        tags = resource.tags
+        for k, v in match.tags.items():
+            if tags.get(k) != v:
+                return False
     if match.resources:
-        return any(compile_glob(p)(resource.arn) for p in match.resources)
+        key = resource_key(arn)
+        return any(touches(p, key) for p in match.resources)
     return True
 
 
