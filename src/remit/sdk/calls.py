@@ -187,12 +187,18 @@ class Calls:
         agent: str | None = None,
         provenance: Mapping[str, Any] | None = None,
         approval_timeout: float = 300.0,
+        timeout: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {api_key}", "User-Agent": "remit-sdk/0.1"}
         self.agent = agent
         self.provenance = dict(provenance or {})
         self.approval_timeout = approval_timeout
+        self._open(timeout)
+
+    def _open(self, timeout: float) -> None:
+        """Open the transport (each client its own: sync or async HTTP)."""
+        raise NotImplementedError
 
     def _caller(self, method: str) -> str:
         return f"{type(self).__name__}.{method}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, TypeVar, Unpack
 
@@ -60,23 +60,7 @@ def _request_args(call: Call) -> dict[str, Any]:
 class Client(Calls):
     """The synchronous SDK."""
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        agent: str | None = None,
-        provenance: Mapping[str, Any] | None = None,
-        approval_timeout: float = 300.0,
-        timeout: float = 30.0,
-    ) -> None:
-        super().__init__(
-            base_url,
-            api_key,
-            agent=agent,
-            provenance=provenance,
-            approval_timeout=approval_timeout,
-        )
+    def _open(self, timeout: float) -> None:
         self._http = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=timeout)
 
     def close(self) -> None:
@@ -204,23 +188,7 @@ class Client(Calls):
 class AsyncClient(Calls):
     """The asynchronous SDK (httpx.AsyncClient); same methods, awaitable."""
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        agent: str | None = None,
-        provenance: Mapping[str, Any] | None = None,
-        approval_timeout: float = 300.0,
-        timeout: float = 30.0,
-    ) -> None:
-        super().__init__(
-            base_url,
-            api_key,
-            agent=agent,
-            provenance=provenance,
-            approval_timeout=approval_timeout,
-        )
+    def _open(self, timeout: float) -> None:
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=self.headers, timeout=timeout
         )
