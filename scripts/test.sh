@@ -10,7 +10,7 @@ scripts/services.sh
 echo "== ruff" >&2
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
-echo "== mypy --strict (core)" >&2
+echo "== mypy --strict (all of src)" >&2
 .venv/bin/mypy
 echo "== SDK-only install (no extras)" >&2
 scripts/check-sdk-install.sh
