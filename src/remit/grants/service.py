@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -39,7 +38,9 @@ from remit.grants.terms import grant_terms
 from remit.identity.model import Identity, Role
 from remit.ledger.gate_reads import LockedReads
 from remit.ledger.kinds import (
+    CLAIM_SECONDS,
     DecisionRecord,
+    GrantClaimRecord,
     GrantRecord,
     GrantRefusalRecord,
     GrantTerms,
@@ -102,27 +103,11 @@ class GrantService:
         # in every deny list this replica writes until they are recorded (sweep retries):
         # decision id → (role, session expiry, when the session was issued).
         self._unrecorded: dict[str, tuple[str, datetime, datetime]] = {}
-        # Decisions whose credentials this replica is issuing right now: a concurrent ask
-        # for the same decision is refused before it reaches the cloud, so no loser's
-        # emergency revocation can touch the winner's session.
-        self._in_flight: set[str] = set()
-        self._in_flight_lock = threading.Lock()
 
     # -- issuing -------------------------------------------------------------------------
     def issue(self, decision_id: str, who: Identity) -> IssuedGrant:
         """Credentials for an allowed decision, to the key that asked, once. Raises a
         `RemitError` (and records the refusal) for anything else."""
-        with self._in_flight_lock:
-            if decision_id in self._in_flight:
-                raise Conflict(f"credentials for decision {decision_id} are being issued")
-            self._in_flight.add(decision_id)
-        try:
-            return self._issue(decision_id, who)
-        finally:
-            with self._in_flight_lock:
-                self._in_flight.discard(decision_id)
-
-    def _issue(self, decision_id: str, who: Identity) -> IssuedGrant:
         now = self.clock()
         found = self.store.reads.decision(decision_id)
         if found is None:
@@ -134,9 +119,11 @@ class GrantService:
             raise
         except BackendError as exc:  # the role's policies could not be read: fail closed
             self._refuse_upstream(decision_id, who, exc, now)
+        self._claim(decision_id, who, now)
         try:
             creds = self.backend.issue(spec)
         except BackendError as exc:
+            self._release(decision_id, who, now)
             self._refuse_upstream(decision_id, who, exc, now)
         record = GrantRecord(
             **plan,
@@ -160,6 +147,37 @@ class GrantService:
                 raise
             raise LedgerUnavailable(f"grant not recorded, so not given: {exc}") from None
         return IssuedGrant(creds, record)
+
+    def _claim(self, decision_id: str, who: Identity, now: datetime) -> None:
+        """Record this replica's claim to issue the decision's credentials, under the
+        append lock; Conflict (recorded) if it was granted or another ask holds a claim.
+        Only the claimant asks the cloud, so no second session ever carries the decision
+        id as its SourceIdentity, and no loser's emergency revocation can touch it."""
+        since = now - timedelta(seconds=CLAIM_SECONDS)
+
+        def build(locked: LockedReads, _size: int) -> list[NewEntry]:
+            if locked.has_grant(decision_id):
+                raise Conflict(f"decision {decision_id} was already granted")
+            held = locked.live_claim(decision_id, since)
+            if held is not None:
+                raise Conflict(
+                    f"credentials for decision {decision_id} are being issued "
+                    f"(claim at ledger index {held}); grants are single-use"
+                )
+            return [make_entry(GrantClaimRecord(decision_id), now, who.label)]
+
+        try:
+            self.store.append_computed(build)
+        except Conflict as exc:
+            self._record_refusal(decision_id, who, str(exc), exc, now)
+            raise
+
+    def _release(self, decision_id: str, who: Identity, now: datetime) -> None:
+        """Give the claim up (the cloud refused): a later ask may try again."""
+        try:
+            self.store.append([make_entry(GrantClaimRecord(decision_id, True), now, who.label)])
+        except LedgerUnavailable:
+            log.exception("could not release the grant claim of %s", decision_id)
 
     def _refuse_upstream(
         self, decision_id: str, who: Identity, exc: BackendError, now: datetime

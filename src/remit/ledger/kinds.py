@@ -497,6 +497,37 @@ class GrantRefusalRecord(Record):
 
 
 @dataclass(frozen=True, slots=True)
+class GrantClaimRecord(Record):
+    """A replica's claim to issue credentials for a decision, recorded before it asks the
+    cloud (so concurrent asks, on any replica, never mint a second session under the same
+    SourceIdentity), or its release when the cloud refused. A claim ends with the grant,
+    its release, or — if its replica died — after `CLAIM_SECONDS`."""
+
+    KIND: ClassVar[str] = "grant_claim"
+    decision_id: str
+    released: bool = False
+
+    def __post_init__(self) -> None:
+        _text("decision_id", self.decision_id)
+        if not isinstance(self.released, bool):
+            raise EntryFormatError("released must be true or false")
+
+    def to_data(self) -> Json:
+        return {"decision_id": self.decision_id, "released": self.released}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> GrantClaimRecord:
+        return cls(_field(data, "decision_id"), _field(data, "released"))
+
+    def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
+        return [IndexRow("grant_claims", (self.decision_id, idx, self.released, ts))]
+
+
+CLAIM_SECONDS = 120
+"""How long an unreleased grant claim holds off other asks for the same decision."""
+
+
+@dataclass(frozen=True, slots=True)
 class RevocationRecord(Record):
     """A decision's session denied from now on (`applied`: the cloud took the deny list)."""
 
@@ -795,6 +826,7 @@ PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Record]] = {
     "identity": IdentityRecord.from_data,
     "note": NoteRecord.from_data,
     "preview": PreviewRecord.from_data,
+    "grant_claim": GrantClaimRecord.from_data,
 }
 """Entry kind → the parser of its `data`. Every kind the ledger holds is here."""
 

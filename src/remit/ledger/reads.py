@@ -168,6 +168,18 @@ class LedgerReads:
     def has_grant(self, decision_id: str) -> bool:
         return bool(self._rows("SELECT 1 FROM grants WHERE decision_id = ?", (decision_id,)))
 
+    def live_claim(self, decision_id: str, since: datetime) -> int | None:
+        """The ledger index of an unreleased grant claim for the decision made at or after
+        `since`, if its latest claim is one; else None."""
+        rows = self._rows(
+            "SELECT idx, released, ts FROM grant_claims WHERE decision_id = ? "
+            "ORDER BY idx DESC LIMIT 1",
+            (decision_id,),
+        )
+        if not rows or bool(rows[0][1]) or str(rows[0][2]) < ts_text(since):
+            return None
+        return int(rows[0][0])
+
     def is_revoked(self, decision_id: str) -> bool:
         """True once a revocation of the decision's credentials is recorded."""
         return bool(self._rows("SELECT 1 FROM revocations WHERE decision_id = ?", (decision_id,)))

@@ -27,6 +27,7 @@ INDEX_TABLES: dict[str, tuple[str, ...]] = {
     "grants": ("decision_id", "idx", "agent", "role_arn", "expires_at", "revoke_at", "ts"),
     "revocations": ("decision_id", "idx", "reason", "applied", "ts"),
     "previews": ("decision_id", "idx"),
+    "grant_claims": ("decision_id", "idx", "released", "ts"),
 }
 """Derived index tables and their columns, in insert order."""
 
@@ -71,6 +72,10 @@ def ddl(blob: str) -> list[str]:
             decision_id TEXT NOT NULL, idx BIGINT PRIMARY KEY, reason TEXT NOT NULL,
             applied BOOLEAN NOT NULL, ts TEXT NOT NULL)""",
         "CREATE TABLE IF NOT EXISTS previews (decision_id TEXT PRIMARY KEY, idx BIGINT NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS grant_claims (
+            decision_id TEXT NOT NULL, idx BIGINT PRIMARY KEY, released BOOLEAN NOT NULL,
+            ts TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS grant_claims_by_decision ON grant_claims (decision_id)",
         """CREATE TABLE IF NOT EXISTS api_keys (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",
