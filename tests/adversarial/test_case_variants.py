@@ -41,6 +41,10 @@ def decide(gate: Gate, make_request: Any, *arns: str, **changes: Any) -> Any:
 def with_rules(*rules: dict[str, Any], workflows: bool = True) -> dict[str, Any]:
     data = deepcopy(EXAMPLE_DATA)
     data["rules"] = list(rules)
+    # the tables these tests use carry no tags (else tag-selected sets fail closed on them)
+    data["inventory"].append(
+        {"resources": ["arn:aws:dynamodb:us-east-1:111122223333:table/*"], "tags": {}}
+    )
     if not workflows:
         data["agents"]["remediator"]["workflows"] = []
     return data

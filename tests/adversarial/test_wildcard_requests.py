@@ -155,14 +155,22 @@ def test_a_literal_protected_resource_protects_against_wildcards(make_request: A
     assert d.tier is Tier.NOTIFY
 
 
-def test_a_wildcard_is_assumed_to_carry_the_tags_a_set_selects(make_request: Any) -> None:
-    # The example's `payments` set selects by tag; a wildcard may hold payments roles.
+def test_a_wildcard_carries_the_tags_of_every_inventory_entry_it_touches(
+    make_request: Any,
+) -> None:
+    # The example's `payments` set selects by tag; the inventory tags role/payments-*.
     data = envelope_data(
         R9_break_glass_role=None, R7_revoke_stale={"allow_wildcards": True, "blast_radius": None}
     )
-    d = gate_for(data).decide(request(make_request, ACCOUNT + "role/x-*"), NOW, StaticState())
+    gate = gate_for(data)
+    d = gate.decide(request(make_request, ACCOUNT + "role/pay*"), NOW, StaticState())
     assert d.tier is Tier.APPROVE
     assert C.PROTECTED_RESOURCE in codes(d) and C.REGULATORY_CONSTRAINT not in codes(d)
+    other = gate.decide(request(make_request, ACCOUNT + "role/x-*"), NOW, StaticState())
+    assert C.PROTECTED_RESOURCE not in codes(other)
+    data["inventory"] = []  # nothing trusted says what the roles' tags are: fail closed
+    unknown = gate_for(data).decide(request(make_request, ACCOUNT + "role/x-*"), NOW, StaticState())
+    assert unknown.tier is Tier.APPROVE and C.PROTECTED_RESOURCE in codes(unknown)
 
 
 def test_fallback_requests_cannot_name_wildcards(gate: Gate, make_request: Any) -> None:

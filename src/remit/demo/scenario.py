@@ -78,10 +78,10 @@ def steps() -> list[Step]:
     find = {"name": "iam-hygiene", "run": "r-123", "step": "find-stale"}
     return [
         Step(
-            "List roles to find stale ones",
+            "List the legacy roles to find stale ones",
             _req(
                 action="iam:ListRoles",
-                resources=[{"arn": f"arn:aws:iam::{ACCOUNT}:role/*", "tags": {}}],
+                resources=[{"arn": f"arn:aws:iam::{ACCOUNT}:role/legacy-*", "tags": {}}],
                 workflow=find,
             ),
             "autonomous",
@@ -155,7 +155,7 @@ AFTER_ACQUISITION = Step(
     "List roles again, after an acquisition was recorded",
     _req(
         action="iam:ListRoles",
-        resources=[{"arn": f"arn:aws:iam::{ACCOUNT}:role/*", "tags": {}}],
+        resources=[{"arn": f"arn:aws:iam::{ACCOUNT}:role/legacy-*", "tags": {}}],
         workflow={"name": "iam-hygiene", "run": "r-124", "step": "find-stale"},
     ),
     "approve",

@@ -182,6 +182,17 @@ class ResourceMatch(_Strict):
         return self
 
 
+class TaggedResources(_Strict):
+    """An inventory entry: the tags every resource under these ARN patterns carries. The
+    inventory is signed with the envelope, so these tags — not the ones a request claims
+    — decide which resources protected sets and regulations select."""
+
+    resources: Annotated[tuple[str, ...], Field(min_length=1)]
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    _r = field_validator("resources")(classmethod(lambda cls, v: _check_arns(v)))
+
+
 class Protected(_Strict):
     """A protected resource set: anything in it is decided at `min_tier` or stricter."""
 
@@ -245,6 +256,12 @@ class Envelope(_Strict):
     protected: tuple[Protected, ...] = ()
     regulations: tuple[Regulation, ...] = ()
     fallbacks: tuple[Fallback, ...] = ()
+    inventory: tuple[TaggedResources, ...] = Field(
+        default=(),
+        description="Trusted resource tags. Protected sets and regulations that select by "
+        "tag read them here; a resource no entry covers is assumed to carry every tag a set "
+        "selects on (failing closed), and tags a request sends can only add to that.",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Envelope:
