@@ -84,7 +84,7 @@ BAD_ENVELOPES = [
         "no-such-action",
         'actions: ["iam:DetachRolePolicy", "iam:DeleteRolePolicy"]\n    resources',
         'actions: ["iam:DetachRolePolicyy", "iam:DeleteRolePolicy"]\n    resources',
-        41,
+        42,
         ["rules[1].actions[0]", "iam:DetachRolePolicyy"],
     ),
 ]

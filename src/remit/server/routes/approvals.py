@@ -48,7 +48,10 @@ def list_approvals(
     ),
     limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Page size."),
     cursor: int | None = Query(
-        None, ge=0, description="Where the page starts: the `next` link of the previous page."
+        None,
+        ge=0,
+        le=2**62,
+        description="Where the page starts: the `next` link of the previous page.",
     ),
     who: Identity = Depends(require(Role.APPROVER, Role.AUDITOR)),
     rt: Runtime = Depends(runtime),
