@@ -389,16 +389,14 @@ class GrantService:
                 revoked.setdefault(d, issued)
         return revoked
 
-    def _apply(self, role_arn: str, revoked: dict[str, datetime]) -> None:
-        deny = compact_revocations(revoked)
-        if self._applied.get(role_arn) == deny:
-            return
+    def _apply(self, role_arn: str, deny: DenyList) -> None:
         self.backend.set_revoked(role_arn, deny.source_identities, deny.issued_before)
         self._applied[role_arn] = deny
 
     def _revoke_now(self, role_arn: str, decision_id: str, now: datetime) -> None:
         try:
-            self._apply(role_arn, {**self._active_revoked(role_arn, now), decision_id: now})
+            revoked = {**self._active_revoked(role_arn, now), decision_id: now}
+            self._apply(role_arn, compact_revocations(revoked))
         except BackendError:
             log.exception("emergency revocation of %s failed", decision_id)
 
@@ -413,16 +411,17 @@ class GrantService:
     def revoke(self, decision_id: str, reason: str, actor: str) -> bool:
         """Deny the decision's session from now on; record it. True if the cloud applied it."""
         now = self.clock()
-        grant = self.grant_record(decision_id)
-        if grant is None:
+        found = self.store.reads.grant(decision_id)
+        if found is None:
             return False
+        grant = found.record
         role_arn = grant.role_arn
-        issued = grant.expires_at - timedelta(seconds=grant.duration_seconds)
+        issued = parse_ts(found.ts)  # when the grant was recorded, as revoked_sessions reads it
         self._unrecorded[decision_id] = (role_arn, grant.expires_at, issued)
         revoked = {**self._active_revoked(role_arn, now), decision_id: issued}
         applied, error = True, None
         try:
-            self._apply(role_arn, revoked)
+            self._apply(role_arn, compact_revocations(revoked))
         except BackendError as exc:
             applied, error = False, str(exc)
         record = RevocationRecord(decision_id, reason, applied, error, role_arn, len(revoked))
@@ -450,8 +449,11 @@ class GrantService:
             for did in reads.revocations_to_retry(now)
         )
         for role_arn in reads.granted_roles():
+            deny = compact_revocations(self._active_revoked(role_arn, now))
+            if self._applied.get(role_arn) == deny:
+                continue
             try:
-                self._apply(role_arn, self._active_revoked(role_arn, now))
+                self._apply(role_arn, deny)
             except BackendError:
                 log.warning("pruning the deny list of %s failed; will retry", role_arn)
         return {"expired": expired, "retried": retried}

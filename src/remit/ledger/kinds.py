@@ -114,6 +114,8 @@ def _strings(name: str, value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+_TIERS = tuple(t.value for t in Tier)
+
 # -- decisions ----------------------------------------------------------------------------
 
 
@@ -196,7 +198,7 @@ class DecisionRecord(Record):
         _text("decision.id", d.get("id"))
         _text("decision.agent", d.get("agent"))
         _text("decision.action", d.get("action"))
-        tier = _one_of("decision.tier", d.get("tier"), [t.value for t in Tier])
+        tier = _one_of("decision.tier", d.get("tier"), _TIERS)
         _strings("decision.rules", d.get("rules"))
         if (tier == Tier.APPROVE) != (self.approval is not None):
             raise EntryFormatError(

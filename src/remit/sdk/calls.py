@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -176,8 +177,9 @@ def scoped_session(decision: dict[str, Any], grant: dict[str, Any]) -> GovernedS
     return GovernedSession(decision=decision, grant=grant, endpoint_url=grant.get("endpoint_url"))
 
 
-class Calls:
-    """What a client says to Remit: its settings, and the `Call` for each method."""
+class Calls(ABC):
+    """What a client says to Remit: its settings, and the `Call` for each method. Each
+    client subclass opens its own transport (`_open`)."""
 
     def __init__(
         self,
@@ -196,9 +198,9 @@ class Calls:
         self.approval_timeout = approval_timeout
         self._open(timeout)
 
+    @abstractmethod
     def _open(self, timeout: float) -> None:
         """Open the transport (each client its own: sync or async HTTP)."""
-        raise NotImplementedError
 
     def _caller(self, method: str) -> str:
         return f"{type(self).__name__}.{method}"
