@@ -13,7 +13,7 @@ Answers come from the index tables, and records from the entries themselves (par
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -25,8 +25,10 @@ from remit.ledger.kinds import (
     DecisionRecord,
     EntryFormatError,
     GrantRecord,
+    OutcomeRecord,
     PreviewRecord,
     Record,
+    RevocationRecord,
 )
 from remit.ledger.records import Recorded, StoredEntry
 
@@ -63,12 +65,52 @@ _APPROVALS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    """A decision as the `decisions` index lists it (no entry parsed)."""
+
+    index: int
+    id: str
+    agent: str
+    action: str
+    tier: str
+    ts: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """How a held decision's approval ended: who resolved it, when, and when it was held."""
+
+    decision_id: str
+    state: str
+    actor: str
+    comment: str
+    resolved_at: str
+    decided_at: str
+    agent: str
+
+
 def _standing(row: Sequence[Any]) -> ApprovalStanding:
     did, idx, by, obo, digest, expires, agent, state, actor, comment, ts = row
     return ApprovalStanding(
         str(did), int(idx), by, obo, digest, parse_ts(str(expires)), agent, state, actor,
         comment, ts,
     )  # fmt: skip
+
+
+def _period(
+    since: datetime | None, until: datetime | None, column: str = "ts"
+) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        where.append(f"{column} >= ?")
+        params.append(ts_text(since))
+    if until is not None:
+        where.append(f"{column} < ?")
+        params.append(ts_text(until))
+    return where, params
 
 
 class LedgerReads:
@@ -109,7 +151,93 @@ class LedgerReads:
         rows = self._rows("SELECT idx FROM decisions ORDER BY idx DESC LIMIT ?", (limit,))
         return [self._recorded(int(r[0]), DecisionRecord) for r in rows]
 
+    def decisions_page(
+        self,
+        *,
+        limit: int,
+        before: int | None = None,
+        agent: str | None = None,
+        tier: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[DecisionRow]:
+        """Decisions matching the filters (exact agent, tier, action; time in [since,
+        until)), newest first, at most `limit`, with ledger index below `before`."""
+        where, params = _period(since, until)
+        for column, value in (("agent", agent), ("tier", tier), ("action", action)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if before is not None:
+            where.append("idx < ?")
+            params.append(before)
+        query = "SELECT idx, id, agent, action, tier, ts, actor FROM decisions"
+        query += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY idx DESC LIMIT ?"
+        rows = self._rows(query, [*params, limit])
+        return [DecisionRow(int(r[0]), str(r[1]), *map(str, r[2:])) for r in rows]
+
+    def decision_counts(
+        self, by: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[tuple[str, str, int]]:
+        """Decisions in [since, until) counted by (`by` value, tier): `by` is `agent`,
+        `action`, or `day` (the UTC date)."""
+        column = {"agent": "agent", "action": "action", "day": "substr(ts, 1, 10)"}[by]
+        where, params = _period(since, until)
+        query = f"SELECT {column}, tier, COUNT(*) FROM decisions"
+        query += (" WHERE " + " AND ".join(where)) if where else ""
+        query += f" GROUP BY {column}, tier ORDER BY {column}, tier"
+        return [(str(k), str(t), int(n)) for k, t, n in self._rows(query, params)]
+
+    def decisions_between(
+        self, since: datetime | None, until: datetime | None, batch: int = 2000
+    ) -> Iterator[Recorded[DecisionRecord]]:
+        """Every decision recorded in [since, until), oldest first, parsed (in batches)."""
+        where, params = _period(since, until)
+        after = -1
+        while True:
+            query = "SELECT idx FROM decisions WHERE " + " AND ".join([*where, "idx > ?"])
+            rows = self._rows(query + " ORDER BY idx LIMIT ?", [*params, after, batch])
+            for (idx,) in rows:
+                yield self._recorded(int(idx), DecisionRecord)
+            if len(rows) < batch:
+                return
+            after = int(rows[-1][0])
+
+    def outcome(self, decision_id: str) -> Recorded[OutcomeRecord] | None:
+        """The outcome reported for a decision, or None."""
+        found = self.outcome_index(decision_id)
+        return None if found is None else self._recorded(found, OutcomeRecord)
+
+    def revocations(self, decision_id: str) -> list[Recorded[RevocationRecord]]:
+        """Revocations recorded for a decision's credentials, oldest first."""
+        rows = self._rows(
+            "SELECT idx FROM revocations WHERE decision_id = ? ORDER BY idx", (decision_id,)
+        )
+        return [self._recorded(int(r[0]), RevocationRecord) for r in rows]
+
     # -- approvals -----------------------------------------------------------------------
+    def resolutions(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Resolution]:
+        """Approvals resolved (approved, rejected, expired) in [since, until), oldest first,
+        with when their decision was held."""
+        where, params = _period(since, until, "x.ts")
+        query = (
+            "SELECT x.decision_id, x.state, x.actor, x.comment, x.ts, d.ts, d.agent "
+            "FROM approval_actions x JOIN decisions d ON d.id = x.decision_id"
+        )
+        query += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY x.idx"
+        return [Resolution(*map(str, r)) for r in self._rows(query, params)]
+
+    def pending_count(self, now: datetime) -> int:
+        """How many approvals are pending at `now`."""
+        query = (
+            "SELECT COUNT(*) FROM approvals a LEFT JOIN approval_actions x "
+            "ON x.decision_id = a.decision_id WHERE x.state IS NULL AND a.expires_at > ?"
+        )
+        return int(self._rows(query, (ts_text(now),))[0][0])
+
     def approval(self, decision_id: str) -> ApprovalStanding | None:
         """The approval a held decision awaits or received, or None if it was not held."""
         rows = self._rows(_APPROVALS + " WHERE a.decision_id = ?", (decision_id,))
@@ -226,6 +354,13 @@ class LedgerReads:
         return self._recorded(int(rows[0][0]), PreviewRecord) if rows else None
 
     # -- governance ----------------------------------------------------------------------
+    def access_log(self, limit: int = 50) -> list[tuple[int, str, str, str]]:
+        """The newest sign-ins and exports: (index, action, subject, time), newest first."""
+        rows = self._rows(
+            "SELECT idx, action, subject, ts FROM access ORDER BY idx DESC LIMIT ?", (limit,)
+        )
+        return [(int(i), str(a), str(s), str(t)) for i, a, s, t in rows]
+
     def signoff_ids(self) -> set[str]:
         """Ids of the sign-offs already on the ledger."""
         return {str(r[0]) for r in self._rows("SELECT id FROM signoffs")}

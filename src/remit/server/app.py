@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from remit.dashboard.router import router as dashboard_router
 from remit.domain.requests import ActionRequest
 from remit.errors import (
     Conflict,
@@ -165,6 +166,7 @@ def create_app(rt: Runtime) -> FastAPI:
         ledger.router,
         admin.router,
         health.router,
+        dashboard_router,
     ):
         app.include_router(r)
     app.add_middleware(BodyLimit, limit=rt.config.max_body_bytes)

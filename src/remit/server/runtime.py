@@ -160,7 +160,13 @@ class Runtime:
             decision=decision,
             request=request,
             approval=approval,
-            dashboard_url=f"{base}/dashboard" if base else None,
+            dashboard_url=(
+                f"{base}/ui/approvals/{decision['id']}"
+                if held
+                else f"{base}/ui/decisions/{decision['id']}"
+            )
+            if base
+            else None,
         )
 
     def _record_delivery(self, result: DeliveryResult) -> None:

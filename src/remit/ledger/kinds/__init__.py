@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from remit.ledger.kinds.access import AccessRecord
 from remit.ledger.kinds.base import EntryFormatError, IndexRow, Json, Record, _field
 from remit.ledger.kinds.decision import (
     ApprovalResolution,
@@ -39,6 +40,7 @@ from remit.ledger.kinds.grant import (
 __all__ = [
     "CLAIM_SECONDS",
     "PARSERS",
+    "AccessRecord",
     "ApprovalResolution",
     "ApprovalTerms",
     "DecisionRecord",
@@ -81,6 +83,7 @@ PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Record]] = {
     "note": NoteRecord.from_data,
     "preview": PreviewRecord.from_data,
     "grant_claim": GrantClaimRecord.from_data,
+    "access": AccessRecord.from_data,
 }
 """Entry kind → the parser of its `data`. Every kind the ledger holds is here."""
 
