@@ -147,7 +147,7 @@ def test_approval_page_shows_everything_and_approving_releases_the_agent(
         "iam-hygiene / r-123 / revoke-stale",  # workflow/run/step
         "CONFIDENCE_TOO_LOW",  # the reason it is held
         "R7",  # the rule
-        "This credential can do exactly:",
+        "credential can do exactly: iam:DetachRolePolicy",
         d["approval"]["request_digest"],
     ):
         assert shown in html, shown

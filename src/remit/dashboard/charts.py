@@ -49,7 +49,6 @@ def stacked_bars(
     parts.append(
         f'<text x="0" y="{height + 15}" font-size="11">{escape(days[0])}</text>'
         f'<text x="{width}" y="{height + 15}" font-size="11" text-anchor="end">'
-        f'{escape(days[-1])}</text><text x="{width}" y="11" font-size="11" '
-        f'text-anchor="end">max {top}/day</text></svg>'
+        f'{escape(days[-1])}</text><text x="2" y="11" font-size="11">max {top}/day</text></svg>'
     )
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
