@@ -13,6 +13,7 @@ from remit.cli import (
     inventory_cmd,
     keygen_cmd,
     ledger_cmd,
+    report_cmd,
     rollback_cmd,
     serve_cmd,
 )
@@ -31,6 +32,7 @@ app.add_typer(envelope_cmd.app, name="envelope")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)
+app.command("report")(report_cmd.report)
 app.add_typer(serve_cmd.keys_app, name="keys")
 
 event_app = typer.Typer(

@@ -19,7 +19,6 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from remit.approvals.rules import ApprovalState
 from remit.dashboard import views
-from remit.dashboard.charts import TIER_COLOURS, stacked_bars
 from remit.dashboard.sessions import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -34,6 +33,7 @@ from remit.identity.model import Identity, Role
 from remit.ledger.kinds import AccessRecord
 from remit.ledger.records import make_entry
 from remit.report.aggregate import TIERS, aggregates
+from remit.report.charts import TIER_COLOURS, stacked_bars
 from remit.report.period import Period, PeriodError, between, parse_period, trailing
 from remit.server.runtime import Runtime
 

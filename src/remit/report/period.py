@@ -92,3 +92,8 @@ def trailing(now: datetime, days: int) -> Period:
     end = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     end += timedelta(days=1)
     return Period(f"last {days} days", end - timedelta(days=days), end)
+
+
+def parse_ts_period_days(since: str, until: str) -> list[str]:
+    """The UTC dates of the period [since, until) given as time text."""
+    return Period("", parse_ts(since), parse_ts(until)).days()
