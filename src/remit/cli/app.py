@@ -10,6 +10,7 @@ import typer
 from remit.cli import (
     decide_cmd,
     envelope_cmd,
+    evidence_cmd,
     inventory_cmd,
     keygen_cmd,
     ledger_cmd,
@@ -33,6 +34,7 @@ app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)
 app.command("report")(report_cmd.report)
+app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(serve_cmd.keys_app, name="keys")
 
 event_app = typer.Typer(

@@ -361,6 +361,11 @@ class LedgerReads:
         )
         return [(int(i), str(a), str(s), str(t)) for i, a, s, t in rows]
 
+    def signoff_indexes(self, below: int) -> list[int]:
+        """Ledger indexes of the sign-offs recorded before index `below`, oldest first."""
+        rows = self._rows("SELECT idx FROM signoffs WHERE idx < ? ORDER BY idx", (below,))
+        return [int(r[0]) for r in rows]
+
     def signoff_ids(self) -> set[str]:
         """Ids of the sign-offs already on the ledger."""
         return {str(r[0]) for r in self._rows("SELECT id FROM signoffs")}

@@ -1,0 +1,268 @@
+"""Offline verification of an evidence pack with nothing but the pack and the log's public
+key: every file's SHA-256 against the manifest; the signed checkpoints at the start and
+end; that the pack's entries are exactly the log between them (the start tree's frontier
+extended by the entries gives the end root — nothing removed, added or changed); the
+consistency proof; an inclusion proof for every decision of the period; that the period
+is covered from its start to its end (no decision of the period can be missing); and every
+derived file (CSVs, OSCAL, OCSF, envelope) rebuilt from the entries and compared byte for
+byte. Each problem names the file and, where there is one, the ledger index."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from remit.evidence.assess import assess
+from remit.evidence.controls import controls_of
+from remit.evidence.pack import FORMAT, MANIFEST, PackInputs, build_files, period_of
+from remit.ledger.records import StoredEntry
+from remit.signing.keys import VerifierKey
+from remit.tlog import merkle
+from remit.tlog.checkpoint import CheckpointError, open_checkpoint
+
+
+@dataclass
+class PackReport:
+    """What verification found; `ok` only if nothing is wrong."""
+
+    problems: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _Stop(Exception):
+    """A problem after which nothing further can be checked."""
+
+
+def _load(files: dict[str, bytes], name: str) -> Any:
+    if name not in files:
+        raise _Stop(f"{name}: missing from the pack")
+    try:
+        return json.loads(files[name])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Stop(f"{name}: not valid JSON ({exc})") from None
+
+
+def _lines(files: dict[str, bytes], name: str) -> list[Any]:
+    if name not in files:
+        raise _Stop(f"{name}: missing from the pack")
+    out = []
+    for number, line in enumerate(files[name].decode("utf-8", "replace").splitlines(), 1):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise _Stop(f"{name} line {number}: not valid JSON ({exc})") from None
+    return out
+
+
+def _hashes(name: str, values: Any) -> list[bytes]:
+    try:
+        return [bytes.fromhex(str(v)) for v in values]
+    except ValueError:
+        raise _Stop(f"{name}: a hash is not hexadecimal") from None
+
+
+def _stored(name: str, row: Any) -> StoredEntry:
+    try:
+        body = base64.b64decode(str(row["leaf"]), validate=True)
+        index = int(row["index"])
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise _Stop(f"{name}: malformed entry row ({exc})") from None
+    try:
+        doc = json.loads(body)
+        return StoredEntry(index, str(doc["kind"]), str(doc["ts"]), body)
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+        raise _Stop(f"{name}: ledger entry {index} is not a valid entry document") from None
+
+
+def _unzip(data: bytes, report: PackReport) -> dict[str, bytes]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return {i.filename: z.read(i) for i in z.infolist()}
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _Stop(f"not a readable zip archive: {exc}") from None
+
+
+def _manifest(files: dict[str, bytes], report: PackReport) -> dict[str, Any]:
+    doc = _load(files, MANIFEST)
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise _Stop(f"{MANIFEST}: not a Remit evidence pack manifest (format {FORMAT})")
+    listed = doc.get("files") or {}
+    for name, meta in sorted(listed.items()):
+        if name not in files:
+            report.problems.append(f"{name}: listed in the manifest but missing from the pack")
+        elif hashlib.sha256(files[name]).hexdigest() != meta.get("sha256"):
+            report.problems.append(f"{name}: SHA-256 differs from the manifest (file changed)")
+    for name in sorted(set(files) - set(listed) - {MANIFEST}):
+        report.problems.append(f"{name}: in the pack but not in the manifest")
+    return doc
+
+
+def _open(note: str, key: VerifierKey, size: int, name: str) -> bytes:
+    try:
+        cp = open_checkpoint(note, [key], expected_origin=key.name)
+    except CheckpointError as exc:
+        raise _Stop(f"{name}: {exc}") from None
+    if cp.size != size:
+        raise _Stop(f"{name}: the note signs size {cp.size}, the file says {size}")
+    return cp.root
+
+
+def verify_pack(data: bytes, key: VerifierKey) -> PackReport:
+    """Everything about the pack `data`, checked offline with the log's public `key`."""
+    report = PackReport()
+    try:
+        _verify(data, key, report)
+    except _Stop as stop:
+        report.problems.append(str(stop))
+    return report
+
+
+def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
+    files = _unzip(data, report)
+    doc = _manifest(files, report)
+    try:
+        framework = str(doc["framework"])
+        controls_of(framework)
+        period = period_of(doc["period"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise _Stop(f"{MANIFEST}: {exc}") from None
+    start, end = _load(files, "checkpoints/start.json"), _load(files, "checkpoints/end.json")
+    s1, s2 = int(start["size"]), int(end["size"])
+    end_root = _open(str(end["note"]), key, s2, "checkpoints/end.json")
+    frontier_doc = _load(files, "checkpoints/frontier.json")
+    frontier = _hashes("checkpoints/frontier.json", frontier_doc.get("hashes", []))
+    compact = merkle.CompactRange()
+    if s1:
+        start_root = _open(str(start["note"]), key, s1, "checkpoints/start.json")
+        try:
+            compact = merkle.CompactRange.from_state(s1, frontier)
+        except merkle.MerkleError as exc:
+            raise _Stop(f"checkpoints/frontier.json: {exc}") from None
+        if compact.root() != start_root:
+            raise _Stop("checkpoints/frontier.json: does not give the start checkpoint's root")
+        proof = _load(files, "proofs/consistency.json")
+        try:
+            merkle.verify_consistency(
+                s1, s2, _hashes("proofs/consistency.json", proof["proof"]), start_root, end_root
+            )
+        except merkle.ProofError as exc:
+            raise _Stop(f"proofs/consistency.json: {exc}") from None
+    entries = [_stored("entries/ledger.jsonl", r) for r in _lines(files, "entries/ledger.jsonl")]
+    for offset, e in enumerate(entries):
+        if e.index != s1 + offset:
+            raise _Stop(
+                f"entries/ledger.jsonl: ledger entry {s1 + offset} is missing "
+                f"(found {e.index} in its place)"
+            )
+    if s1 + len(entries) != s2:
+        raise _Stop(
+            f"entries/ledger.jsonl: holds entries up to {s1 + len(entries)}, the end "
+            f"checkpoint signs {s2}: ledger entry {s1 + len(entries)} is missing"
+        )
+    leaf_hashes = [merkle.leaf_hash(e.body) for e in entries]
+    inclusion = {
+        int(r["index"]): _hashes("proofs/inclusion.jsonl", r["proof"])
+        for r in _lines(files, "proofs/inclusion.jsonl")
+    }
+    try:
+        found = assess(entries, period)
+    except ValueError as exc:
+        raise _Stop(f"entries/ledger.jsonl: {exc}") from None
+    for i in found.decisions:
+        if i not in inclusion:
+            report.problems.append(f"proofs/inclusion.jsonl: no proof for decision at index {i}")
+            continue
+        try:
+            merkle.verify_inclusion(leaf_hashes[i - s1], i, s2, inclusion[i], end_root)
+        except merkle.ProofError as exc:
+            report.problems.append(
+                f"entries/ledger.jsonl: ledger entry {i} is not in the signed log ({exc})"
+            )
+    compact.extend(leaf_hashes)
+    if compact.root() != end_root:
+        raise _Stop(
+            f"entries/ledger.jsonl: entries [{s1}, {s2}) do not give the end "
+            "checkpoint's root: an entry was changed, removed or added"
+        )
+    anchors = _anchors(files, s1, s2, end_root, report)
+    _coverage(entries, anchors, s1, period.to_dict(), report)
+    inputs = PackInputs(
+        framework,
+        period,
+        key.name,
+        s1,
+        start.get("note"),
+        s2,
+        str(end["note"]),
+        frontier,
+        entries,
+        anchors,
+        inclusion,
+        _hashes(
+            "proofs/consistency.json", _load(files, "proofs/consistency.json").get("proof", [])
+        ),
+    )
+    for name, body in sorted(build_files(inputs).items()):
+        if files.get(name) != body:
+            report.problems.append(f"{name}: differs from what the pack's ledger entries give")
+    report.facts = {
+        "framework": framework,
+        "period": doc["period"],
+        "ledger_range": [s1, s2],
+        "decisions_in_period": len(found.decisions),
+        "entries_in_period": found.entries_in_period,
+        "failed_checks": {k: len(v) for k, v in sorted(found.failures.items())},
+    }
+
+
+def _anchors(
+    files: dict[str, bytes], s1: int, s2: int, root: bytes, report: PackReport
+) -> list[tuple[StoredEntry, list[bytes]]]:
+    out = []
+    for row in _lines(files, "entries/anchors.jsonl"):
+        e = _stored("entries/anchors.jsonl", row)
+        proof = _hashes("entries/anchors.jsonl", row.get("proof", []))
+        try:
+            merkle.verify_inclusion(merkle.leaf_hash(e.body), e.index, s2, proof, root)
+        except merkle.ProofError as exc:
+            report.problems.append(f"entries/anchors.jsonl: ledger entry {e.index}: {exc}")
+        out.append((e, proof))
+    return out
+
+
+def _coverage(
+    entries: list[StoredEntry],
+    anchors: list[tuple[StoredEntry, list[bytes]]],
+    s1: int,
+    period: dict[str, str],
+    report: PackReport,
+) -> None:
+    """The pack must reach back before the period and on past its end."""
+    if s1:
+        before = {e.index: e for e, _ in anchors}.get(s1 - 1)
+        if before is None:
+            report.problems.append(
+                f"entries/anchors.jsonl: ledger entry {s1 - 1} (the last "
+                "before the pack's range) is missing"
+            )
+        elif before.ts >= period["since"]:
+            report.problems.append(
+                f"incomplete: ledger entry {s1 - 1} ({before.ts}) is in the period but not in "
+                "the pack: decisions of the period may be missing"
+            )
+    last = entries[-1].ts if entries else None
+    if last is None or last < period["until"]:
+        report.problems.append(
+            f"incomplete: the pack's newest entry ({last}) is before the period ends "
+            f"({period['until']}): decisions of the period may be missing"
+        )
