@@ -192,6 +192,12 @@ def test_approver_approves_in_the_browser_and_the_agent_is_released(
     page.goto(f"{s.url}/ui/")
     assert "4" in page.inner_text(".tiles")
     _shot(page, "overview")
+    page.goto(f"{s.url}/ui/envelope")
+    assert "ciso@example.com" in page.inner_text("main")
+    _shot(page, "envelope")
+    page.goto(f"{s.url}/ui/agents")
+    assert "remediator" in page.inner_text("main")
+    _shot(page, "agents")
 
 
 def test_an_agent_key_cannot_approve_and_a_form_without_csrf_is_refused(

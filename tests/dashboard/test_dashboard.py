@@ -429,3 +429,32 @@ def test_people_can_sign_in(client: TestClient, rt: Runtime, role: Role, clock: 
     _, key = rt.keys.create(f"person-{role.value}", role, None, clock(), "test")
     sign_in(client, key)
     assert client.get("/ui/").status_code == 200
+
+
+def test_envelope_page_shows_inventory_signoffs_and_dates(
+    client: TestClient, rt: Runtime, api_keys: ApiKeys
+) -> None:
+    client.post("/v1/decisions", json=read_request(), headers=bearer(api_keys.agent))
+    sign_in(client, api_keys.auditor)
+    html = client.get("/ui/envelope").text
+    assert "prod-security-automation v7" in html
+    assert "R7-revoke-stale" in html and "confidence ≥ 0.8" in html  # the inventory
+    assert "ciso@example.com" in html and "valid" in html  # the sign-off history
+    assert "2027-03-01" in html  # expiry
+    assert "iam:ListRoles" in html  # what it actually decided
+    assert "None." in html  # no regulation conflict
+
+
+def test_agents_page_shows_activity_per_agent(
+    client: TestClient, rt: Runtime, api_keys: ApiKeys
+) -> None:
+    client.post("/v1/decisions", json=read_request(), headers=bearer(api_keys.agent))
+    hold(client, api_keys.agent)
+    sign_in(client, api_keys.auditor)
+    html = client.get("/ui/agents").text
+    assert "remediator" in html and "scanner" in html
+    assert "arn:aws:iam::111122223333:role/ai-remediator" in html
+    assert "<b>1</b> autonomous" in html and "<b>1</b> approve" in html
+    assert "agent=remediator" in html and "<svg" in html
+    assert client.get("/ui/agents?period=2026-Q4").status_code == 200
+    assert client.get("/ui/agents?period=nope").status_code == 422

@@ -419,3 +419,72 @@ def decision_page(request: Request, decision_id: str) -> Response:
     except RemitError as exc:
         return _error(request, session, exc)
     return _render(request, "decision.html", session, life=life)
+
+
+# -- envelope and agents ------------------------------------------------------------------
+
+
+def _status(rt: Runtime) -> Any:
+    view = rt.envelope_view()
+    kinds = frozenset(view.loaded.envelope.metadata.revalidate_on)
+    return envelope_status(view.loaded, view.trust, view.checks,
+                           rt.store.reads.events_after(None, kinds), rt.clock())  # fmt: skip
+
+
+@router.get("/envelope")
+def envelope_page(request: Request) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_login(request)
+    from remit.catalog import default_catalog
+    from remit.envelope.inventory import build_inventory
+
+    rt = _rt(request)
+    view = rt.envelope_view()
+    env = _status(rt)
+    inventory = build_inventory(view.loaded.envelope, default_catalog())
+    period = trailing(rt.clock(), 30)
+    actual: dict[str, dict[str, dict[str, int]]] = {}
+    for agent in view.loaded.envelope.agents:
+        counts = rt.store.reads.decision_counts("action", period.since, period.until, agent)
+        for action, tier, n in counts:
+            actual.setdefault(agent, {}).setdefault(action, {})[tier] = n
+    return _render(request, "envelope.html", session, env=env, inventory=inventory,
+                   actual=actual, period=period, signoffs=views.signoff_history(rt),
+                   envelope=view.loaded.envelope, tiers=TIERS)  # fmt: skip
+
+
+@router.get("/agents")
+def agents_page(request: Request) -> Response:
+    session = _session(request)
+    if session is None:
+        return _to_login(request)
+    rt = _rt(request)
+    try:
+        period = _period(rt, dict(request.query_params))
+    except PeriodError as exc:
+        return _render(request, "error.html", session, 422, title="Bad period", message=str(exc))
+    envelope = rt.envelope_view().loaded.envelope
+    reads = rt.store.reads
+    seen = {a for a, _, _ in reads.decision_counts("agent", period.since, period.until)}
+    window = {"since": ts_text(period.since), "until": ts_text(period.until)}
+    cards = []
+    for agent in sorted(set(envelope.agents) | seen):
+        by_day: dict[str, dict[str, int]] = {}
+        totals = dict.fromkeys(TIERS, 0)
+        for day, tier, n in reads.decision_counts("day", period.since, period.until, agent):
+            by_day.setdefault(day, {})[tier] = n
+            totals[tier] = totals.get(tier, 0) + n
+
+        def drill(day: str, tier: str, agent: str = agent) -> str:
+            start = f"{day}T00:00:00.000000Z"
+            end = ts_text(views_day_end(day))
+            query = {"agent": agent, "tier": tier, "since": start, "until": end}
+            return "/ui/decisions?" + urlencode(query)
+
+        cards.append({
+            "name": agent, "spec": envelope.agents.get(agent), "totals": totals,
+            "chart": stacked_bars(period.days(), by_day, drill, height=90),
+        })  # fmt: skip
+    return _render(request, "agents.html", session, cards=cards, period=period,
+                   window=window, tiers=TIERS, urlencode=urlencode)  # fmt: skip

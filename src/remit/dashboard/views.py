@@ -158,3 +158,42 @@ def decision_lines(rt: Runtime, rows: list[DecisionRow]) -> list[DecisionLine]:
         summary = str((rec.request.get("reasoning") or {}).get("summary") or "")
         out.append(DecisionLine(row, rec.rules, rec.resource_arns, rec.origin, summary))
     return out
+
+
+@dataclass(frozen=True)
+class SignoffLine:
+    """One sign-off as the ledger first saw it."""
+
+    index: int
+    recorded_at: str
+    signer: str
+    role: str
+    at: str
+    envelope: str
+    valid: bool
+    problem: str | None
+
+
+def signoff_history(rt: Runtime) -> list[SignoffLine]:
+    """Every sign-off on the ledger, newest first, across envelope versions."""
+    from remit.ledger.kinds import SignoffRecord
+
+    out = []
+    reads = rt.store.reads
+    for index in reads.signoff_indexes(rt.store.size()):
+        entry = reads.entry(index)
+        if entry is None:
+            continue
+        got = entry.read_as(SignoffRecord)
+        doc = got.record.signoff
+        env = doc.get("envelope")
+        what = (
+            f"{env.get('name')} v{env.get('version')} ({str(env.get('digest', ''))[:19]}…)"
+            if isinstance(env, dict)
+            else str(env)
+        )
+        out.append(
+            SignoffLine(index, got.ts, str(doc.get("signer")), str(doc.get("role")),
+                        str(doc.get("at")), what, got.record.valid, got.record.problem)
+        )  # fmt: skip
+    return sorted(out, key=lambda s: -s.index)

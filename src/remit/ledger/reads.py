@@ -178,12 +178,19 @@ class LedgerReads:
         return [DecisionRow(int(r[0]), str(r[1]), *map(str, r[2:])) for r in rows]
 
     def decision_counts(
-        self, by: str, since: datetime | None = None, until: datetime | None = None
+        self,
+        by: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        agent: str | None = None,
     ) -> list[tuple[str, str, int]]:
-        """Decisions in [since, until) counted by (`by` value, tier): `by` is `agent`,
-        `action`, or `day` (the UTC date)."""
+        """Decisions in [since, until) (of one `agent`, if given) counted by (`by` value,
+        tier): `by` is `agent`, `action`, or `day` (the UTC date)."""
         column = {"agent": "agent", "action": "action", "day": "substr(ts, 1, 10)"}[by]
         where, params = _period(since, until)
+        if agent is not None:
+            where.append("agent = ?")
+            params.append(agent)
         query = f"SELECT {column}, tier, COUNT(*) FROM decisions"
         query += (" WHERE " + " AND ".join(where)) if where else ""
         query += f" GROUP BY {column}, tier ORDER BY {column}, tier"
