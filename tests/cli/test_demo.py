@@ -9,11 +9,20 @@ from tests.cli.clikit import ok, remit
 
 def test_demo_runs_and_its_ledger_verifies(tmp_path: Path) -> None:
     proc = ok(remit("demo", "--workdir", "scratch", cwd=tmp_path))
-    for word in ("AUTONOMOUS", "NOTIFY", "APPROVE", "DENY", "Ledger verified"):
+    for word in ("AUTONOMOUS", "NOTIFY", "APPROVE", "DENY", "Ledger verified", "/ui/",
+                 "demo-approver key rk_", "Evidence pack verified offline"):  # fmt: skip
         assert word in proc.stdout, word
     work = tmp_path / "scratch"
     assert (work / "log.pub").is_file() and (work / "remit.db").is_file()
     assert not (tmp_path / ".remit").exists()  # only the folder it was given
+    assert "<svg" in (work / "governance-report.html").read_text()
+    proc = ok(
+        remit(
+            "evidence", "verify", work / "evidence-soc2.zip", "--public-key", work / "log.pub",
+            cwd=tmp_path,
+        )
+    )  # fmt: skip
+    assert proc.stdout.startswith("OK")
 
     proc = ok(
         remit(

@@ -68,6 +68,7 @@ _DEMO_FILES = frozenset(
         "ciso.key", "ciso.pub", "log.key", "log.pub", "envelope.yaml",
         "envelope.yaml.signoffs.json", "serve.log", "moto.log",
         "remit.db", "remit.db-wal", "remit.db-shm", "remit.db-journal",
+        "governance-report.html", "evidence-soc2.zip",
     }
 )  # fmt: skip
 

@@ -131,7 +131,13 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
             moto.endpoint_url,
         ]
         with running_service(args, workdir / "serve.log", env=cloud.remit_env) as url:
-            console.print(f"Service ready at {url} (OpenAPI at {url}/docs)\n")
+            console.print(f"Service ready at {url} (OpenAPI at {url}/docs)")
+            console.print(
+                f"Dashboard: [bold]{url}/ui/[/] — sign in with the demo-approver key "
+                f"{keys['demo-approver']}\n",
+                highlight=False,
+                soft_wrap=True,
+            )
             ok, cp = _run_agent(console, url, keys, envelope, ciso, cloud)
     store = SqliteStore(db)
     report = verify_store(store, log_key.verifier())
@@ -150,9 +156,12 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
             title="Tamper-evident ledger",
         )
     )
+    from remit.demo.governance import governance_outputs
+
+    packed = governance_outputs(console, workdir, envelope, ciso.verifier(), log_key, now)
     if not ok:
         console.print("[red]Some steps differed from what the demo expects.[/]")
-    return 0 if (report.ok and ok) else 1
+    return 0 if (report.ok and ok and packed) else 1
 
 
 def _run_agent(
