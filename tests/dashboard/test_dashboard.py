@@ -458,3 +458,25 @@ def test_agents_page_shows_activity_per_agent(
     assert "agent=remediator" in html and "<svg" in html
     assert client.get("/ui/agents?period=2026-Q4").status_code == 200
     assert client.get("/ui/agents?period=nope").status_code == 422
+
+
+def test_running_counts_match_the_store_and_follow_new_decisions(
+    client: TestClient, rt: Runtime, api_keys: ApiKeys, clock: Any
+) -> None:
+    from remit.report.aggregate import aggregates
+    from remit.report.counts import DecisionCounts
+    from remit.report.period import between, parse_period
+
+    _some_decisions(client, api_keys, 3)
+    counts = DecisionCounts()
+    period = parse_period("2026-11")
+    fast = aggregates(rt.store.reads, period, clock(), 0, None, counts)
+    slow = aggregates(rt.store.reads, period, clock(), 0, None)
+    assert fast.by_day == slow.by_day and fast.by_agent == slow.by_agent
+    assert fast.total == 3
+    hold(client, api_keys.agent)  # appended after: counted on the next use
+    again = aggregates(rt.store.reads, period, clock(), 0, None, counts)
+    assert again.total == 4 and again.by_tier["approve"] == 1
+    odd = between("2026-11-21T11:00:00Z", "2026-11-21T12:30:00Z")
+    assert not counts.covers(odd)  # not whole days: counted in the store
+    assert aggregates(rt.store.reads, odd, clock(), 0, None, counts).total == 4

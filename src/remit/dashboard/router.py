@@ -34,6 +34,7 @@ from remit.ledger.kinds import AccessRecord
 from remit.ledger.records import make_entry
 from remit.report.aggregate import TIERS, aggregates
 from remit.report.charts import TIER_COLOURS, stacked_bars
+from remit.report.counts import DecisionCounts
 from remit.report.period import Period, PeriodError, between, parse_period, trailing
 from remit.server.runtime import Runtime
 
@@ -84,6 +85,13 @@ def _sessions(request: Request) -> SessionStore:
     if store is None:
         store = request.app.state.ui_sessions = SessionStore()
     return store
+
+
+def _counts(request: Request) -> DecisionCounts:
+    counts: DecisionCounts | None = getattr(request.app.state, "ui_counts", None)
+    if counts is None:
+        counts = request.app.state.ui_counts = DecisionCounts()
+    return counts
 
 
 def _session(request: Request) -> Session | None:
@@ -273,7 +281,8 @@ def overview(request: Request) -> Response:
         return _render(request, "error.html", session, 422, title="Bad period", message=str(exc))
     now = rt.clock()
     cp = rt.store.latest_checkpoint()
-    agg = aggregates(rt.store.reads, period, now, rt.store.size(), (cp.size, cp.ts) if cp else None)
+    checkpoint = (cp.size, cp.ts) if cp else None
+    agg = aggregates(rt.store.reads, period, now, rt.store.size(), checkpoint, _counts(request))
     view = rt.envelope_view()
     env = envelope_status(
         view.loaded, view.trust, view.checks,

@@ -196,6 +196,16 @@ class LedgerReads:
         query += f" GROUP BY {column}, tier ORDER BY {column}, tier"
         return [(str(k), str(t), int(n)) for k, t, n in self._rows(query, params)]
 
+    def decision_rows_after(self, after: int, limit: int) -> list[tuple[int, str, str, str]]:
+        """Decisions with ledger index above `after`, oldest first, at most `limit`:
+        (index, UTC day, agent, tier) — what running counts are kept from."""
+        rows = self._rows(
+            "SELECT idx, substr(ts, 1, 10), agent, tier FROM decisions WHERE idx > ? "
+            "ORDER BY idx LIMIT ?",
+            (after, limit),
+        )
+        return [(int(i), str(d), str(a), str(t)) for i, d, a, t in rows]
+
     def decisions_between(
         self, since: datetime | None, until: datetime | None, batch: int = 2000
     ) -> Iterator[Recorded[DecisionRecord]]:

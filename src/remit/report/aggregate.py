@@ -13,6 +13,7 @@ from typing import Any
 
 from remit.domain.clock import parse_ts
 from remit.ledger.reads import LedgerReads, Resolution
+from remit.report.counts import DecisionCounts
 from remit.report.period import Period
 
 TIERS = ("autonomous", "notify", "approve", "deny")
@@ -126,19 +127,27 @@ def aggregates(
     now: datetime,
     ledger_size: int,
     checkpoint: tuple[int, str] | None,
+    counts: DecisionCounts | None = None,
 ) -> Aggregates:
     """The period's figures from the index tables (`checkpoint`: size and time of the
-    latest signed checkpoint, if any)."""
-    by_day = _nested(reads.decision_counts("day", period.since, period.until))
+    latest signed checkpoint, if any; `counts`: running counts to use for whole-day
+    periods instead of counting in the store)."""
+    if counts is not None and counts.covers(period):
+        counts.refresh(reads)
+        days, agents = counts.by("day", period), counts.by("agent", period)
+    else:
+        days = reads.decision_counts("day", period.since, period.until)
+        agents = reads.decision_counts("agent", period.since, period.until)
+    by_day = _nested(days)
     by_tier = dict.fromkeys(TIERS, 0)
-    for counts in by_day.values():
-        for tier, n in counts.items():
+    for per_tier in by_day.values():
+        for tier, n in per_tier.items():
             by_tier[tier] = by_tier.get(tier, 0) + n
     return Aggregates(
         period=period,
         by_tier=by_tier,
         by_day=by_day,
-        by_agent=_nested(reads.decision_counts("agent", period.since, period.until)),
+        by_agent=_nested(agents),
         pending_now=reads.pending_count(now),
         approvals=approval_quality(reads.resolutions(period.since, period.until)),
         ledger_size=ledger_size,
