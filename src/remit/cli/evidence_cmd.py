@@ -51,6 +51,8 @@ def export(
         return
     from remit.evidence.pack import gather, make_pack
 
+    if framework is None:
+        fail(f"--framework is required: one of {', '.join(sorted(FRAMEWORKS))}")
     if framework not in FRAMEWORKS:
         fail(f"--framework {framework!r}: choose one of {', '.join(sorted(FRAMEWORKS))}")
     if out is None:

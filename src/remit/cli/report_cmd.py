@@ -18,7 +18,8 @@ from remit.ledger.kinds import AccessRecord
 from remit.ledger.records import make_entry
 from remit.ledger.store import LedgerUnavailable
 from remit.report.period import Period, PeriodError, between, parse_period
-from remit.report.render import FORMATS
+
+FORMATS = ("json", "md", "html", "pdf")  # as remit.report.render, without importing Jinja2
 
 
 def period_or_fail(period: str | None, since: str | None, until: str | None) -> Period:
