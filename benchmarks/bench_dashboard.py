@@ -28,13 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from remit.domain.clock import ts_text
-from remit.ledger.kinds import ApprovalTerms, DecisionRecord
+from remit.ledger.kinds import ApprovalResolution, ApprovalTerms, DecisionRecord
 from remit.ledger.records import make_entry
 from remit.ledger.sqlite_store import SqliteStore
 
 console = Console()
 Q4 = datetime(2026, 10, 1, tzinfo=UTC)
-TIERS = ("autonomous", "autonomous", "autonomous", "notify", "approve", "deny")
+TIERS = ("autonomous",) * 14 + ("notify",) * 3 + ("approve", "deny", "deny")
+"""70% autonomous, 15% notify, 5% held for approval, 10% denied."""
 ACTIONS = ("iam:ListRoles", "iam:GetRole", "iam:DetachRolePolicy", "s3:GetObject")
 
 
@@ -69,8 +70,15 @@ def build(store: SqliteStore, n: int, span: timedelta) -> None:
         task = bar.add_task(f"appending {n:,} decisions", total=n)
         for i in range(n):
             at = Q4 + step * i
-            batch.append(make_entry(decision(i, at, rnd), at, f"agent:agent-{i % 20}#k"))
-            if len(batch) == 2000:
+            rec = decision(i, at, rnd)
+            batch.append(make_entry(rec, at, f"agent:agent-{i % 20}#k"))
+            if rec.approval is not None:  # people answer within seconds to minutes
+                later = at + timedelta(seconds=rnd.uniform(3, 600))
+                state = "approved" if rnd.random() < 0.8 else "rejected"
+                answer = ApprovalResolution(rec.id, state, "checked", rec.approval.request_digest,  # type: ignore[arg-type]
+                                            rec.agent, rec.action, rec.rules)  # fmt: skip
+                batch.append(make_entry(answer, later, f"approver:person-{i % 7}#k"))
+            if len(batch) >= 2000:
                 store.append(batch)
                 bar.advance(task, len(batch))
                 batch = []
