@@ -307,3 +307,16 @@ def test_bad_input_is_refused_and_nothing_is_written(
     assert message in err
     assert not target.exists()
     assert rt.store.size() == before
+
+
+def test_proofs_from_memory_equal_the_stores(
+    client: TestClient, rt: Runtime, api_keys: ApiKeys, clock: Any
+) -> None:
+    from remit.evidence.pack import IN_MEMORY_FROM, _proofs
+
+    for _ in range(5):
+        _decide(client, api_keys.agent, read_request())
+    size = rt.store.size()
+    indexes = list(range(size)) * (IN_MEMORY_FROM // size + 1)
+    fast = _proofs(rt.store, indexes, size)
+    assert fast == {i: rt.store.inclusion_proof(i, size) for i in range(size)}

@@ -72,12 +72,24 @@ def gather(
     anchor_indexes = sorted({0, s1 - 1, *store.reads.signoff_indexes(s1)}) if s1 else []
     anchors = [(_entry(store, i), store.inclusion_proof(i, s2)) for i in anchor_indexes]
     found = assess(entries, period)
-    inclusion = {i: store.inclusion_proof(i, s2) for i in found.decisions}
+    inclusion = _proofs(store, found.decisions, s2)
     consistency = store.consistency_proof(s1, s2) if 0 < s1 < s2 else []
     return PackInputs(
         framework, period, origin, s1, start.note if start else None, s2, end.note,
         frontier, entries, anchors, inclusion, consistency,
     )  # fmt: skip
+
+
+IN_MEMORY_FROM = 256
+"""From this many proofs on, they are computed from the tree held in memory (its leaf
+hashes read once) rather than by reading nodes from the store for each."""
+
+
+def _proofs(store: LedgerStore, indexes: Sequence[int], size: int) -> dict[int, list[bytes]]:
+    if len(indexes) < IN_MEMORY_FROM:
+        return {i: store.inclusion_proof(i, size) for i in indexes}
+    tree = merkle.InMemoryTree.from_leaf_hashes(store.leaf_hashes(0, size))
+    return {i: merkle.inclusion_proof(i, size, tree) for i in indexes}
 
 
 def _json(value: Any) -> bytes:
