@@ -51,6 +51,8 @@ class PackInputs:
     anchors: list[tuple[StoredEntry, list[bytes]]]
     inclusion: dict[int, list[bytes]]
     consistency: list[bytes]
+    assessment: Assessment | None = None
+    """`assess(entries, period)`, when already computed (it is a pure function of the two)."""
 
 
 def _entry(store: LedgerStore, index: int) -> StoredEntry:
@@ -76,7 +78,7 @@ def gather(
     consistency = store.consistency_proof(s1, s2) if 0 < s1 < s2 else []
     return PackInputs(
         framework, period, origin, s1, start.note if start else None, s2, end.note,
-        frontier, entries, anchors, inclusion, consistency,
+        frontier, entries, anchors, inclusion, consistency, found,
     )  # fmt: skip
 
 
@@ -147,7 +149,7 @@ def build_files(inputs: PackInputs) -> dict[str, bytes]:
     """Every file of the pack but the manifest, by name."""
     controls = controls_of(inputs.framework)
     period = inputs.period
-    found = assess(inputs.entries, period)
+    found = inputs.assessment or assess(inputs.entries, period)
     files: dict[str, bytes] = {}
     jsonl = io.StringIO()
     write_jsonl(inputs.entries, jsonl)

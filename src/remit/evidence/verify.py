@@ -211,6 +211,7 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
         _hashes(
             "proofs/consistency.json", _load(files, "proofs/consistency.json").get("proof", [])
         ),
+        found,
     )
     for name, body in sorted(build_files(inputs).items()):
         if files.get(name) != body:
