@@ -474,9 +474,17 @@ def test_running_counts_match_the_store_and_follow_new_decisions(
     slow = aggregates(rt.store.reads, period, clock(), 0, None)
     assert fast.by_day == slow.by_day and fast.by_agent == slow.by_agent
     assert fast.total == 3
-    hold(client, api_keys.agent)  # appended after: counted on the next use
+    held = hold(client, api_keys.agent)  # appended after: counted on the next use
     again = aggregates(rt.store.reads, period, clock(), 0, None, counts)
     assert again.total == 4 and again.by_tier["approve"] == 1
+    clock.advance(seconds=30)
+    r = client.post(f"/v1/approvals/{held['id']}/approve", json={"comment": "ok"},
+                    headers=bearer(api_keys.alice))  # fmt: skip
+    assert r.status_code == 200
+    kept = aggregates(rt.store.reads, period, clock(), 0, None, counts).approvals
+    counted = aggregates(rt.store.reads, period, clock(), 0, None).approvals
+    assert kept.to_dict() == counted.to_dict()
+    assert (kept.approved, kept.median_seconds, kept.fast_approvals) == (1, 30.0, [])
     odd = between("2026-11-21T11:00:00Z", "2026-11-21T12:30:00Z")
     assert not counts.covers(odd)  # not whole days: counted in the store
     assert aggregates(rt.store.reads, odd, clock(), 0, None, counts).total == 4

@@ -247,6 +247,17 @@ class LedgerReads:
         query += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY x.idx"
         return [Resolution(*map(str, r)) for r in self._rows(query, params)]
 
+    def resolutions_after(self, after: int, limit: int) -> list[tuple[int, Resolution]]:
+        """Approvals resolved at ledger index above `after`, oldest first, at most `limit`,
+        each with its index — what running approval figures are kept from."""
+        rows = self._rows(
+            "SELECT x.idx, x.decision_id, x.state, x.actor, x.comment, x.ts, d.ts, d.agent "
+            "FROM approval_actions x JOIN decisions d ON d.id = x.decision_id "
+            "WHERE x.idx > ? ORDER BY x.idx LIMIT ?",
+            (after, limit),
+        )
+        return [(int(r[0]), Resolution(*map(str, r[1:]))) for r in rows]
+
     def pending_count(self, now: datetime) -> int:
         """How many approvals are pending at `now`."""
         query = (

@@ -83,6 +83,7 @@ def ddl(blob: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS decisions_by_ts ON decisions (ts)",
         "CREATE INDEX IF NOT EXISTS decisions_by_idx ON decisions (idx)",
         "CREATE INDEX IF NOT EXISTS approvals_by_idx ON approvals (idx)",
+        "CREATE INDEX IF NOT EXISTS approval_actions_by_idx ON approval_actions (idx)",
         """CREATE TABLE IF NOT EXISTS api_keys (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",

@@ -135,9 +135,11 @@ def aggregates(
     if counts is not None and counts.covers(period):
         counts.refresh(reads)
         days, agents = counts.by("day", period), counts.by("agent", period)
+        resolved = counts.resolutions(period)
     else:
         days = reads.decision_counts("day", period.since, period.until)
         agents = reads.decision_counts("agent", period.since, period.until)
+        resolved = reads.resolutions(period.since, period.until)
     by_day = _nested(days)
     by_tier = dict.fromkeys(TIERS, 0)
     for per_tier in by_day.values():
@@ -149,7 +151,7 @@ def aggregates(
         by_day=by_day,
         by_agent=_nested(agents),
         pending_now=reads.pending_count(now),
-        approvals=approval_quality(reads.resolutions(period.since, period.until)),
+        approvals=approval_quality(resolved),
         ledger_size=ledger_size,
         checkpoint_size=checkpoint[0] if checkpoint else None,
         checkpoint_at=checkpoint[1] if checkpoint else None,
