@@ -5,6 +5,7 @@ the overview, and text agents wrote shown escaped, never run."""
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -488,3 +489,16 @@ def test_running_counts_match_the_store_and_follow_new_decisions(
     odd = between("2026-11-21T11:00:00Z", "2026-11-21T12:30:00Z")
     assert not counts.covers(odd)  # not whole days: counted in the store
     assert aggregates(rt.store.reads, odd, clock(), 0, None, counts).total == 4
+
+
+def test_api_docs_are_served_without_any_other_site(client: TestClient) -> None:
+    r = client.get("/docs")
+    assert r.status_code == 200
+    html = r.text
+    assert "/v1/decisions" in html and "/v1/approvals/{decision_id}/approve" in html
+    assert "/openapi.json" in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from another site
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert client.get("/redoc").status_code == 404
+    assert "/ui/" not in client.get("/openapi.json").json()["paths"]
+    assert not any(p.startswith("/ui") for p in client.get("/openapi.json").json()["paths"])

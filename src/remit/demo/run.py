@@ -131,7 +131,7 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
             moto.endpoint_url,
         ]
         with running_service(args, workdir / "serve.log", env=cloud.remit_env) as url:
-            console.print(f"Service ready at {url} (OpenAPI at {url}/docs)")
+            console.print(f"Service ready at {url} (API reference at {url}/docs)")
             console.print(
                 f"Dashboard: [bold]{url}/ui/[/] — sign in with the demo-approver key "
                 f"{keys['demo-approver']}\n",

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from remit.dashboard.apidocs import router as apidocs_router
 from remit.dashboard.router import router as dashboard_router
 from remit.domain.requests import ActionRequest
 from remit.errors import (
@@ -148,6 +149,8 @@ def create_app(rt: Runtime) -> FastAPI:
         description="Ask before acting: decisions by a signed policy envelope, recorded on a "
         "tamper-evident ledger before they are answered.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is drawn by Remit itself (remit.dashboard.apidocs): no CDN
+        redoc_url=None,
     )
     app.state.runtime = rt
 
@@ -167,6 +170,7 @@ def create_app(rt: Runtime) -> FastAPI:
         admin.router,
         health.router,
         dashboard_router,
+        apidocs_router,
     ):
         app.include_router(r)
     app.add_middleware(BodyLimit, limit=rt.config.max_body_bytes)
