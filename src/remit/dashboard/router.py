@@ -11,7 +11,7 @@ import asyncio
 from datetime import timedelta
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -94,11 +94,11 @@ def _counts(request: Request) -> DecisionCounts:
     return counts
 
 
-def _session(request: Request) -> Session | None:
+def _session(request: Request, touch: bool = True) -> Session | None:
     """The signed-in session, if its key is still valid (revoking a key ends its sessions)."""
     rt = _rt(request)
     sid = request.cookies.get(SESSION_COOKIE)
-    session = _sessions(request).get(sid, rt.clock())
+    session = _sessions(request).get(sid, rt.clock(), touch)
     if session is None:
         return None
     row = rt.keys.table.get(session.identity.key_id)
@@ -321,8 +321,9 @@ def approvals(request: Request) -> Response:
 
 @router.get("/live")
 def live(request: Request) -> Response:
-    """The pending queue's size and newest id, for the page's "new approvals" notice."""
-    session = _session(request)
+    """The pending queue's size and newest id, for the page's "new approvals" notice (a
+    poll: it does not count as the person being active)."""
+    session = _session(request, touch=False)
     if session is None:
         return JSONResponse({"detail": "signed out"}, status_code=401)
     rt = _rt(request)
@@ -391,6 +392,9 @@ def decisions(request: Request) -> Response:
         return _to_login(request)
     rt = _rt(request)
     q = dict(request.query_params)
+    wanted = (q.get("id") or "").strip()
+    if wanted:  # a decision id (from a ticket, a log, CloudTrail's sourceIdentity): open it
+        return RedirectResponse("/ui/decisions/" + quote(wanted, safe=""), status_code=303)
     filters = {k: q.get(k) or None for k in ("agent", "tier", "action")}
     if filters["tier"] not in (None, *TIERS):
         return _render(request, "error.html", session, 422, title="Bad filter",

@@ -59,8 +59,10 @@ class SessionStore:
             self._sessions[session.id] = session
         return session
 
-    def get(self, session_id: str | None, now: datetime) -> Session | None:
-        """The live session with this id, or None (unknown, expired or idle too long)."""
+    def get(self, session_id: str | None, now: datetime, touch: bool = True) -> Session | None:
+        """The live session with this id, or None (unknown, expired or idle too long).
+        `touch`: this is the person's doing (a page, a form), so the idle time restarts;
+        a page's own background poll passes False and never keeps a session alive."""
         if not session_id:
             return None
         with self._lock:
@@ -70,7 +72,8 @@ class SessionStore:
             if now - found.started > self.lifetime or now - found.last_seen > self.idle:
                 del self._sessions[session_id]
                 return None
-            found.last_seen = now
+            if touch:
+                found.last_seen = now
             return found
 
     def end(self, session_id: str) -> Session | None:
