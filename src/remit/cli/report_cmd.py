@@ -76,10 +76,11 @@ def report(
     try:
         kinds = frozenset(loaded.envelope.metadata.revalidate_on)
         status = envelope_status(loaded, trust, checks, store.events_after(None, kinds), t)
-        integrity = verify_store(store, verifier) if verifier else None
-        doc = build_report(
-            store, window, t, status, [r.id for r in loaded.envelope.rules], integrity
-        )
+        with err_console.status(f"reading the ledger for {window.name}…"):
+            integrity = verify_store(store, verifier) if verifier else None
+            doc = build_report(
+                store, window, t, status, [r.id for r in loaded.envelope.rules], integrity
+            )
         if not doc["decisions"]["total"]:
             warn(f"no decisions were recorded in {window.name}: the report says so")
         if fmt == "json":
