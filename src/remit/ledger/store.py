@@ -333,6 +333,23 @@ class LedgerStore(ABC):
             (start, end),
         )
 
+    def index_rows(self, table: str) -> Iterator[tuple[Any, ...]]:
+        """Every row of derived index table `table` (one of `INDEX_TABLES`), columns in
+        its `INDEX_TABLES` order, streamed in a stable order: by `idx`, then by the other
+        columns (what verification compares with the rows derived from the entries)."""
+        cols = INDEX_TABLES.get(table)
+        if cols is None:
+            raise ValueError(f"{table!r} is not a derived index table ({', '.join(INDEX_TABLES)})")
+        order = [c for c in cols if c == "idx"] + [c for c in cols if c != "idx"]
+        sql = f"SELECT {', '.join(cols)} FROM {table} ORDER BY {', '.join(order)}"
+        try:
+            for rows in self._chunks(sql, (), 8192):
+                yield from rows
+        except Exception as exc:
+            if self._is_storage_error(exc):
+                raise LedgerUnavailable(f"ledger read failed at {self.location}: {exc}") from exc
+            raise
+
     def gap_free(self) -> bool:
         """True if the entries are exactly indexes 0..n-1 (idx is the primary key)."""
         rows = self._guard(self._read, "SELECT COUNT(*), MIN(idx), MAX(idx) FROM entries")
