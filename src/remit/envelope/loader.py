@@ -76,8 +76,8 @@ class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys, aliases and non-JSON explicit tags."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        if isinstance(event, yaml.AliasEvent):
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        if self.check_event(yaml.AliasEvent):
             raise yaml.constructor.ConstructorError(
                 None, None, "YAML aliases (*name) are not allowed in an envelope", event.start_mark
             )
