@@ -343,28 +343,37 @@ def _localise(
     leaves: Leaves,
     nodes: Mapping[tuple[int, int], bytes],
 ) -> None:
-    """Set what the signed checkpoints prove intact, and localise the first change below
-    the first checkpoint the entries no longer reproduce."""
+    """Set what the signed checkpoints prove intact, and localise the first change with
+    the checkpoints the entries no longer reproduce (each bounds it; the first few are
+    tried, smallest first, until one gives a 16-entry block or better)."""
     good = max((size for size, _, ok in results if ok), default=0)
     report.proven_intact = good
-    for size, root, ok in results:
-        if not ok and size > good:
-            found = locate(leaves, size, root, nodes, min_stored_level=STORED_MIN_LEVEL)
-            start = max(found.start, good)
-            report._located = Located(start, max(found.end, start + 1))
-            report.proven_intact = start
-            if found.end - start == 1:
-                report.problems.append(
-                    f"entry {start}: changed (its hash differs from the one "
-                    "the signed checkpoints authenticate)"
-                )
-            else:
-                report.problems.append(
-                    f"entries [{start}, {found.end}): one of them was changed, removed, "
-                    "inserted or reordered (the stored hashes that would say which were "
-                    "rewritten too)"
-                )
-            return
+    failed = [(size, root) for size, root, ok in results if not ok and size > good]
+    start, end = good, None
+    for size, root in failed[:LOCATE_TRIES]:
+        found = locate(leaves, size, root, nodes, min_stored_level=STORED_MIN_LEVEL)
+        start = max(start, found.start)
+        end = found.end if end is None else min(end, found.end)
+        if end - start <= 1 << STORED_MIN_LEVEL:
+            break
+    if end is None:
+        return
+    end = max(end, start + 1)
+    report._located = Located(start, end)
+    report.proven_intact = start
+    if end - start == 1:
+        report.problems.append(
+            f"entry {start}: changed (its hash is not the one the signed checkpoints authenticate)"
+        )
+    else:
+        report.problems.append(
+            f"entries [{start}, {end}): one of them was changed, removed, inserted or "
+            "reordered (the stored hashes that would say which were rewritten too)"
+        )
+
+
+LOCATE_TRIES = 32
+"""How many failed checkpoints localisation tries (each costs a descent through the tree)."""
 
 
 PARALLEL_FROM = 200_000
