@@ -57,7 +57,7 @@ def prove(
     db: str | None = DbOption,
 ) -> None:
     """Print an inclusion proof for one entry, against a signed checkpoint."""
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db, create=False, read_only=True)
     checkpoints = {c.size: c for c in store.checkpoints()}
     latest = max(checkpoints) if checkpoints else None
     n = size or latest or store.size()
@@ -94,7 +94,7 @@ def consistency(
     db: str | None = DbOption,
 ) -> None:
     """Print a consistency proof between two tree sizes."""
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db, create=False, read_only=True)
     size = store.size()
     if not from_ <= to <= size:
         fail(f"need 1 <= --from ({from_}) <= --to ({to}) <= ledger size ({size})")
@@ -136,7 +136,7 @@ def export(
     if format_ not in writers:
         fail(f"--format must be one of {', '.join(writers)}, not {format_!r}")
     cutoff = ts_text(parse_time(since, "--since")) if since else None
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db, create=False, read_only=True)
     entries = (e for e in store.entries() if cutoff is None or e.ts >= cutoff)
     with _sink(out) as fh:
         n = writers[format_](entries, fh)
@@ -238,7 +238,7 @@ def verify(
             fail(str(exc), 1)
         _report(report, format_)
         return
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db, create=False, read_only=True)
     try:
         report = _verify_with_progress(store, key)
     except LedgerUnavailable as exc:
@@ -279,7 +279,7 @@ def bundle(
         if ledger.log_key is None:
             fail("give --public-key, or --log-key / REMIT_LOG_KEY to embed the log's public key")
         vkey = ledger.log_key.verifier().to_vkey()
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db, create=False, read_only=True)
     with out.open("w", encoding="utf-8") as fh:
         n = write_bundle(store, vkey, fh)
     console.print(

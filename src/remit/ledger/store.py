@@ -38,6 +38,10 @@ def split_node_key(key: int) -> tuple[int, int]:
     return key >> _LEVEL_SHIFT, key & ((1 << _LEVEL_SHIFT) - 1)
 
 
+class _ProbeDone(Exception):
+    """Ends a probe's transaction with a rollback."""
+
+
 class SizeMoved(Exception):
     """An optimistic append found that another process had appended: nothing was written."""
 
@@ -145,6 +149,28 @@ class LedgerStore(ABC):
             if self._is_storage_error(exc):
                 raise LedgerUnavailable(f"write failed at {self.location}: {exc}") from exc
             raise
+
+    def probe(self) -> None:
+        """Raise LedgerUnavailable unless an append could be made now: takes the append
+        lock in a transaction that is rolled back (nothing is written)."""
+        try:
+            with self._write_tx() as cur:
+                self._probe_in(cur)
+                raise _ProbeDone
+        except _ProbeDone:
+            return
+        except LedgerUnavailable:
+            raise
+        except Exception as exc:
+            if self._is_storage_error(exc):
+                raise LedgerUnavailable(
+                    f"ledger at {self.location} cannot be written: {exc}"
+                ) from exc
+            raise
+
+    def _probe_in(self, cur: Any) -> None:
+        """Inside the probe's transaction: any check the dialect needs (none here)."""
+        return None
 
     # -- appends --------------------------------------------------------------------------
     def append(self, entries: Sequence[NewEntry]) -> list[int]:
