@@ -47,6 +47,21 @@ class ServerConfig(BaseModel):
     checkpoint_every: float = Field(30.0, gt=0, description="seconds between checkpoints")
     max_body_bytes: int = Field(1_048_576, gt=0)
     public_url: str | None = None
+    # Robustness limits (issue 12; docs/service.md, "Limits"). Kept last: another
+    # branch edits the notifier settings above.
+    writer_deadline: float = Field(
+        5.0, gt=0, description="seconds the decision writer has to answer; then deny + restart"
+    )
+    max_head_bytes: int = Field(
+        16_384, ge=1024, description="largest request line plus headers (431 beyond)"
+    )
+    request_read_timeout: float = Field(
+        10.0, gt=0, description="seconds to receive a request's head and body (408 beyond)"
+    )
+    keep_alive_timeout: int = Field(5, ge=1, description="seconds an idle connection is kept")
+    max_connections: int | None = Field(
+        None, ge=1, description="open connections at most (default: from the fd limit)"
+    )
 
     @field_validator("notify", mode="before")
     @classmethod
@@ -72,6 +87,11 @@ ENV = {
     "REMIT_AWS_BACKEND": "aws.backend",
     "REMIT_AWS_ENDPOINT_URL": "aws.endpoint_url",
     "REMIT_AWS_REGION": "aws.region",
+    "REMIT_WRITER_DEADLINE": "writer_deadline",
+    "REMIT_MAX_HEAD_BYTES": "max_head_bytes",
+    "REMIT_REQUEST_READ_TIMEOUT": "request_read_timeout",
+    "REMIT_KEEP_ALIVE_TIMEOUT": "keep_alive_timeout",
+    "REMIT_MAX_CONNECTIONS": "max_connections",
 }
 
 

@@ -67,7 +67,8 @@ class Runtime:
                 tuple(config.trusted_keys),
                 config.insecure_unsigned,
                 notifying=bool(notify),
-            )
+            ),
+            deadline=config.writer_deadline,
         )
         self.coalescer: LoopCoalescer[WireAsk, Answer] = LoopCoalescer(self.writer.submit_many)
         self.notifier: Notifier | None = None

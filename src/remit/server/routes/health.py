@@ -1,4 +1,6 @@
-"""Liveness and readiness: ready only when the store and the envelope are usable."""
+"""Liveness and readiness: ready only when a decision could be recorded now (the store
+can be written, the decision writer answers a probe in time) and the envelope is
+authority."""
 
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ def healthz() -> dict[str, bool]:
 
 @router.get("/readyz", responses={503: {"description": "store or envelope not usable"}})
 def readyz(rt: Runtime = Depends(runtime)) -> Any:
-    """Ready when the ledger answers, the envelope loads and is authority, and the decision
-    writer runs."""
+    """Ready when a decision could be recorded now: the ledger can be written (checked
+    here, and by the decision writer answering a probe within its deadline; nothing is
+    recorded), and the envelope loads and is authority."""
     problems = []
     try:
-        rt.store.size()
+        rt.store.probe()
     except Exception as exc:
         problems.append(f"store: {exc}")
     try:
@@ -36,6 +39,10 @@ def readyz(rt: Runtime = Depends(runtime)) -> Any:
         problems.append(f"envelope: {exc}")
     if rt.writer.pid is None:
         problems.append("decision writer: not running (decisions are denied until it is back)")
+    else:
+        why = rt.writer.probe()
+        if why is not None:
+            problems.append(f"decision writer: {why} (decisions are denied until it is back)")
     if problems:
         return JSONResponse({"ready": False, "problems": problems}, status_code=503)
     return {"ready": True}

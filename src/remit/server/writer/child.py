@@ -27,7 +27,9 @@ from remit.server.writer.answers import decided, screen
 from remit.server.writer.wire import (
     Answer,
     Failed,
+    Healthy,
     Message,
+    Probe,
     Ready,
     WireAsk,
     WriterSpec,
@@ -69,23 +71,44 @@ def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
                 return
             if first is None:  # the service is stopping
                 return
+            if isinstance(first, Probe):
+                try:
+                    send_frame(answers, probe(ledger))
+                except OSError:  # the service is gone
+                    return
+                continue
             groups = [first]
             count = len(first)
+            probed = False
             # Everything that queued while the last batch committed goes in this one.
             while count < MAX_BATCH and conn.poll(0):
                 more = receive_group(conn)
                 if more is None:
                     stopping = True
                     break
+                if isinstance(more, Probe):  # answered after the groups before it
+                    probed = True
+                    break
                 groups.append(more)
                 count += len(more)
             try:
                 for reply in _decide_groups(ledger, source, groups, spec.notifying):
                     send_frame(answers, reply)
+                if probed:
+                    send_frame(answers, probe(ledger))
             except OSError:  # the service is gone; what was recorded stays recorded
                 return
     finally:
         ledger.store.close()
+
+
+def probe(ledger: Ledger) -> Healthy | Failed:
+    """The answer to a `Probe`: `Healthy` if the store could record a decision now."""
+    try:
+        ledger.store.probe()
+    except Exception as exc:
+        return Failed(f"{type(exc).__name__}: {exc}")
+    return Healthy()
 
 
 def _decide_groups(
