@@ -2,7 +2,8 @@
 `INDEX_TABLES`, so a table added later is covered too) is rebuilt from the entries and
 compared row for row: a forged "approved" row, a deleted rate window, a changed column are
 verification failures naming the table and the entry; so is an entry that cannot be read.
-Runs on the previous release's ledger, which holds rows in every table."""
+Runs on the previous release's ledger, extended with entries of the kinds added since, so
+that every table holds rows (a table with none fails the test: extend `_newer_kinds`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from remit.domain.clock import parse_ts
+from remit.ledger.kinds import GrantClaimRecord, PreviewRecord, Record
+from remit.ledger.records import make_entry
 from remit.ledger.schema import INDEX_TABLES
 from remit.ledger.sqlite_store import SqliteStore
 from remit.ledger.verify import VerifyReport, verify_store
@@ -25,10 +29,27 @@ FIXTURES = Path(__file__).parents[1] / "ledger" / "fixtures"
 DB, PUB = FIXTURES / "release-64fc9a5.db", FIXTURES / "release-64fc9a5.log.pub"
 
 
+def _newer_kinds() -> list[Record]:
+    """Entries of kinds the fixture's release did not have, two of each (so a row can be
+    both changed and deleted)."""
+    return [
+        PreviewRecord("d-preview-1", {"grantable": True, "role": "r"}),
+        PreviewRecord("d-preview-2", {"grantable": False, "reason": "no role"}),
+        GrantClaimRecord("d-claim-1"),
+        GrantClaimRecord("d-claim-1", released=True),
+    ]
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     copy = tmp_path / "remit.db"
     shutil.copy(DB, copy)
+    store = SqliteStore(copy, create=False)
+    try:
+        at = parse_ts("2026-12-05T09:00:00Z")
+        store.append([make_entry(r, at, "test") for r in _newer_kinds()])
+    finally:
+        store.close()
     return copy
 
 
@@ -95,8 +116,7 @@ def test_every_index_table_is_checked(db: Path, table: str) -> None:
     both are named with the table and the entry."""
     cols = INDEX_TABLES[table]
     rows = sql(db, f"SELECT rowid, idx FROM {table} ORDER BY idx")
-    if not rows:
-        pytest.skip(f"the fixture holds no {table} rows")
+    assert rows, f"the fixture holds no {table} rows: add entries of its kind to _newer_kinds"
     changed, changed_idx = rows[-1]
     column = next(c for c in cols if c != "idx")
     sql(db, f"UPDATE {table} SET {column} = 'forged' WHERE rowid = ?", (changed,))
