@@ -20,7 +20,7 @@ from remit.domain.clock import ts_text
 from remit.ledger.log import Ledger
 from remit.ledger.sqlite_store import SqliteStore
 from remit.ledger.verify import VerifyReport, verify_store
-from remit.signing.keys import SigningKey, generate_signing_key
+from remit.signing.keys import SigningKey, generate_signing_key, write_key_pair
 from remit.tlog import merkle
 
 SIZE = 40
@@ -128,3 +128,54 @@ def test_cli_says_how_long_the_window_is(ledger: tuple[Path, SigningKey], tmp_pa
         SIZE - LAST_CHECKPOINT,
         since,
     )
+
+
+# -- the bound, in the service ----------------------------------------------------------
+
+
+def test_readyz_reports_the_window_and_checkpoint_after_commit_closes_it(tmp_path: Path) -> None:
+    """Without `--checkpoint-after-commit` the decisions wait for the periodic checkpoint
+    (an hour here): /readyz counts them as uncovered. With it, every answered decision is
+    already under a signed checkpoint, which `verify` confirms."""
+    from tests.adversarial.served import decision, remit, served
+    from tests.server.srvkit import ok
+
+    log_key, pub = write_key_pair(tmp_path / "log", generate_signing_key("example.com/remit-log"))
+    common = ("--log-key", str(log_key), "--checkpoint-every", "3600")
+
+    lazy = tmp_path / "lazy"
+    with served(lazy, lazy / "remit.db", *common) as s:
+        for _ in range(3):
+            assert decision(s.decide())["recorded"]
+        body = s.ready().json()
+        assert body["ready"] is True
+        assert body["uncovered_entries"] >= 3, body
+        assert body["checkpoint_every_seconds"] == 3600
+        assert body["checkpoint_after_commit"] is False
+
+    eager = tmp_path / "eager"
+    with served(eager, eager / "remit.db", *common, "--checkpoint-after-commit") as s:
+        for _ in range(3):
+            assert decision(s.decide())["recorded"]
+        body = s.ready().json()
+        assert body["checkpoint_after_commit"] is True
+        assert body["uncovered_entries"] == 0, body
+        assert body["last_checkpoint_at"] is not None
+        db = s.db
+    out = ok(
+        remit("ledger", "verify", "--db", db, "--public-key", pub, "--format", "json", cwd=eager)
+    ).stdout
+    report = json.loads(out)
+    assert report["ok"] is True and report["uncovered_entries"] == 0, report
+
+
+def test_checkpoint_after_commit_needs_a_log_key(tmp_path: Path) -> None:
+    from tests.adversarial.served import remit
+
+    r = remit(
+        "serve", "--envelope", "x.yaml", "--insecure-unsigned", "--checkpoint-after-commit",
+        "--db", tmp_path / "remit.db", cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "checkpoint_after_commit needs log_key" in r.stderr
+    assert not (tmp_path / "remit.db").exists()

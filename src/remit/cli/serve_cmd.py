@@ -43,6 +43,12 @@ def serve(
     checkpoint_every: float | None = typer.Option(
         None, "--checkpoint-every", help="Seconds between checkpoints."
     ),
+    checkpoint_after_commit: bool = typer.Option(
+        False,
+        "--checkpoint-after-commit",
+        help="Also sign a checkpoint after every group commit, before answering (needs "
+        "--log-key): no answered decision is outside a signed checkpoint.",
+    ),
     public_url: str | None = typer.Option(
         None, "--public-url", help="Base URL for links in notifications."
     ),
@@ -91,6 +97,7 @@ def serve(
         "notify.smtp.sender": smtp_from,
         "notify.smtp.recipients": smtp_to,
         "checkpoint_every": checkpoint_every,
+        "checkpoint_after_commit": checkpoint_after_commit or None,
         "public_url": public_url,
         "aws.backend": aws_backend,
         "aws.endpoint_url": aws_endpoint_url,

@@ -442,7 +442,7 @@ def _hash_range(spec: str, start: int, end: int) -> HashedRun:
     """In a worker process: leaf-hash entries [start, end) of a gap-free log."""
     from remit.ledger.open import open_store
 
-    store = open_store(spec, create=False)
+    store = open_store(spec, read_only=True)  # only reads; never writes or creates
     try:
         rows = store.bodies_and_hashes(start, end)
     finally:

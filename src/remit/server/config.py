@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from remit.notify.settings import NotifySettings
 from remit.settings_errors import describe
@@ -45,6 +45,12 @@ class ServerConfig(BaseModel):
     )
     aws: AwsConfig = Field(default_factory=AwsConfig)
     checkpoint_every: float = Field(30.0, gt=0, description="seconds between checkpoints")
+    checkpoint_after_commit: bool = Field(
+        False,
+        description="also sign a checkpoint after every group commit of decisions, before "
+        "they are answered (no answered decision is ever outside a signed checkpoint; costs "
+        "a signing and a write per group); needs log_key",
+    )
     max_body_bytes: int = Field(1_048_576, gt=0)
     public_url: str | None = None
     # Robustness limits (issue 12; docs/service.md, "Limits"). Kept last: another
@@ -62,6 +68,12 @@ class ServerConfig(BaseModel):
     max_connections: int | None = Field(
         None, ge=1, description="open connections at most (default: from the fd limit)"
     )
+
+    @model_validator(mode="after")
+    def _checkpoints_need_a_key(self) -> ServerConfig:
+        if self.checkpoint_after_commit and not self.log_key:
+            raise ValueError("checkpoint_after_commit needs log_key (the key that signs them)")
+        return self
 
     @field_validator("notify", mode="before")
     @classmethod
@@ -83,6 +95,7 @@ ENV = {
     "REMIT_PORT": "port",
     "REMIT_WEBHOOK_URL": "notify.webhook.url",
     "REMIT_CHECKPOINT_EVERY": "checkpoint_every",
+    "REMIT_CHECKPOINT_AFTER_COMMIT": "checkpoint_after_commit",
     "REMIT_PUBLIC_URL": "public_url",
     "REMIT_AWS_BACKEND": "aws.backend",
     "REMIT_AWS_ENDPOINT_URL": "aws.endpoint_url",

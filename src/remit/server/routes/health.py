@@ -43,6 +43,25 @@ def readyz(rt: Runtime = Depends(runtime)) -> Any:
         why = rt.writer.probe()
         if why is not None:
             problems.append(f"decision writer: {why} (decisions are denied until it is back)")
+    window = _uncovered_window(rt)
     if problems:
-        return JSONResponse({"ready": False, "problems": problems}, status_code=503)
-    return {"ready": True}
+        return JSONResponse({"ready": False, "problems": problems, **window}, status_code=503)
+    return {"ready": True, **window}
+
+
+def _uncovered_window(rt: Runtime) -> dict[str, Any]:
+    """The entries no signed checkpoint covers yet, and the bound the service keeps on them
+    (docs/ledger.md, "The uncheckpointed window"). Empty when the store cannot be read."""
+    try:
+        size = rt.store.size()
+        latest = rt.store.latest_checkpoint()
+    except Exception:
+        return {}
+    return {
+        "uncovered_entries": size - (latest.size if latest is not None else 0),
+        "last_checkpoint_at": latest.ts if latest is not None else None,
+        "checkpoint_every_seconds": rt.config.checkpoint_every
+        if rt.ledger.log_key is not None
+        else None,
+        "checkpoint_after_commit": rt.config.checkpoint_after_commit,
+    }

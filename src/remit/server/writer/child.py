@@ -36,7 +36,7 @@ from remit.server.writer.wire import (
     receive_group,
     send_frame,
 )
-from remit.signing.keys import load_verifier_key
+from remit.signing.keys import load_signing_key, load_verifier_key
 
 log = logging.getLogger("remit.writer")
 
@@ -49,7 +49,8 @@ def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
     group that queued, decide them in one transaction, answer each group in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when it stops
     try:
-        ledger = Ledger(open_store(spec.db))
+        key = load_signing_key(spec.checkpoint_key) if spec.checkpoint_key else None
+        ledger = Ledger(open_store(spec.db), key)
         ledger.store.dedicate_to_appends()
         source = EnvelopeSource(
             Path(spec.envelope),
@@ -92,7 +93,10 @@ def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
                 groups.append(more)
                 count += len(more)
             try:
-                for reply in _decide_groups(ledger, source, groups, spec.notifying):
+                replies = _decide_groups(ledger, source, groups, spec.notifying)
+                if key is not None:
+                    _checkpoint(ledger)
+                for reply in replies:
                     send_frame(answers, reply)
                 if probed:
                     send_frame(answers, probe(ledger))
@@ -100,6 +104,16 @@ def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
                 return
     finally:
         ledger.store.close()
+
+
+def _checkpoint(ledger: Ledger) -> None:
+    """Sign what was just committed before it is answered (`checkpoint_after_commit`). A
+    failure is logged and the answers still go out: the decisions are recorded, and the
+    service's periodic checkpoint covers them later."""
+    try:
+        ledger.checkpoint(utcnow())
+    except Exception:
+        log.exception("checkpoint after commit failed")
 
 
 def probe(ledger: Ledger) -> Healthy | Failed:

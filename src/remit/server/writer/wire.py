@@ -30,6 +30,8 @@ class WriterSpec:
     trusted_keys: tuple[str, ...]
     insecure_unsigned: bool
     notifying: bool = True  # notify and approve answers carry a `Notice` (to tell humans)
+    checkpoint_key: str | None = None
+    """The log key's file, when a checkpoint is to be signed after every group commit."""
 
 
 @dataclass(frozen=True, slots=True)
