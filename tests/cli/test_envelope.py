@@ -87,6 +87,13 @@ BAD_ENVELOPES = [
         42,
         ["rules[1].actions[0]", "iam:DetachRolePolicyy"],
     ),
+    (
+        "yaml-set-tag",
+        "autonomous: [summary, signals, confidence, alternatives]",
+        "autonomous: !!set {summary, signals}",
+        19,
+        ["tag:yaml.org,2002:set", "not allowed"],
+    ),
 ]
 
 

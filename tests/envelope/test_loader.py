@@ -172,3 +172,38 @@ def test_loader_never_crashes_on_mutated_example(data):
         load_envelope_text("\n".join(lines))
     except EnvelopeError as exc:
         assert str(exc)
+
+
+@pytest.mark.parametrize(
+    "tagged",
+    [
+        "!!set {summary, signals}",
+        "!!binary c3VtbWFyeQ==",
+        "!!timestamp 2027-03-01",
+        "!!python/object/apply:os.system [echo]",
+        "!!omap [{summary: 1}]",
+        "!foo [summary]",
+    ],
+)
+def test_non_json_yaml_tags_refused_with_file_and_line(tagged: str) -> None:
+    """Only the JSON types may be tagged: anything else is refused where it stands, not
+    turned into a set, bytes or an object that crashes the digest later."""
+    old = "autonomous: [summary, signals, confidence, alternatives]"
+    text = TEXT.replace(old, f"autonomous: {tagged}", 1)
+    err = error_for(text)
+    (problem,) = err.problems
+    assert problem.line == line_of(f"autonomous: {tagged}", text)
+    assert problem.column is not None
+    assert "is not allowed in an envelope" in problem.message
+
+
+def test_json_tags_and_untagged_dates_still_load() -> None:
+    """Explicit JSON tags change nothing; an unquoted date is still read as before."""
+    text = TEXT.replace("version: 7", "version: !!int 7", 1).replace(
+        'expires_at: "2027-03-01T00:00:00Z"', "expires_at: 2027-03-01T00:00:00Z", 1
+    )
+    assert "version: !!int 7" in text and "expires_at: 2027-03-01T00:00:00Z" in text
+    loaded = load_envelope_text(text, "env.yaml")
+    example = load_envelope_text(TEXT, "env.yaml").envelope
+    assert loaded.envelope.metadata.version == 7
+    assert loaded.envelope.metadata.expires_at == example.metadata.expires_at

@@ -11,9 +11,10 @@ from remit.ledger.store import LedgerStore, LedgerUnavailable
 from remit.signing.keys import KeyFormatError, SigningKey, load_signing_key
 
 
-def store_or_fail(db: str | None, *, create: bool = True) -> LedgerStore:
+def store_or_fail(db: str | None, *, create: bool = True, read_only: bool = False) -> LedgerStore:
+    """The store for `db`; `read_only` for commands that only read (it may be unwritable)."""
     try:
-        return open_store(db, create=create)
+        return open_store(db, create=create, read_only=read_only)
     except LedgerUnavailable as exc:
         fail(str(exc), 1)
 

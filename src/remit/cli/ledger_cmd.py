@@ -57,7 +57,7 @@ def prove(
     db: str | None = DbOption,
 ) -> None:
     """Print an inclusion proof for one entry, against a signed checkpoint."""
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db, create=False, read_only=True)
     checkpoints = {c.size: c for c in store.checkpoints()}
     latest = max(checkpoints) if checkpoints else None
     n = size or latest or store.size()
@@ -94,7 +94,7 @@ def consistency(
     db: str | None = DbOption,
 ) -> None:
     """Print a consistency proof between two tree sizes."""
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db, create=False, read_only=True)
     size = store.size()
     if not from_ <= to <= size:
         fail(f"need 1 <= --from ({from_}) <= --to ({to}) <= ledger size ({size})")
@@ -136,7 +136,7 @@ def export(
     if format_ not in writers:
         fail(f"--format must be one of {', '.join(writers)}, not {format_!r}")
     cutoff = ts_text(parse_time(since, "--since")) if since else None
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db, create=False, read_only=True)
     entries = (e for e in store.entries() if cutoff is None or e.ts >= cutoff)
     with _sink(out) as fh:
         n = writers[format_](entries, fh)
@@ -151,7 +151,28 @@ def _public_key(source: str) -> VerifierKey:
         fail(f"--public-key: {exc}")
 
 
-def _report(report: VerifyReport) -> None:
+def _window(report: VerifyReport) -> str:
+    """The entries no signed checkpoint covers, and their times."""
+    since = f", made from {report.uncovered_since}" if report.uncovered_since else ""
+    until = f" to {report.uncovered_until}" if report.uncovered_until else ""
+    after = (
+        f" (last checkpoint signed at {report.last_checkpoint_at})"
+        if report.last_checkpoint_at
+        else ""
+    )
+    return (
+        f"note: the last {report.uncovered} entries{since}{until}{after} are not yet covered "
+        "by a signed checkpoint: a change to them would go unseen (run `remit ledger "
+        "checkpoint`)"
+    )
+
+
+def _report(report: VerifyReport, format_: str) -> None:
+    if format_ == "json":
+        print_json(report.to_json())
+        if not report.ok:
+            raise typer.Exit(1)
+        return
     if report.ok:
         console.print(
             f"[green]OK[/]: {report.size} entries, root {report.root.hex()}, "
@@ -160,11 +181,7 @@ def _report(report: VerifyReport) -> None:
             soft_wrap=True,
         )
         if report.uncovered:
-            console.print(
-                f"note: the last {report.uncovered} entries are not yet covered by a signed "
-                "checkpoint (run `remit ledger checkpoint`)",
-                highlight=False,
-            )
+            console.print(_window(report), highlight=False, markup=False, soft_wrap=True)
         return
     where = (
         f"first bad index: {report.first_bad_index}"
@@ -172,8 +189,18 @@ def _report(report: VerifyReport) -> None:
         else "problems"
     )
     err_console.print(f"[bold red]FAILED[/] ({where})", highlight=False)
+    found = report.first_bad_range
+    if found is not None and found[0] != found[1]:
+        err_console.print(
+            f"  the first change lies in entries {found[0]} to {found[1]}; entries before "
+            f"{found[0]} are proven intact",
+            highlight=False,
+            soft_wrap=True,
+        )
     for p in report.problems:
         err_console.print(f"  - {escape(p)}", highlight=False, soft_wrap=True)
+    if report.uncovered:
+        err_console.print(_window(report), highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -186,9 +213,13 @@ def verify(
     bundle: Path | None = typer.Option(
         None, "--bundle", help="Verify an audit bundle instead of a database."
     ),
+    format_: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Recompute every leaf and the tree from the entries, check every checkpoint's
-    signature, root and consistency. Exit 0 only if all holds."""
+    signature, root and consistency, each entry's form and the derived index tables.
+    Exit 0 only if all holds."""
+    if format_ not in ("text", "json"):
+        fail(f"--format must be text or json, not {format_!r}")
     key = _public_key(public_key)
     if bundle is not None:
         try:
@@ -201,17 +232,18 @@ def verify(
                 highlight=False,
             )
         try:
-            report = verify_log(b.rows(), b.checkpoints, key)
+            contents = ((i, body) for i, body, _ in b.rows())
+            report = verify_log(b.rows(), b.checkpoints, key, contents=contents)
         except BundleError as exc:
             fail(str(exc), 1)
-        _report(report)
+        _report(report, format_)
         return
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db, create=False, read_only=True)
     try:
         report = _verify_with_progress(store, key)
     except LedgerUnavailable as exc:
         fail(str(exc), 1)
-    _report(report)
+    _report(report, format_)
 
 
 def _verify_with_progress(store: LedgerStore, key: VerifierKey) -> VerifyReport:
@@ -247,7 +279,7 @@ def bundle(
         if ledger.log_key is None:
             fail("give --public-key, or --log-key / REMIT_LOG_KEY to embed the log's public key")
         vkey = ledger.log_key.verifier().to_vkey()
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db, create=False, read_only=True)
     with out.open("w", encoding="utf-8") as fh:
         n = write_bundle(store, vkey, fh)
     console.print(

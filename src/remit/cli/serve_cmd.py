@@ -43,6 +43,12 @@ def serve(
     checkpoint_every: float | None = typer.Option(
         None, "--checkpoint-every", help="Seconds between checkpoints."
     ),
+    checkpoint_after_commit: bool = typer.Option(
+        False,
+        "--checkpoint-after-commit",
+        help="Also sign a checkpoint after every group commit, before answering (needs "
+        "--log-key): no answered decision is outside a signed checkpoint.",
+    ),
     public_url: str | None = typer.Option(
         None, "--public-url", help="Base URL for links in notifications."
     ),
@@ -53,12 +59,28 @@ def serve(
         None, "--aws-endpoint-url", help="AWS endpoint, e.g. a local moto server."
     ),
     aws_region: str | None = typer.Option(None, "--aws-region"),
+    writer_deadline: float | None = typer.Option(
+        None, "--writer-deadline", help="Seconds the decision writer has to answer (default 5)."
+    ),
+    max_head_bytes: int | None = typer.Option(
+        None, "--max-head-bytes", help="Largest request line plus headers (default 16384)."
+    ),
+    request_read_timeout: float | None = typer.Option(
+        None, "--request-read-timeout", help="Seconds to receive a request (default 10)."
+    ),
+    keep_alive_timeout: int | None = typer.Option(
+        None, "--keep-alive-timeout", help="Seconds an idle connection is kept (default 5)."
+    ),
+    max_connections: int | None = typer.Option(
+        None, "--max-connections", help="Open connections at most (default: fd limit - 64)."
+    ),
 ) -> None:
     """Run the Remit HTTP service (FastAPI on uvicorn)."""
     import uvicorn
 
     from remit.server.app import create_app
     from remit.server.config import ConfigError, load_config
+    from remit.server.http_limits import HttpLimits, default_max_connections, protocol_class
     from remit.server.runtime import Runtime
 
     overrides = {
@@ -75,10 +97,16 @@ def serve(
         "notify.smtp.sender": smtp_from,
         "notify.smtp.recipients": smtp_to,
         "checkpoint_every": checkpoint_every,
+        "checkpoint_after_commit": checkpoint_after_commit or None,
         "public_url": public_url,
         "aws.backend": aws_backend,
         "aws.endpoint_url": aws_endpoint_url,
         "aws.region": aws_region,
+        "writer_deadline": writer_deadline,
+        "max_head_bytes": max_head_bytes,
+        "request_read_timeout": request_read_timeout,
+        "keep_alive_timeout": keep_alive_timeout,
+        "max_connections": max_connections,
     }
     try:
         cfg = load_config(config, overrides)
@@ -97,7 +125,21 @@ def serve(
         fail(f"cannot start: {exc}")
     app = create_app(rt)
     gc.freeze()  # start-up objects live as long as the service: collections skip them
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False)
+    limits = HttpLimits(
+        max_head_bytes=cfg.max_head_bytes,
+        request_read_timeout=cfg.request_read_timeout,
+        max_connections=cfg.max_connections or default_max_connections(),
+    )
+    uvicorn.run(
+        app,
+        host=cfg.host,
+        port=cfg.port,
+        log_level="warning",
+        access_log=False,
+        http=protocol_class(limits),
+        timeout_keep_alive=cfg.keep_alive_timeout,
+        h11_max_incomplete_event_size=cfg.max_head_bytes,  # if run with --http h11 elsewhere
+    )
 
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)

@@ -1,6 +1,8 @@
 """Reads an envelope from YAML into a validated `Envelope`, with errors that name file:line.
 
-Refuses duplicate keys, YAML aliases, non-mapping documents, unknown fields, wrong types,
+Refuses duplicate keys, YAML aliases, explicit tags other than the JSON types (`!!set`,
+`!!binary`, `!!timestamp`, `!!python/…`, `!custom`…), non-mapping documents, unknown
+fields, wrong types,
 bad durations, bad ARNs and action patterns that match no IAM action. Also computes the
 envelope's canonical digest from the parsed document, so formatting and comments do not
 change it but any change of meaning does. Does not check sign-offs (see `signoff`).
@@ -63,14 +65,30 @@ class LoadedEnvelope:
     source: str
 
 
+_JSON_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
+)
+"""The only explicit tags an envelope may carry: those of the JSON types. Untagged plain
+scalars still resolve as YAML 1.1 says (an unquoted date stays a date, as before)."""
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and aliases."""
+    """SafeLoader that refuses duplicate keys, aliases and non-JSON explicit tags."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.constructor.ConstructorError(
                 None, None, "YAML aliases (*name) are not allowed in an envelope", event.start_mark
+            )
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag not in _JSON_TAGS:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the YAML tag {tag!r} is not allowed in an envelope (only plain JSON "
+                "values: strings, numbers, true/false, null, lists and mappings)",
+                event.start_mark,
             )
         return super().compose_node(parent, index)
 

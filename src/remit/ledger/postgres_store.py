@@ -129,6 +129,12 @@ class PostgresStore(LedgerStore):
                         conn.execute("ROLLBACK")
                 raise
 
+    def _probe_in(self, cur: Any) -> None:
+        cur.execute("SHOW transaction_read_only")
+        (value,) = cur.fetchone()
+        if value == "on":
+            raise LedgerUnavailable(f"ledger at {self.location} is read-only (a standby?)")
+
     def _claim_size(self, cur: Any, expected: int) -> None:
         # Sent, not awaited: a ledger that moved fails the transaction at its commit.
         cur.execute("SELECT remit_expect_size(%s)", (expected,))

@@ -9,6 +9,10 @@ says the reads and the append are one step.
 
 Answers come from the index tables, and records from the entries themselves (parsed by
 `records`); nothing outside `ledger/` writes SQL. Reads no wall clock: times are passed.
+An index row is never authority on its own: where a read decides what a caller may do (a
+decision, its approval, its grant, its preview), the row is checked against the entry it
+names, and a row the entry does not give (forged, stale, pointing elsewhere) is
+`LedgerUnavailable` — fail closed, and `remit ledger verify` names the table and entry.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from remit.ledger.kinds import (
     RevocationRecord,
 )
 from remit.ledger.records import Recorded, StoredEntry
+from remit.ledger.schema import INDEX_TABLES
 
 Read = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 """Runs one query (already in the store's placeholder style) and returns its rows."""
@@ -131,25 +136,59 @@ class LedgerReads:
         i, k, t, b = rows[0]
         return StoredEntry(int(i), k, t, bytes(b))
 
-    def _recorded(self, index: int, kind: type[R]) -> Recorded[R]:
+    def _recorded(self, index: int, kind: type[R], decision_id: str) -> Recorded[R]:
+        """The entry at `index`, which must be a `kind` record about `decision_id`."""
         entry = self.entry(index)
         if entry is None:  # an index row without its entry: the index is not authority
             raise LedgerUnavailable(f"the index names ledger entry {index}, which is not there")
         try:
-            return entry.read_as(kind)
+            got = entry.read_as(kind)
         except EntryFormatError as exc:
             raise LedgerUnavailable(f"damaged ledger: {exc}") from exc
+        about = getattr(got.record, "decision_id", None)
+        if isinstance(got.record, DecisionRecord):
+            about = got.record.decision.get("id")
+        if about != decision_id:
+            raise LedgerUnavailable(
+                f"the index names ledger entry {index} for decision {decision_id}, but that "
+                f"entry is about {about!r}: the index was altered (run `remit ledger verify`)"
+            )
+        return got
+
+    def _backed(self, table: str, row: Sequence[Any]) -> None:
+        """Refuses a row of index `table` that the entry it names does not give."""
+        cols = INDEX_TABLES[table]
+        index = int(row[cols.index("idx")])
+        entry = self.entry(index)
+        try:
+            recorded = entry.read() if entry is not None else None
+        except EntryFormatError as exc:
+            raise LedgerUnavailable(f"damaged ledger: {exc}") from exc
+        derived = (
+            []
+            if recorded is None
+            else [
+                r.values
+                for r in recorded.record.index_rows(index, recorded.ts, recorded.actor)
+                if r.table == table
+            ]
+        )
+        if tuple(row) not in derived:
+            raise LedgerUnavailable(
+                f"index table {table} holds a row for ledger entry {index} that the entry "
+                "does not give: the index was altered (run `remit ledger verify`)"
+            )
 
     # -- decisions -----------------------------------------------------------------------
     def decision(self, decision_id: str) -> Recorded[DecisionRecord] | None:
         """The recorded decision with this id, or None."""
         rows = self._rows("SELECT idx FROM decisions WHERE id = ?", (decision_id,))
-        return self._recorded(int(rows[0][0]), DecisionRecord) if rows else None
+        return self._recorded(int(rows[0][0]), DecisionRecord, decision_id) if rows else None
 
     def recent_decisions(self, limit: int = 50) -> list[Recorded[DecisionRecord]]:
         """The newest `limit` decisions, newest first."""
-        rows = self._rows("SELECT idx FROM decisions ORDER BY idx DESC LIMIT ?", (limit,))
-        return [self._recorded(int(r[0]), DecisionRecord) for r in rows]
+        rows = self._rows("SELECT id, idx FROM decisions ORDER BY idx DESC LIMIT ?", (limit,))
+        return [self._recorded(int(i), DecisionRecord, str(d)) for d, i in rows]
 
     def decisions_page(
         self,
@@ -267,7 +306,15 @@ class LedgerReads:
         return int(self._rows(query, (ts_text(now),))[0][0])
 
     def approval(self, decision_id: str) -> ApprovalStanding | None:
-        """The approval a held decision awaits or received, or None if it was not held."""
+        """The approval a held decision awaits or received, or None if it was not held.
+        Authority (grants, a waiting agent's answer) comes from here, so both index rows
+        are checked against their entries."""
+        for table in ("approvals", "approval_actions"):
+            cols = ", ".join(INDEX_TABLES[table])
+            for row in self._rows(
+                f"SELECT {cols} FROM {table} WHERE decision_id = ?", (decision_id,)
+            ):
+                self._backed(table, row)
         rows = self._rows(_APPROVALS + " WHERE a.decision_id = ?", (decision_id,))
         return _standing(rows[0]) if rows else None
 
@@ -319,7 +366,7 @@ class LedgerReads:
     def grant(self, decision_id: str) -> Recorded[GrantRecord] | None:
         """The credentials issued for a decision (what they could do), or None."""
         rows = self._rows("SELECT idx FROM grants WHERE decision_id = ?", (decision_id,))
-        return self._recorded(int(rows[0][0]), GrantRecord) if rows else None
+        return self._recorded(int(rows[0][0]), GrantRecord, decision_id) if rows else None
 
     def has_grant(self, decision_id: str) -> bool:
         return bool(self._rows("SELECT 1 FROM grants WHERE decision_id = ?", (decision_id,)))
@@ -379,7 +426,7 @@ class LedgerReads:
     def preview(self, decision_id: str) -> Recorded[PreviewRecord] | None:
         """The credential preview kept for a decision, or None."""
         rows = self._rows("SELECT idx FROM previews WHERE decision_id = ?", (decision_id,))
-        return self._recorded(int(rows[0][0]), PreviewRecord) if rows else None
+        return self._recorded(int(rows[0][0]), PreviewRecord, decision_id) if rows else None
 
     # -- governance ----------------------------------------------------------------------
     def access_log(self, limit: int = 50) -> list[tuple[int, str, str, str]]:

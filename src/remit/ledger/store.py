@@ -38,6 +38,10 @@ def split_node_key(key: int) -> tuple[int, int]:
     return key >> _LEVEL_SHIFT, key & ((1 << _LEVEL_SHIFT) - 1)
 
 
+class _ProbeDone(Exception):
+    """Ends a probe's transaction with a rollback."""
+
+
 class SizeMoved(Exception):
     """An optimistic append found that another process had appended: nothing was written."""
 
@@ -145,6 +149,28 @@ class LedgerStore(ABC):
             if self._is_storage_error(exc):
                 raise LedgerUnavailable(f"write failed at {self.location}: {exc}") from exc
             raise
+
+    def probe(self) -> None:
+        """Raise LedgerUnavailable unless an append could be made now: takes the append
+        lock in a transaction that is rolled back (nothing is written)."""
+        try:
+            with self._write_tx() as cur:
+                self._probe_in(cur)
+                raise _ProbeDone
+        except _ProbeDone:
+            return
+        except LedgerUnavailable:
+            raise
+        except Exception as exc:
+            if self._is_storage_error(exc):
+                raise LedgerUnavailable(
+                    f"ledger at {self.location} cannot be written: {exc}"
+                ) from exc
+            raise
+
+    def _probe_in(self, cur: Any) -> None:
+        """Inside the probe's transaction: any check the dialect needs (none here)."""
+        return None
 
     # -- appends --------------------------------------------------------------------------
     def append(self, entries: Sequence[NewEntry]) -> list[int]:
@@ -332,6 +358,23 @@ class LedgerStore(ABC):
             ),
             (start, end),
         )
+
+    def index_rows(self, table: str) -> Iterator[tuple[Any, ...]]:
+        """Every row of derived index table `table` (one of `INDEX_TABLES`), columns in
+        its `INDEX_TABLES` order, streamed in a stable order: by `idx`, then by the other
+        columns (what verification compares with the rows derived from the entries)."""
+        cols = INDEX_TABLES.get(table)
+        if cols is None:
+            raise ValueError(f"{table!r} is not a derived index table ({', '.join(INDEX_TABLES)})")
+        order = [c for c in cols if c == "idx"] + [c for c in cols if c != "idx"]
+        sql = f"SELECT {', '.join(cols)} FROM {table} ORDER BY {', '.join(order)}"
+        try:
+            for rows in self._chunks(sql, (), 8192):
+                yield from rows
+        except Exception as exc:
+            if self._is_storage_error(exc):
+                raise LedgerUnavailable(f"ledger read failed at {self.location}: {exc}") from exc
+            raise
 
     def gap_free(self) -> bool:
         """True if the entries are exactly indexes 0..n-1 (idx is the primary key)."""

@@ -1,6 +1,9 @@
 """Offline verification of a ledger: recompute every leaf and the whole tree from the
 entries, check every checkpoint's signature and root, the consistency between successive
-checkpoints, and the stored leaf hashes and tree nodes against the recomputation.
+checkpoints, and the stored leaf hashes and tree nodes against the recomputation; then
+name the first bad entry as exactly as the evidence allows (see `locate`) and, for a
+store, check every entry against its canonical form and the derived index tables (see
+`derived_check`).
 
 Works the same on a live store and on an audit bundle: it needs only the entries, the
 checkpoints, the log's public key and (optionally) the stored nodes. Never trusts a
@@ -19,6 +22,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from remit.ledger.derived_check import EntryProblem, IndexDivergence, check_entries
+from remit.ledger.locate import Leaves, Located, locate
+from remit.ledger.records import StoredEntry
+from remit.ledger.schema import INDEX_TABLES
 from remit.ledger.store import STORED_MIN_LEVEL, LedgerStore
 from remit.signing.keys import VerifierKey
 from remit.tlog import merkle
@@ -35,30 +42,114 @@ class CheckpointIn:
 
 @dataclass
 class VerifyReport:
-    """What verification found. `ok` only if nothing is wrong."""
+    """What verification found. `ok` only if nothing is wrong.
+
+    `first_bad_index` names the first log position proven bad (an entry whose bytes, leaf
+    hash or derived rows are wrong, a missing entry, the first leaf of a stored node that
+    is wrong while its entries are proven intact), or, when no single entry is proven
+    bad, the first position not proven intact. `first_bad_range` is (lo, hi): the first
+    change lies in entries lo..hi inclusive; lo == hi means it is named exactly.
+    """
 
     size: int = 0
     root: bytes = merkle.EMPTY_ROOT
     checkpoints_checked: int = 0
-    first_bad_index: int | None = None
     problems: list[str] = field(default_factory=list)
     uncovered: int = 0
+    """Entries after the last signed checkpoint: no signature covers them."""
+    uncovered_since: str | None = None
+    """The time (`ts`) of the first entry no checkpoint covers."""
+    uncovered_until: str | None = None
+    """The time of the last entry no checkpoint covers."""
+    last_checkpoint_at: str | None = None
+    """When the last checkpoint was stored (None for a bundle, which does not say)."""
+    index_divergences: list[IndexDivergence] = field(default_factory=list)
+    proven_intact: int = 0
+    """Entries [0, proven_intact) are proven unchanged by a signed checkpoint."""
+
+    _exact: list[int] = field(default_factory=list)
+    _ranges: list[tuple[int, int]] = field(default_factory=list)
+    _located: Located | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
-    _precise: list[int] = field(default_factory=list)
-    _ranges: list[int] = field(default_factory=list)
-
-    def bad(self, index: int | None, message: str, *, precise: bool = True) -> None:
-        """Record a problem. A precise index (this entry is wrong) beats the start of a
-        range that merely contains a wrong entry (a checkpoint root that does not match)."""
+    def bad(
+        self, index: int | None, message: str, *, precise: bool = True, end: int | None = None
+    ) -> None:
+        """Record a problem. A precise index (this item is wrong) is a proof; a range
+        [index, end) (a stored node that does not match) only says that it, or an entry
+        under it, is wrong."""
         if index is not None:
-            (self._precise if precise else self._ranges).append(index)
-            pool = self._precise or self._ranges
-            self.first_bad_index = min(pool)
+            if precise:
+                self._exact.append(index)
+            else:
+                self._ranges.append((index, end if end is not None else index + 1))
         self.problems.append(message)
+
+    @property
+    def first_bad_range(self) -> tuple[int, int] | None:
+        good = self.proven_intact
+        exact = list(self._exact)
+        lows: list[int] = []
+        highs: list[int] = []
+        for lo, hi in self._ranges:
+            if hi <= good:
+                exact.append(lo)  # its entries are intact: the stored item itself is bad
+            else:
+                lows.append(max(lo, good))
+        if self._located is not None:
+            lows.append(self._located.start)
+            highs.append(self._located.end - 1)  # some entry in it is proven changed
+        if exact:
+            highs.append(min(exact))
+        if not lows and not highs:
+            return None
+        if not highs:
+            return min(lows), self.size - 1 if self.size else 0
+        high = min(highs)
+        return min([*lows, high]), high
+
+    @property
+    def first_bad_index(self) -> int | None:
+        found = self.first_bad_range
+        if found is None:
+            return None
+        return min(self._exact_under(found[1])) if self._exact_under(found[1]) else found[0]
+
+    def _exact_under(self, high: int) -> list[int]:
+        good = self.proven_intact
+        exact = [*self._exact, *(lo for lo, hi in self._ranges if hi <= good)]
+        return [e for e in exact if e <= high]
+
+    def to_json(self) -> dict[str, Any]:
+        found = self.first_bad_range
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "root": self.root.hex(),
+            "checkpoints_checked": self.checkpoints_checked,
+            "first_bad_index": self.first_bad_index,
+            "first_bad_range": list(found) if found is not None else None,
+            "proven_intact": self.proven_intact,
+            "problems": list(self.problems),
+            "index_divergences": [d.to_json() for d in self.index_divergences],
+            "uncovered_entries": self.uncovered,
+            "uncovered_since": self.uncovered_since,
+            "uncovered_until": self.uncovered_until,
+            "last_checkpoint_at": self.last_checkpoint_at,
+        }
+
+    def add_entry_check(
+        self, problems: Iterable[EntryProblem], divergences: Iterable[IndexDivergence]
+    ) -> None:
+        """Fold in what checking each entry found (see `derived_check`)."""
+        for p in problems:
+            self.bad(p.index, p.message)
+        for d in divergences:
+            self.index_divergences.append(d)
+            self.bad(d.idx, d.message)
 
 
 CHUNK = 8192
@@ -70,11 +161,39 @@ def verify_log(
     key: VerifierKey,
     stored_nodes: Mapping[tuple[int, int], bytes] | None = None,
     proofs: merkle.NodeReader | None = None,
+    *,
+    contents: Iterable[tuple[int, bytes]] | None = None,
 ) -> VerifyReport:
-    """Verify a log from its rows `(index, leaf bytes, stored leaf hash or None)`."""
+    """Verify a log from its rows `(index, leaf bytes, stored leaf hash or None)`.
+    `contents`, the same entries as (index, bytes) once more (an audit bundle's), are also
+    checked one by one: each must be the canonical bytes of a valid record."""
     it = iter(rows)
     chunks = iter(lambda: list(itertools.islice(it, CHUNK)), [])
-    return verify_chunks(chunks, checkpoints, key, stored_nodes, proofs)
+    report = verify_chunks(chunks, checkpoints, key, stored_nodes, proofs)
+    if contents is not None:
+        entries = (StoredEntry(i, "", "", body) for i, body in contents)
+        check_content(report, entries, None, columns=False)
+    return report
+
+
+def check_content(
+    report: VerifyReport,
+    entries: Iterable[StoredEntry],
+    index_rows: Callable[[str], Iterable[tuple[Any, ...]]] | None,
+    *,
+    columns: bool = True,
+    last_checkpoint_at: str | None = None,
+) -> None:
+    """Check each entry (readable, canonical, its stored columns, and the derived index
+    tables when `index_rows` streams a store's), and note the uncovered window's times."""
+    covered = report.size - report.uncovered
+    wanted = frozenset({covered, report.size - 1}) if report.uncovered else frozenset()
+    found = check_entries(entries, INDEX_TABLES, index_rows, columns=columns, note_ts=wanted)
+    report.add_entry_check(found.problems, found.divergences)
+    report.last_checkpoint_at = last_checkpoint_at
+    if report.uncovered:
+        report.uncovered_since = found.ts.get(covered) or None
+        report.uncovered_until = found.ts.get(report.size - 1) or None
 
 
 def verify_chunks(
@@ -116,12 +235,15 @@ class HashedRun:
     leaf_hashes: list[bytes]
     problems: list[tuple[int, str]]
     complete: bool = True
+    stored_differs: dict[int, bytes] = field(default_factory=dict)
+    """Stored leaf hashes that differ from the recomputed ones, by index."""
 
 
 def hash_rows(rows: Sequence[tuple[Any, ...]], start: int, *, indexed: bool = True) -> HashedRun:
     """Leaf-hash a batch of rows that should hold entries start, start+1, …, checking the
     indexes (when given) and the stored leaf hashes (when not None)."""
     problems: list[tuple[int, str]] = []
+    differs: dict[int, bytes] = {}
     complete = True
     if not rows:
         return HashedRun(start, [], problems)
@@ -143,10 +265,11 @@ def hash_rows(rows: Sequence[tuple[Any, ...]], start: int, *, indexed: bool = Tr
         for i, (got, want) in enumerate(zip(stored, lhs, strict=True)):
             if got != want:
                 index = start + i
+                differs[index] = bytes(got)
                 problems.append(
                     (index, f"entry {index}: its bytes do not hash to the stored leaf hash")
                 )
-    return HashedRun(start, lhs, problems, complete)
+    return HashedRun(start, lhs, problems, complete, differs)
 
 
 def verify_hashed(
@@ -160,22 +283,25 @@ def verify_hashed(
     root, the stored nodes, and the consistency proofs the store serves."""
     report = VerifyReport()
     opened = _open_checkpoints(report, checkpoints, key)
+    results: list[tuple[int, bytes, bool]] = []  # (size, signed root, entries reproduce it)
+    leaves = Leaves()
     pending = iter(opened)
     next_cp = next(pending, None)
     nodes = dict(stored_nodes) if stored_nodes is not None else None
     level = STORED_MIN_LEVEL if nodes is not None else None
     compact = merkle.CompactRange()
-    prev_good = 0
     expected = 0
     complete = True
     for run in runs:
         for index, message in run.problems:
             report.bad(index, message)
         lhs = run.leaf_hashes
+        leaves.extend(lhs)
+        leaves.stored_differs.update(run.stored_differs)
         pos = 0
         while pos < len(lhs):
             while next_cp is not None and next_cp[0] == expected:
-                prev_good = _check_root(report, compact, next_cp, prev_good)
+                results.append(_check_root(report, compact, next_cp))
                 next_cp = next(pending, None)
             end = len(lhs)
             if next_cp is not None and next_cp[0] > expected:
@@ -191,7 +317,7 @@ def verify_hashed(
             break
     if complete:
         while next_cp is not None and next_cp[0] == expected:
-            prev_good = _check_root(report, compact, next_cp, prev_good)
+            results.append(_check_root(report, compact, next_cp))
             next_cp = next(pending, None)
         if next_cp is not None:
             report.bad(
@@ -207,7 +333,47 @@ def verify_hashed(
     report.root = compact.root()
     covered = max((s for s, _ in opened), default=0)
     report.uncovered = max(0, expected - covered)
+    _localise(report, results, leaves, stored_nodes or {})
     return report
+
+
+def _localise(
+    report: VerifyReport,
+    results: list[tuple[int, bytes, bool]],
+    leaves: Leaves,
+    nodes: Mapping[tuple[int, int], bytes],
+) -> None:
+    """Set what the signed checkpoints prove intact, and localise the first change with
+    the checkpoints the entries no longer reproduce (each bounds it; the first few are
+    tried, smallest first, until one gives a 16-entry block or better)."""
+    good = max((size for size, _, ok in results if ok), default=0)
+    report.proven_intact = good
+    failed = [(size, root) for size, root, ok in results if not ok and size > good]
+    start, end = good, None
+    for size, root in failed[:LOCATE_TRIES]:
+        found = locate(leaves, size, root, nodes, min_stored_level=STORED_MIN_LEVEL)
+        start = max(start, found.start)
+        end = found.end if end is None else min(end, found.end)
+        if end - start <= 1 << STORED_MIN_LEVEL:
+            break
+    if end is None:
+        return
+    end = max(end, start + 1)
+    report._located = Located(start, end)
+    report.proven_intact = start
+    if end - start == 1:
+        report.problems.append(
+            f"entry {start}: changed (its hash is not the one the signed checkpoints authenticate)"
+        )
+    else:
+        report.problems.append(
+            f"entries [{start}, {end}): one of them was changed, removed, inserted or "
+            "reordered (the stored hashes that would say which were rewritten too)"
+        )
+
+
+LOCATE_TRIES = 32
+"""How many failed checkpoints localisation tries (each costs a descent through the tree)."""
 
 
 PARALLEL_FROM = 200_000
@@ -222,6 +388,7 @@ def verify_store(
     workers: int | None = None,
     parallel_from: int = PARALLEL_FROM,
     range_size: int = RANGE_SIZE,
+    check_index: bool = True,
 ) -> VerifyReport:
     """Verify everything a store holds: entries, stored leaf hashes and nodes, checkpoints,
     and the consistency proofs it serves. `progress` is told how many entries are done.
@@ -229,7 +396,11 @@ def verify_store(
     A large gap-free log is leaf-hashed by `workers` processes (default: the CPUs, up to
     4), each reading its own ranges from the database, while this process rebuilds the
     tree from their leaf hashes in order. Smaller logs, or logs with a gap (to locate
-    it), are read in this process."""
+    it), are read in this process.
+
+    Then (unless `check_index` is False) every entry is read: it must be its record's
+    canonical bytes, match its stored kind and time columns, and the derived index tables
+    must hold exactly the rows the entries give (see `derived_check`)."""
     cps = [CheckpointIn(c.size, c.note) for c in store.checkpoints()]
     size = store.size()
     indexed = not store.gap_free()  # the index column is only needed to locate a gap
@@ -251,22 +422,27 @@ def verify_store(
         method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
         with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method)) as pool:
             runs = pool.map(_hash_range, itertools.repeat(store.reopen_spec), starts, ends)
-            return verify_hashed(counted(runs), cps, key, store.stored_nodes(), store)
-
-    return verify_hashed(
-        counted(_hashed(store.raw_chunks(indexed=indexed), indexed=indexed)),
-        cps,
-        key,
-        store.stored_nodes(),
-        store,
-    )
+            report = verify_hashed(counted(runs), cps, key, store.stored_nodes(), store)
+    else:
+        report = verify_hashed(
+            counted(_hashed(store.raw_chunks(indexed=indexed), indexed=indexed)),
+            cps,
+            key,
+            store.stored_nodes(),
+            store,
+        )
+    if check_index:
+        latest = store.latest_checkpoint()
+        at = latest.ts if latest is not None else None
+        check_content(report, store.entries(), store.index_rows, last_checkpoint_at=at)
+    return report
 
 
 def _hash_range(spec: str, start: int, end: int) -> HashedRun:
     """In a worker process: leaf-hash entries [start, end) of a gap-free log."""
     from remit.ledger.open import open_store
 
-    store = open_store(spec, create=False)
+    store = open_store(spec, read_only=True)  # only reads; never writes or creates
     try:
         rows = store.bodies_and_hashes(start, end)
     finally:
@@ -301,19 +477,18 @@ def _open_checkpoints(
 
 
 def _check_root(
-    report: VerifyReport, compact: merkle.CompactRange, cp: tuple[int, bytes], prev_good: int
-) -> int:
+    report: VerifyReport, compact: merkle.CompactRange, cp: tuple[int, bytes]
+) -> tuple[int, bytes, bool]:
     report.checkpoints_checked += 1
     if compact.root() == cp[1]:
-        return cp[0]
+        return cp[0], cp[1], True
     report.bad(
-        prev_good,
-        precise=False,
-        message=f"entries [{prev_good}, {cp[0]}) do not match the signed checkpoint at size "
-        f"{cp[0]}: at least one entry in that range was changed, removed, inserted or "
-        "reordered",
+        None,
+        f"the first {cp[0]} entries do not reproduce the root of the signed checkpoint at "
+        f"size {cp[0]}: an entry was changed, removed, inserted or reordered, or the "
+        "checkpoint is not this log's",
     )
-    return prev_good
+    return cp[0], cp[1], False
 
 
 def _check_node(
@@ -326,7 +501,10 @@ def _check_node(
         lo, hi = merkle.leaf_range(level, index)
         state = "is missing" if stored is None else "does not match the entries"
         report.bad(
-            lo, f"entries [{lo}, {hi}): stored tree node ({level}, {index}) {state}", precise=False
+            lo,
+            f"entries [{lo}, {hi}): stored tree node ({level}, {index}) {state}",
+            precise=False,
+            end=hi,
         )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from remit.notify.settings import NotifySettings
 from remit.settings_errors import describe
@@ -45,8 +45,35 @@ class ServerConfig(BaseModel):
     )
     aws: AwsConfig = Field(default_factory=AwsConfig)
     checkpoint_every: float = Field(30.0, gt=0, description="seconds between checkpoints")
+    checkpoint_after_commit: bool = Field(
+        False,
+        description="also sign a checkpoint after every group commit of decisions, before "
+        "they are answered (no answered decision is ever outside a signed checkpoint; costs "
+        "a signing and a write per group); needs log_key",
+    )
     max_body_bytes: int = Field(1_048_576, gt=0)
     public_url: str | None = None
+    # Robustness limits (issue 12; docs/service.md, "Limits"). Kept last: another
+    # branch edits the notifier settings above.
+    writer_deadline: float = Field(
+        5.0, gt=0, description="seconds the decision writer has to answer; then deny + restart"
+    )
+    max_head_bytes: int = Field(
+        16_384, ge=1024, description="largest request line plus headers (431 beyond)"
+    )
+    request_read_timeout: float = Field(
+        10.0, gt=0, description="seconds to receive a request's head and body (408 beyond)"
+    )
+    keep_alive_timeout: int = Field(5, ge=1, description="seconds an idle connection is kept")
+    max_connections: int | None = Field(
+        None, ge=1, description="open connections at most (default: from the fd limit)"
+    )
+
+    @model_validator(mode="after")
+    def _checkpoints_need_a_key(self) -> ServerConfig:
+        if self.checkpoint_after_commit and not self.log_key:
+            raise ValueError("checkpoint_after_commit needs log_key (the key that signs them)")
+        return self
 
     @field_validator("notify", mode="before")
     @classmethod
@@ -68,10 +95,16 @@ ENV = {
     "REMIT_PORT": "port",
     "REMIT_WEBHOOK_URL": "notify.webhook.url",
     "REMIT_CHECKPOINT_EVERY": "checkpoint_every",
+    "REMIT_CHECKPOINT_AFTER_COMMIT": "checkpoint_after_commit",
     "REMIT_PUBLIC_URL": "public_url",
     "REMIT_AWS_BACKEND": "aws.backend",
     "REMIT_AWS_ENDPOINT_URL": "aws.endpoint_url",
     "REMIT_AWS_REGION": "aws.region",
+    "REMIT_WRITER_DEADLINE": "writer_deadline",
+    "REMIT_MAX_HEAD_BYTES": "max_head_bytes",
+    "REMIT_REQUEST_READ_TIMEOUT": "request_read_timeout",
+    "REMIT_KEEP_ALIVE_TIMEOUT": "keep_alive_timeout",
+    "REMIT_MAX_CONNECTIONS": "max_connections",
 }
 
 

@@ -67,7 +67,9 @@ class Runtime:
                 tuple(config.trusted_keys),
                 config.insecure_unsigned,
                 notifying=bool(notify),
-            )
+                checkpoint_key=config.log_key if config.checkpoint_after_commit else None,
+            ),
+            deadline=config.writer_deadline,
         )
         self.coalescer: LoopCoalescer[WireAsk, Answer] = LoopCoalescer(self.writer.submit_many)
         self.notifier: Notifier | None = None

@@ -1,4 +1,6 @@
-"""Liveness and readiness: ready only when the store and the envelope are usable."""
+"""Liveness and readiness: ready only when a decision could be recorded now (the store
+can be written, the decision writer answers a probe in time) and the envelope is
+authority."""
 
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ def healthz() -> dict[str, bool]:
 
 @router.get("/readyz", responses={503: {"description": "store or envelope not usable"}})
 def readyz(rt: Runtime = Depends(runtime)) -> Any:
-    """Ready when the ledger answers, the envelope loads and is authority, and the decision
-    writer runs."""
+    """Ready when a decision could be recorded now: the ledger can be written (checked
+    here, and by the decision writer answering a probe within its deadline; nothing is
+    recorded), and the envelope loads and is authority."""
     problems = []
     try:
-        rt.store.size()
+        rt.store.probe()
     except Exception as exc:
         problems.append(f"store: {exc}")
     try:
@@ -36,6 +39,29 @@ def readyz(rt: Runtime = Depends(runtime)) -> Any:
         problems.append(f"envelope: {exc}")
     if rt.writer.pid is None:
         problems.append("decision writer: not running (decisions are denied until it is back)")
+    else:
+        why = rt.writer.probe()
+        if why is not None:
+            problems.append(f"decision writer: {why} (decisions are denied until it is back)")
+    window = _uncovered_window(rt)
     if problems:
-        return JSONResponse({"ready": False, "problems": problems}, status_code=503)
-    return {"ready": True}
+        return JSONResponse({"ready": False, "problems": problems, **window}, status_code=503)
+    return {"ready": True, **window}
+
+
+def _uncovered_window(rt: Runtime) -> dict[str, Any]:
+    """The entries no signed checkpoint covers yet, and the bound the service keeps on them
+    (docs/ledger.md, "The uncheckpointed window"). Empty when the store cannot be read."""
+    try:
+        size = rt.store.size()
+        latest = rt.store.latest_checkpoint()
+    except Exception:
+        return {}
+    return {
+        "uncovered_entries": size - (latest.size if latest is not None else 0),
+        "last_checkpoint_at": latest.ts if latest is not None else None,
+        "checkpoint_every_seconds": rt.config.checkpoint_every
+        if rt.ledger.log_key is not None
+        else None,
+        "checkpoint_after_commit": rt.config.checkpoint_after_commit,
+    }

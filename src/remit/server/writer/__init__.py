@@ -10,15 +10,31 @@ package only re-exports their public names.
 
 from remit.server.writer.answers import decided, screen, unrecorded_answer
 from remit.server.writer.child import MAX_BATCH, decide_group, serve
-from remit.server.writer.manager import MAX_RETRY_SECONDS, DecisionWriter, WriterUnavailable
-from remit.server.writer.wire import Answer, Notice, Status, WireAsk, WriterSpec
+from remit.server.writer.manager import (
+    DEFAULT_DEADLINE,
+    MAX_RETRY_SECONDS,
+    DecisionWriter,
+    WriterUnavailable,
+)
+from remit.server.writer.wire import (
+    Answer,
+    Healthy,
+    Notice,
+    Probe,
+    Status,
+    WireAsk,
+    WriterSpec,
+)
 
 __all__ = [
+    "DEFAULT_DEADLINE",
     "MAX_BATCH",
     "MAX_RETRY_SECONDS",
     "Answer",
     "DecisionWriter",
+    "Healthy",
     "Notice",
+    "Probe",
     "Status",
     "WireAsk",
     "WriterSpec",

@@ -27,14 +27,16 @@ from remit.server.writer.answers import decided, screen
 from remit.server.writer.wire import (
     Answer,
     Failed,
+    Healthy,
     Message,
+    Probe,
     Ready,
     WireAsk,
     WriterSpec,
     receive_group,
     send_frame,
 )
-from remit.signing.keys import load_verifier_key
+from remit.signing.keys import load_signing_key, load_verifier_key
 
 log = logging.getLogger("remit.writer")
 
@@ -47,7 +49,8 @@ def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
     group that queued, decide them in one transaction, answer each group in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when it stops
     try:
-        ledger = Ledger(open_store(spec.db))
+        key = load_signing_key(spec.checkpoint_key) if spec.checkpoint_key else None
+        ledger = Ledger(open_store(spec.db), key)
         ledger.store.dedicate_to_appends()
         source = EnvelopeSource(
             Path(spec.envelope),
@@ -69,23 +72,57 @@ def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
                 return
             if first is None:  # the service is stopping
                 return
+            if isinstance(first, Probe):
+                try:
+                    send_frame(answers, probe(ledger))
+                except OSError:  # the service is gone
+                    return
+                continue
             groups = [first]
             count = len(first)
+            probed = False
             # Everything that queued while the last batch committed goes in this one.
             while count < MAX_BATCH and conn.poll(0):
                 more = receive_group(conn)
                 if more is None:
                     stopping = True
                     break
+                if isinstance(more, Probe):  # answered after the groups before it
+                    probed = True
+                    break
                 groups.append(more)
                 count += len(more)
             try:
-                for reply in _decide_groups(ledger, source, groups, spec.notifying):
+                replies = _decide_groups(ledger, source, groups, spec.notifying)
+                if key is not None:
+                    _checkpoint(ledger)
+                for reply in replies:
                     send_frame(answers, reply)
+                if probed:
+                    send_frame(answers, probe(ledger))
             except OSError:  # the service is gone; what was recorded stays recorded
                 return
     finally:
         ledger.store.close()
+
+
+def _checkpoint(ledger: Ledger) -> None:
+    """Sign what was just committed before it is answered (`checkpoint_after_commit`). A
+    failure is logged and the answers still go out: the decisions are recorded, and the
+    service's periodic checkpoint covers them later."""
+    try:
+        ledger.checkpoint(utcnow())
+    except Exception:
+        log.exception("checkpoint after commit failed")
+
+
+def probe(ledger: Ledger) -> Healthy | Failed:
+    """The answer to a `Probe`: `Healthy` if the store could record a decision now."""
+    try:
+        ledger.store.probe()
+    except Exception as exc:
+        return Failed(f"{type(exc).__name__}: {exc}")
+    return Healthy()
 
 
 def _decide_groups(

@@ -5,6 +5,8 @@ back-off) when it dies or will not start.
 The two talk over a pipe, one message per group each way, in order (`wire`). Failing
 closed: if the writer dies or cannot answer, every group it held fails with
 `WriterUnavailable`, and the service answers those requests deny LEDGER_UNAVAILABLE.
+Every group and probe has a deadline: one not answered in time fails at once, and the
+writer (stuck: stopped, hung in I/O) is killed and started again.
 What the writer does with a group is `child`'s job, not this module's.
 """
 
@@ -20,7 +22,9 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import TimeoutError as FutureTimeout
 from multiprocessing.connection import Connection
+from typing import Any
 
 from remit.errors import Unavailable
 from remit.server.writer import child
@@ -28,7 +32,9 @@ from remit.server.writer.wire import (
     Answer,
     Failed,
     Frames,
+    Healthy,
     Message,
+    Probe,
     Ready,
     WireAsk,
     WriterSpec,
@@ -39,6 +45,9 @@ log = logging.getLogger("remit.writer")
 
 MAX_RETRY_SECONDS = 30.0
 """The longest wait between two tries to start a writer that will not start."""
+
+DEFAULT_DEADLINE = 5.0
+"""Seconds the writer has to answer a group or a probe before it counts as stuck."""
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload([child.__name__])  # the writer's code, imported once
@@ -55,11 +64,16 @@ class DecisionWriter:
     Answers are read on the service's event loop once `attach` gave it one (no thread
     then has to win the interpreter lock to hand them over), else by a reader thread."""
 
-    def __init__(self, spec: WriterSpec, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self, spec: WriterSpec, start_timeout: float = 60.0, deadline: float = DEFAULT_DEADLINE
+    ) -> None:
+        if deadline <= 0:
+            raise ValueError(f"writer deadline must be positive, not {deadline}")
         self.spec = spec
         self.start_timeout = start_timeout
+        self.deadline = deadline
         self._lock = threading.Lock()
-        self._waiting: deque[Future[list[Answer]]] = deque()
+        self._waiting: deque[tuple[Future[Any], float]] = deque()  # (future, due)
         self._closing = False
         self._conn: Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None
@@ -72,6 +86,7 @@ class DecisionWriter:
         self._sending = threading.Lock()
         atexit.register(self.close)  # at exit: stop it; a dying writer is not restarted
         self._start()
+        threading.Thread(target=self._watch, name="remit-writer-deadline", daemon=True).start()
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Read answers on `loop` from now on (call from that loop, before serving)."""
@@ -158,14 +173,29 @@ class DecisionWriter:
         return proc.pid if alive and proc is not None else None
 
     def submit_many(self, group: list[WireAsk]) -> Future[list[Answer]]:
-        fut: Future[list[Answer]] = Future()
-        data = encode_group(group)
+        fut: Future[list[Answer]] = self._submit(encode_group(group))
+        return fut
+
+    def probe(self) -> str | None:
+        """None if the writer answered a `Probe` within the deadline saying its store can
+        be written now; else why not. Records nothing."""
+        fut = self._submit(encode_group(Probe()))
+        try:
+            fut.result(timeout=self.deadline + 1.0)
+        except WriterUnavailable as exc:
+            return str(exc)
+        except FutureTimeout:
+            return f"the decision writer did not answer a probe within {self.deadline}s"
+        return None
+
+    def _submit(self, data: bytes) -> Future[Any]:
+        fut: Future[Any] = Future()
         with self._sending:  # answers come back in the order groups went out
             self._listen()
             with self._lock:
                 conn = self._conn
                 if conn is not None:
-                    self._waiting.append(fut)
+                    self._waiting.append((fut, time.monotonic() + self.deadline))
             if conn is None:
                 _fail(fut, "the decision writer is not running")
                 return fut
@@ -175,10 +205,34 @@ class DecisionWriter:
                 _fail(fut, f"cannot reach the decision writer: {exc}")
         return fut
 
+    def _watch(self) -> None:
+        """On its own thread: fail what the writer did not answer in time, and kill the
+        writer (the pipe then closes, and it is started again as after any death)."""
+        tick = min(0.1, self.deadline / 10)
+        while not self._closing:
+            time.sleep(tick)
+            now = time.monotonic()
+            with self._lock:
+                late = []
+                for fut, due in self._waiting:  # in order of due time
+                    if due > now:
+                        break
+                    if not fut.done():
+                        late.append(fut)
+                proc = self._proc if late and self._conn is not None else None
+            if not late:
+                continue
+            why = f"the decision writer did not answer within {self.deadline}s; restarting it"
+            for fut in late:
+                _fail(fut, why)
+            if proc is not None and proc.is_alive():
+                log.error("%s (pid %s)", why, proc.pid)
+                proc.kill()  # works on a stopped process too
+
     def _answer(self, message: Message) -> None:
         with self._lock:
-            fut = self._waiting.popleft()
-        if isinstance(message, list):
+            fut, _ = self._waiting.popleft()
+        if isinstance(message, list | Healthy):
             with contextlib.suppress(InvalidStateError):
                 fut.set_result(message)
         else:
@@ -222,7 +276,7 @@ class DecisionWriter:
         with self._lock:  # the writer is gone: what it held is not confirmed
             if self._conn is conn:
                 self._conn = None
-            lost = list(self._waiting)
+            lost = [f for f, _ in self._waiting]
             self._waiting.clear()
         for fut in lost:
             _fail(fut, "the decision writer stopped")
@@ -253,6 +307,6 @@ class DecisionWriter:
                 proc.kill()
 
 
-def _fail(fut: Future[list[Answer]], why: str) -> None:
+def _fail(fut: Future[Any], why: str) -> None:
     with contextlib.suppress(InvalidStateError):  # already answered or failed elsewhere
         fut.set_exception(WriterUnavailable(why))

@@ -1,7 +1,7 @@
 """What crosses the pipe between the service and its decision writer: the typed request
-(`WireAsk`) and answer (`Answer`, with its `Status`), the writer's other messages
-(`Ready`, `Failed`), what the writer opens (`WriterSpec`), and the framing of both
-directions.
+(`WireAsk`) and answer (`Answer`, with its `Status`), the health probe (`Probe`, answered
+`Healthy` or `Failed`), the writer's other messages (`Ready`, `Failed`), what the writer
+opens (`WriterSpec`), and the framing of both directions.
 
 Plain data only: no deciding, no screening, no process management. Each class pickles as
 its fields in order (`__reduce__`), which keeps the per-request cost of crossing the pipe
@@ -30,6 +30,8 @@ class WriterSpec:
     trusted_keys: tuple[str, ...]
     insecure_unsigned: bool
     notifying: bool = True  # notify and approve answers carry a `Notice` (to tell humans)
+    checkpoint_key: str | None = None
+    """The log key's file, when a checkpoint is to be signed after every group commit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,22 +117,38 @@ class Failed:
     why: str
 
 
-Message = Ready | Failed | list[Answer]
-"""What the writer sends: `Ready` or `Failed` once at start, then per group (in the
-order the groups came) its answers in order, or `Failed`."""
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Asks the writer whether it could record a decision now. It checks that its store
+    can be written (takes the write lock and rolls back) and records nothing."""
 
 
-# -- service to writer: one pickled group per message, or None to stop ----------------------
+@dataclass(frozen=True, slots=True)
+class Healthy:
+    """The writer's answer to a `Probe` when its store can be written now (else
+    `Failed`, with the reason)."""
 
 
-def encode_group(group: list[WireAsk] | None) -> bytes:
-    """A group as sent with `Connection.send_bytes`; None tells the writer to stop."""
+Message = Ready | Failed | Healthy | list[Answer]
+"""What the writer sends: `Ready` or `Failed` once at start, then per group or probe (in
+the order they came) the group's answers in order, `Healthy`, or `Failed`."""
+
+Request = list[WireAsk] | Probe | None
+"""What the service sends: a group, a probe, or None to say stop."""
+
+
+# -- service to writer: one pickled group or probe per message, None to stop-------------------
+
+
+def encode_group(group: Request) -> bytes:
+    """A group (or probe) as sent with `Connection.send_bytes`; None tells the writer to
+    stop."""
     return pickle.dumps(group, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def receive_group(conn: Connection) -> list[WireAsk] | None:
-    """The next group from the service; None once it says stop."""
-    group: list[WireAsk] | None = pickle.loads(conn.recv_bytes())  # noqa: S301 (our own pipe)
+def receive_group(conn: Connection) -> Request:
+    """The next group (or probe) from the service; None once it says stop."""
+    group: Request = pickle.loads(conn.recv_bytes())  # noqa: S301 (our own pipe)
     return group
 
 
