@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from remit.domain.clock import parse_ts
-from remit.ledger.kinds import GrantClaimRecord, PreviewRecord, Record
+from remit.ledger.kinds import AccessRecord, GrantClaimRecord, PreviewRecord, Record
 from remit.ledger.records import make_entry
 from remit.ledger.schema import INDEX_TABLES
 from remit.ledger.sqlite_store import SqliteStore
@@ -37,6 +37,8 @@ def _newer_kinds() -> list[Record]:
         PreviewRecord("d-preview-2", {"grantable": False, "reason": "no role"}),
         GrantClaimRecord("d-claim-1"),
         GrantClaimRecord("d-claim-1", released=True),
+        AccessRecord("sign_in", "approver:alice#1", "dashboard", {"role": "approver"}),
+        AccessRecord("report", "cli", "cli", {"period": "2026-Q4", "format": "html"}),
     ]
 
 

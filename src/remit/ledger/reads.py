@@ -252,10 +252,10 @@ class LedgerReads:
         where, params = _period(since, until)
         after = -1
         while True:
-            query = "SELECT idx FROM decisions WHERE " + " AND ".join([*where, "idx > ?"])
+            query = "SELECT idx, id FROM decisions WHERE " + " AND ".join([*where, "idx > ?"])
             rows = self._rows(query + " ORDER BY idx LIMIT ?", [*params, after, batch])
-            for (idx,) in rows:
-                yield self._recorded(int(idx), DecisionRecord)
+            for idx, decision_id in rows:
+                yield self._recorded(int(idx), DecisionRecord, str(decision_id))
             if len(rows) < batch:
                 return
             after = int(rows[-1][0])
@@ -263,14 +263,14 @@ class LedgerReads:
     def outcome(self, decision_id: str) -> Recorded[OutcomeRecord] | None:
         """The outcome reported for a decision, or None."""
         found = self.outcome_index(decision_id)
-        return None if found is None else self._recorded(found, OutcomeRecord)
+        return None if found is None else self._recorded(found, OutcomeRecord, decision_id)
 
     def revocations(self, decision_id: str) -> list[Recorded[RevocationRecord]]:
         """Revocations recorded for a decision's credentials, oldest first."""
         rows = self._rows(
             "SELECT idx FROM revocations WHERE decision_id = ? ORDER BY idx", (decision_id,)
         )
-        return [self._recorded(int(r[0]), RevocationRecord) for r in rows]
+        return [self._recorded(int(r[0]), RevocationRecord, decision_id) for r in rows]
 
     # -- approvals -----------------------------------------------------------------------
     def resolutions(
