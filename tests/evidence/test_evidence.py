@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -320,3 +321,77 @@ def test_proofs_from_memory_equal_the_stores(
     indexes = list(range(size)) * (IN_MEMORY_FROM // size + 1)
     fast = _proofs(rt.store, indexes, size)
     assert fast == {i: rt.store.inclusion_proof(i, size) for i in range(size)}
+
+
+# The OSCAL datatypes and required fields the assessment-results model defines (written
+# from the NIST model's definitions; the schema file itself is not part of this repository).
+_UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[45][0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-"
+                   r"[0-9A-Fa-f]{12}$")  # fmt: skip
+_TOKEN = re.compile(r"^[^\W\d]([^\W]|[.\-])*$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+_STRING = re.compile(r"^\S(.*\S)?$")
+_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+\-.]+:.+$")
+
+
+def _check(obj: dict[str, Any], required: set[str], allowed: set[str], where: str) -> None:
+    assert required <= set(obj), (where, required - set(obj))
+    assert set(obj) <= allowed, (where, set(obj) - allowed)
+
+
+def _props(props: list[dict[str, Any]], where: str) -> None:
+    for p in props:
+        _check(p, {"name", "value"}, {"name", "value", "ns", "class", "uuid", "remarks"}, where)
+        assert _TOKEN.match(p["name"]) and _STRING.match(p["value"]), (where, p)
+        assert _URI.match(p.get("ns", "x:y")), (where, p)
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+def test_the_oscal_document_has_the_fields_and_datatypes_oscal_requires(
+    rt: Runtime, history: dict[str, Any], clock: Any, framework: str
+) -> None:
+    end = rt.ledger.checkpoint(clock())
+    data = make_pack(gather(rt.store, framework, parse_period("2026-11"), "o.example/log", end))
+    doc = json.loads(_files(data)["oscal/assessment-results.json"])
+    assert set(doc) == {"assessment-results"}
+    ar = doc["assessment-results"]
+    _check(ar, {"uuid", "metadata", "import-ap", "results"},
+           {"uuid", "metadata", "import-ap", "local-definitions", "results", "back-matter"},
+           "assessment-results")  # fmt: skip
+    assert _UUID.match(ar["uuid"])
+    meta = ar["metadata"]
+    _check(meta, {"title", "last-modified", "version", "oscal-version"},
+           {"title", "published", "last-modified", "version", "oscal-version", "props",
+            "links", "roles", "parties", "remarks"}, "metadata")  # fmt: skip
+    assert _DATETIME.match(meta["last-modified"]) and meta["oscal-version"] >= "1.1"
+    _props(meta["props"], "metadata")
+    assert set(ar["import-ap"]) == {"href"}
+    uuids = set()
+    for result in ar["results"]:
+        _check(result, {"uuid", "title", "description", "start", "reviewed-controls"},
+               {"uuid", "title", "description", "start", "end", "props", "links",
+                "reviewed-controls", "observations", "findings", "remarks"}, "result")  # fmt: skip
+        assert _DATETIME.match(result["start"]) and _DATETIME.match(result["end"])
+        (selection,) = result["reviewed-controls"]["control-selections"]
+        for c in selection["include-controls"]:
+            assert set(c) == {"control-id"} and _TOKEN.match(c["control-id"]), c
+        for o in result["observations"]:
+            _check(o, {"uuid", "description", "methods", "collected"},
+                   {"uuid", "title", "description", "props", "links", "methods", "types",
+                    "origins", "subjects", "relevant-evidence", "collected", "expires",
+                    "remarks"}, "observation")  # fmt: skip
+            assert _UUID.match(o["uuid"]) and _DATETIME.match(o["collected"])
+            assert all(_STRING.match(m) for m in o["methods"])
+            assert all(_TOKEN.match(t) for t in o["types"])
+            assert all("description" in e for e in o["relevant-evidence"])
+            _props(o["props"], "observation")
+            uuids.add(o["uuid"])
+        for f in result.get("findings", []):
+            _check(f, {"uuid", "title", "description", "target"},
+                   {"uuid", "title", "description", "props", "links", "origins", "target",
+                    "related-observations", "remarks"}, "finding")  # fmt: skip
+            target = f["target"]
+            assert target["type"] in ("statement-id", "objective-id")
+            assert _TOKEN.match(target["target-id"])
+            assert target["status"]["state"] in ("satisfied", "not-satisfied")
+            assert {r["observation-uuid"] for r in f["related-observations"]} <= uuids
+    assert len(uuids) == len(FRAMEWORKS[framework])  # one observation per control, distinct
