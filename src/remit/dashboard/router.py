@@ -315,8 +315,10 @@ def approvals(request: Request) -> Response:
     session = _session(request)
     if session is None:
         return _to_login(request)
-    cards = views.pending_cards(_rt(request), PAGE)
-    return _render(request, "approvals.html", session, cards=cards)
+    rt = _rt(request)
+    cards = views.pending_cards(rt, PAGE)
+    total = rt.store.reads.pending_count(rt.clock())
+    return _render(request, "approvals.html", session, cards=cards, total=total)
 
 
 @router.get("/live")
