@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from remit.cli import (
+    cloudtrail_cmd,
     decide_cmd,
     envelope_cmd,
     inventory_cmd,
@@ -32,6 +33,7 @@ app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)
 app.add_typer(serve_cmd.keys_app, name="keys")
+app.add_typer(cloudtrail_cmd.app, name="cloudtrail")
 
 event_app = typer.Typer(
     help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True
