@@ -97,7 +97,6 @@ EVENT_ACTION: Final[dict[tuple[str, str], str]] = {
     ("kms", "ReEncrypt"): "kms:ReEncryptFrom",
     ("ec2", "SendSerialConsoleSSHPublicKey"): "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
     ("bedrock", "InvokeModelWithResponseStream"): "bedrock:InvokeModelWithResponseStream",
-    ("sso", "GetRoleCredentials"): "sso:GetRoleCredentials",
 }
 """(IAM prefix, eventName) → IAM action, for the calls whose CloudTrail name is not the
 permission's name. Tested one by one in tests/cloudtrail/test_actions.py."""
