@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.cli.clikit import ok, remit
 
-__all__ = ["ok", "remit", "run_json", "second_reader", "Tally", "when"]
+__all__ = ["Tally", "ok", "remit", "run_json", "second_reader", "when"]
 
 TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
 

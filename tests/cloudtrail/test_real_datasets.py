@@ -38,7 +38,7 @@ def panther_unwrapped(folder: Path) -> tuple[Path, list[dict[str, Any]]]:
 def test_each_dataset_is_stored_exactly_as_a_second_reader_counts_it(
     name: str, tmp_path: Path
 ) -> None:
-    folder, files, events = DATASETS[name]
+    _, files, events = DATASETS[name]
     expected = second_reader(trail(name))
     assert expected.events == events and not expected.unusable  # the provenance's figures
     got = run_json("cloudtrail", "ingest", trail(name), "--format", "json",
@@ -60,9 +60,13 @@ def check_stats(cwd: Path, expected: Tally) -> None:
     assert by_arn == dict(expected.arns)
     assert sum(stats["principals"].values()) == expected.events
     mapped = sum(stats["actions"].values()) + sum(stats["unmapped"].values())
-    assert mapped + stats["kinds"].get("signin", 0) + stats["kinds"].get("service", 0) + (
-        stats["kinds"].get("console", 0)
-    ) == expected.events
+    assert (
+        mapped
+        + stats["kinds"].get("signin", 0)
+        + stats["kinds"].get("service", 0)
+        + (stats["kinds"].get("console", 0))
+        == expected.events
+    )
 
 
 def test_panther_events_unwrapped_store_all_with_a_usable_time(tmp_path: Path) -> None:

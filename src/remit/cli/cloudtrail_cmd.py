@@ -154,9 +154,7 @@ def stats_cmd(
         print_json(stats.to_json())
         return
     data = stats.to_json()
-    console.print(
-        f"{stats.events:,} events, {data['first']} … {data['last']}", highlight=False
-    )
+    console.print(f"{stats.events:,} events, {data['first']} … {data['last']}", highlight=False)
     for title, rows in (
         ("principal", stats.principals),
         ("IAM action", stats.actions),

@@ -155,8 +155,10 @@ def _map(source: str, name: str, etype: str, catalog: ActionCatalog) -> Mapped:
     prefix = iam_prefix(source)
     if etype in SERVICE_TYPES:
         return Mapped("service", None)
-    if etype == "awsconsolesignin" or prefix in SIGNIN_SOURCES or (
-        prefix == "" and name in SIGNIN_EVENTS
+    if (
+        etype == "awsconsolesignin"
+        or prefix in SIGNIN_SOURCES
+        or (prefix == "" and name in SIGNIN_EVENTS)
     ):
         return Mapped("signin", None)
     if etype == "awsconsoleaction":

@@ -216,4 +216,3 @@ def event_key(file_digest: str, position: int, raw: bytes) -> str:
 def canonical(record: object) -> bytes:
     """The record's bytes as stored (sorted keys, compact)."""
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-

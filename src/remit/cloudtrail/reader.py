@@ -180,4 +180,3 @@ def read_local(source: Source, limit: int = MAX_FILE_BYTES) -> TrailFile:
     except OSError as exc:
         raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from None
     return parse_trail(source.path, raw, limit)
-

@@ -137,8 +137,10 @@ def _lambda(params: Mapping[str, Any], region: str, account: str) -> Iterator[st
             yield f"arn:aws:lambda:{region}:{account}:function:{name}"
     layer = _get(params, "layername")
     if isinstance(layer, str) and layer:
-        yield layer if layer.startswith("arn:") else (
-            f"arn:aws:lambda:{region}:{account}:layer:{layer}"
+        yield (
+            layer
+            if layer.startswith("arn:")
+            else (f"arn:aws:lambda:{region}:{account}:layer:{layer}")
         )
 
 

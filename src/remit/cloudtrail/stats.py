@@ -42,8 +42,7 @@ class TrailStats:
 
 def _counts(store: TrailStore, expr: str, where: str = "TRUE") -> list[tuple[str, int]]:
     rows = store.con.execute(
-        f"SELECT {expr} AS k, count(*) AS n FROM events WHERE {where} "
-        "GROUP BY k ORDER BY n DESC, k"
+        f"SELECT {expr} AS k, count(*) AS n FROM events WHERE {where} GROUP BY k ORDER BY n DESC, k"
     ).fetchall()
     return [(str(k), int(n)) for k, n in rows]
 

@@ -57,9 +57,7 @@ _DDL: Final = (
     """CREATE TABLE IF NOT EXISTS files (
         digest VARCHAR PRIMARY KEY, path VARCHAR NOT NULL, events BIGINT NOT NULL,
         rejected_records BIGINT NOT NULL, ingested_at TIMESTAMPTZ NOT NULL)""",
-    "CREATE TABLE IF NOT EXISTS events ("
-    + ", ".join(f"{n} {t}" for n, t in EVENT_COLUMNS)
-    + ")",
+    "CREATE TABLE IF NOT EXISTS events (" + ", ".join(f"{n} {t}" for n, t in EVENT_COLUMNS) + ")",
 )
 
 
@@ -160,32 +158,35 @@ class TrailStore:
 
 
 def _row(key: str, digest: str, position: int, e: Event, raw: bytes) -> bytes:
-    return orjson.dumps(
-        {
-            "event_key": key,
-            "file_digest": digest,
-            "position": position,
-            "event_time": e.event_time.isoformat(),
-            "event_id": e.event_id,
-            "event_source": e.event_source,
-            "event_name": e.event_name,
-            "event_type": e.event_type,
-            "region": e.region,
-            "account_id": e.account_id,
-            "principal": e.principal,
-            "principal_arn": e.principal_arn,
-            "identity_type": e.identity_type,
-            "principal_id": e.principal_id,
-            "access_key_id": e.access_key_id,
-            "role_arn": e.role_arn,
-            "session_name": e.session_name,
-            "source_identity": e.source_identity,
-            "error_code": e.error_code,
-            "error_message": e.error_message,
-            "read_only": e.read_only,
-            "kind": e.kind,
-            "iam_action": e.iam_action,
-            "resources": list(e.resources),
-            "raw": raw.decode("utf-8"),
-        }
-    ) + b"\n"
+    return (
+        orjson.dumps(
+            {
+                "event_key": key,
+                "file_digest": digest,
+                "position": position,
+                "event_time": e.event_time.isoformat(),
+                "event_id": e.event_id,
+                "event_source": e.event_source,
+                "event_name": e.event_name,
+                "event_type": e.event_type,
+                "region": e.region,
+                "account_id": e.account_id,
+                "principal": e.principal,
+                "principal_arn": e.principal_arn,
+                "identity_type": e.identity_type,
+                "principal_id": e.principal_id,
+                "access_key_id": e.access_key_id,
+                "role_arn": e.role_arn,
+                "session_name": e.session_name,
+                "source_identity": e.source_identity,
+                "error_code": e.error_code,
+                "error_message": e.error_message,
+                "read_only": e.read_only,
+                "kind": e.kind,
+                "iam_action": e.iam_action,
+                "resources": list(e.resources),
+                "raw": raw.decode("utf-8"),
+            }
+        )
+        + b"\n"
+    )
