@@ -101,8 +101,10 @@ def event(source: str, name: str, params: dict[str, Any] | None, **extra: Any) -
     [
         ("iam.amazonaws.com", "AttachRolePolicy",
          {"roleName": "agent", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
-         ["arn:aws:iam::111122223333:role/agent",
-          "arn:aws:iam::aws:policy/AdministratorAccess"]),
+         ["arn:aws:iam::111122223333:role/agent"]),  # authorized on the role
+        ("iam.amazonaws.com", "CreatePolicyVersion",
+         {"policyArn": "arn:aws:iam::111122223333:policy/p"},
+         ["arn:aws:iam::111122223333:policy/p"]),
         ("iam.amazonaws.com", "CreateAccessKey", {"userName": "bob"},
          ["arn:aws:iam::111122223333:user/bob"]),
         ("s3.amazonaws.com", "GetObject", {"bucketName": "data", "key": "a/b.csv"},

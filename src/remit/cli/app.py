@@ -14,6 +14,7 @@ from remit.cli import (
     inventory_cmd,
     keygen_cmd,
     ledger_cmd,
+    reconcile_cmd,
     rollback_cmd,
     serve_cmd,
 )
@@ -34,6 +35,7 @@ app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)
 app.add_typer(serve_cmd.keys_app, name="keys")
 app.add_typer(cloudtrail_cmd.app, name="cloudtrail")
+app.command("reconcile")(reconcile_cmd.reconcile)
 
 event_app = typer.Typer(
     help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True

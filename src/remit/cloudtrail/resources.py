@@ -98,14 +98,17 @@ def _s3(params: Mapping[str, Any], region: str, account: str) -> Iterator[str]:
 
 
 def _iam(params: Mapping[str, Any], region: str, account: str) -> Iterator[str]:
-    for key, value in params.items():
-        k = str(key).lower()
-        if not isinstance(value, str) or not value:
-            continue
-        if k in _IAM:
-            yield f"arn:aws:iam::{account}:{_IAM[k]}/{value}"
-        elif k == "policyarn" and value.startswith("arn:"):
-            yield value
+    """Users, roles, groups and instance profiles by name; a managed policy's ARN only
+    when the call names no principal (AttachRolePolicy is authorized on the role)."""
+    named = [
+        f"arn:aws:iam::{account}:{_IAM[str(k).lower()]}/{v}"
+        for k, v in params.items()
+        if str(k).lower() in _IAM and isinstance(v, str) and v
+    ]
+    yield from named
+    policy = _get(params, "policyarn")
+    if not named and isinstance(policy, str) and policy.startswith("arn:"):
+        yield policy
 
 
 def _ec2(params: Mapping[str, Any], region: str, account: str) -> Iterator[str]:

@@ -152,6 +152,28 @@ class TrailStore:
             Path(tmp).unlink(missing_ok=True)
         return added
 
+    def load_temp(
+        self, table: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """(Re)create the temporary table `table` holding `rows` (JSON-ready values)."""
+        names = [n for n, _ in columns]
+        fd, tmp = tempfile.mkstemp(suffix=".ndjson", prefix="remit-temp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for row in rows:
+                    fh.write(orjson.dumps(dict(zip(names, row, strict=True))) + b"\n")
+            cols = ", ".join(f"'{n}': '{t}'" for n, t in columns)
+            defs = ", ".join(f"{n} {t}" for n, t in columns)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({defs})")
+            if Path(tmp).stat().st_size:
+                self.con.execute(
+                    f"INSERT INTO {table} SELECT * FROM read_json(?, "
+                    f"format='newline_delimited', columns={{{cols}}})",
+                    [tmp],
+                )
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
     def count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM events").fetchone()
         return int(row[0]) if row else 0

@@ -26,6 +26,7 @@ from remit.ledger.kinds import (
     EntryFormatError,
     GrantRecord,
     PreviewRecord,
+    ReconciliationRecord,
     Record,
 )
 from remit.ledger.records import Recorded, StoredEntry
@@ -255,3 +256,31 @@ class LedgerReads:
             "SELECT ts FROM window_actions WHERE agent = ? AND rule_id = ? AND ts >= ? ORDER BY ts"
         )
         return [parse_ts(str(r[0])) for r in self._rows(query, (agent, rule_id, ts_text(since)))]
+
+    # -- CloudTrail reconciliation --------------------------------------------------------
+    def decisions_and_grants(
+        self,
+    ) -> list[tuple[Recorded[DecisionRecord], Recorded[GrantRecord] | None]]:
+        """Every decision with the grant issued for it (None if none), oldest first: what a
+        reconciliation joins cloud events to."""
+        rows = self._rows(
+            "SELECT d.idx, g.idx FROM decisions d LEFT JOIN grants g ON g.decision_id = d.id "
+            "ORDER BY d.idx"
+        )
+        return [
+            (
+                self._recorded(int(d), DecisionRecord),
+                None if g is None else self._recorded(int(g), GrantRecord),
+            )
+            for d, g in rows
+        ]
+
+    def revocation_times(self) -> dict[str, datetime]:
+        """Decision id → when its credentials were first revoked on the ledger."""
+        rows = self._rows("SELECT decision_id, MIN(ts) FROM revocations GROUP BY decision_id")
+        return {str(d): parse_ts(str(t)) for d, t in rows}
+
+    def reconciliations(self, limit: int = 1) -> list[Recorded[ReconciliationRecord]]:
+        """The newest `limit` reconciliation runs, newest first."""
+        rows = self._rows("SELECT idx FROM reconciliations ORDER BY idx DESC LIMIT ?", (limit,))
+        return [self._recorded(int(r[0]), ReconciliationRecord) for r in rows]

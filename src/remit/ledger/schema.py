@@ -28,6 +28,7 @@ INDEX_TABLES: dict[str, tuple[str, ...]] = {
     "revocations": ("decision_id", "idx", "reason", "applied", "ts"),
     "previews": ("decision_id", "idx"),
     "grant_claims": ("decision_id", "idx", "released", "ts"),
+    "reconciliations": ("id", "idx", "since", "until", "findings", "ts"),
 }
 """Derived index tables and their columns, in insert order."""
 
@@ -76,6 +77,9 @@ def ddl(blob: str) -> list[str]:
             decision_id TEXT NOT NULL, idx BIGINT PRIMARY KEY, released BOOLEAN NOT NULL,
             ts TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS grant_claims_by_decision ON grant_claims (decision_id)",
+        """CREATE TABLE IF NOT EXISTS reconciliations (
+            id TEXT PRIMARY KEY, idx BIGINT NOT NULL, since TEXT, until TEXT,
+            findings BIGINT NOT NULL, ts TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS api_keys (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from remit.ledger.kinds.base import EntryFormatError, IndexRow, Json, Record, _field
+from remit.ledger.kinds.cloudtrail import ReconciliationRecord
 from remit.ledger.kinds.decision import (
     ApprovalResolution,
     ApprovalTerms,
@@ -55,6 +56,7 @@ __all__ = [
     "OrgEventRecord",
     "OutcomeRecord",
     "PreviewRecord",
+    "ReconciliationRecord",
     "Record",
     "RevocationRecord",
     "SignoffRecord",
@@ -81,6 +83,7 @@ PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Record]] = {
     "note": NoteRecord.from_data,
     "preview": PreviewRecord.from_data,
     "grant_claim": GrantClaimRecord.from_data,
+    "reconciliation": ReconciliationRecord.from_data,
 }
 """Entry kind → the parser of its `data`. Every kind the ledger holds is here."""
 
