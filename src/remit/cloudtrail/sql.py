@@ -110,6 +110,7 @@ t AS (
         THEN 'deny_list'
       WHEN error_code IS NULL AND iam_action IN ({_list(ROLE_CHANGES)})
         AND target_role IN (SELECT role_name FROM ai_principals WHERE role_name IS NOT NULL)
+        AND coalesce(policy_name, '') <> '{DENY_POLICY}'
         AND NOT (decision_id IS NOT NULL AND lower(decided_action) = lower(iam_action))
         THEN 'ai_role'
     END AS tampering
