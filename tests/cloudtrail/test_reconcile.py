@@ -337,3 +337,44 @@ def test_bad_input_writes_nothing(served: dict[str, Any]) -> None:
         assert store.size() == before
     finally:
         store.close()
+
+
+def test_the_service_shows_findings_and_service_accounts_to_auditors(
+    served: dict[str, Any], layered: dict[str, Any]
+) -> None:
+    _ingest(served["folder"], layered)
+    t0: datetime = layered["t0"]
+    since = (t0 - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = (t0 + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run, _ = _reconcile(served, "--since", since, "--until", until)
+    url = served["url"]
+    audit = {"Authorization": f"Bearer {served['keys']['audit']}"}
+    got = httpx.get(f"{url}/v1/findings", headers=audit, timeout=30)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert (body["run_id"], body["ledger_index"]) == (run["run_id"], run["ledger_index"])
+    assert body["counts"] == EXPECTED and body["findings"] == run["findings"]
+    only = httpx.get(f"{url}/v1/findings", params={"class": "governance_tampering"},
+                     headers=audit, timeout=30).json()  # fmt: skip
+    assert sorted(f["event_id"] for f in only["findings"]) == [
+        "synthetic-10", "synthetic-8", "synthetic-9"]  # fmt: skip
+    mine = httpx.get(f"{url}/v1/findings", params={"principal": HUMAN, "until": (
+        t0 + timedelta(seconds=41)).strftime("%Y-%m-%dT%H:%M:%SZ")}, headers=audit,
+        timeout=30).json()  # fmt: skip
+    assert [f["event_id"] for f in mine["findings"]] == ["synthetic-8"]
+    bad = httpx.get(f"{url}/v1/findings", params={"class": "explained"}, headers=audit,
+                    timeout=30)  # fmt: skip
+    assert bad.status_code == 422 and "class must be one of" in bad.text
+    agent = {"Authorization": f"Bearer {served['keys']['bot']}"}
+    assert httpx.get(f"{url}/v1/findings", headers=agent, timeout=30).status_code == 403
+    assert httpx.get(f"{url}/v1/service-accounts", headers=agent, timeout=30).status_code == 403
+    accounts = httpx.get(f"{url}/v1/service-accounts", headers=audit, timeout=30)
+    assert accounts.status_code == 200, accounts.text
+    (remediator,) = accounts.json()["service_accounts"]
+    assert remediator["agent"] == "remediator"
+    assert remediator["service_account"] == SERVICE_ACCOUNT
+    assert remediator["execution_role"] == layered["exec_role"]
+    assert remediator["justified_actions"] == {"iam:DetachRolePolicy": 2}
+    assert remediator["findings"] == {
+        "after_revocation": 1, "out_of_scope": 2, "unauthorized_escalation": 1,
+        "unexplained": 1}  # fmt: skip

@@ -28,7 +28,7 @@ from remit.errors import (
     Unprocessable,
     Upstream,
 )
-from remit.server.routes import admin, approvals, decisions, grants, health, ledger
+from remit.server.routes import admin, approvals, decisions, findings, grants, health, ledger
 from remit.server.runtime import Runtime
 from remit.server.schemas import component_schemas
 from remit.server.views import readable_errors
@@ -164,6 +164,7 @@ def create_app(rt: Runtime) -> FastAPI:
         approvals.router,
         ledger.router,
         admin.router,
+        findings.router,
         health.router,
     ):
         app.include_router(r)
