@@ -378,3 +378,37 @@ def test_the_service_shows_findings_and_service_accounts_to_auditors(
     assert remediator["findings"] == {
         "after_revocation": 1, "out_of_scope": 2, "unauthorized_escalation": 1,
         "unexplained": 1}  # fmt: skip
+
+
+def test_the_documented_sql_runs_over_the_exported_index(
+    served: dict[str, Any], layered: dict[str, Any]
+) -> None:
+    """docs/cloudtrail.md gives the exact SQL that runs; over the files `export-index`
+    writes (as Athena would read them) it classifies as `remit reconcile` does."""
+    import duckdb
+
+    from remit.cloudtrail.sql import AI_COLUMNS, LEDGER_COLUMNS, RECONCILE_SQL
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cloudtrail.md").read_text()
+    assert f"```sql{RECONCILE_SQL}```" in doc
+    folder = served["folder"]
+    _ingest(folder, layered)
+    world: AwsWorld = served["world"]
+    ok(remit("cloudtrail", "export-index", "--out", "index", "--envelope",
+             world.folder / "envelope.yaml", "--db", served["db"], cwd=folder,
+             env=served["env"]))  # fmt: skip
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"ATTACH '{folder / 't.duckdb'}' AS trail (READ_ONLY)")
+    con.execute("CREATE VIEW events AS SELECT * FROM trail.events")
+    for name, cols in (("ledger_decisions", LEDGER_COLUMNS), ("ai_principals", AI_COLUMNS)):
+        spec = ", ".join(f"'{n}': '{t}'" for n, t in cols)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_json("
+                    f"'{folder / 'index' / name}.ndjson', columns={{{spec}}})")  # fmt: skip
+    t0: datetime = layered["t0"]
+    rows = con.execute(
+        f"SELECT class, count(*) FROM ({RECONCILE_SQL}) GROUP BY class",
+        {"since": t0 - timedelta(minutes=1), "until": t0 + timedelta(minutes=5),
+         "window_seconds": 300.0},
+    ).fetchall()  # fmt: skip
+    assert dict(rows) == {k: v for k, v in EXPECTED.items() if v}

@@ -8,6 +8,7 @@ path or bucket does not exist (nothing is stored), 3 when S3 or the store is unr
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,45 @@ def _print_ingest(report: IngestReport) -> None:
         err_console.print(
             f"rejected record {r.path} #{r.record}: {r.reason}", highlight=False, markup=False
         )
+
+
+@app.command("export-index")
+def export_index(
+    out: Path = typer.Option(..., "--out", help="Folder to write the two NDJSON files into."),
+    envelope: Path | None = typer.Option(None, "--envelope", help="Envelope YAML (agents)."),
+    ai_principal: list[str] = typer.Option([], "--ai-principal", help="Another AI ARN."),
+    db: str | None = DbOption,
+) -> None:
+    """Write the ledger's decision/grant index (`ledger_decisions.ndjson`) and the AI
+    principals (`ai_principals.ndjson`) for the reconciliation SQL on Athena/Trino."""
+    from remit.cli.ledger_access import store_or_fail
+    from remit.cloudtrail.reconcile import ai_principals, export_rows
+    from remit.cloudtrail.sql import AI_COLUMNS, LEDGER_COLUMNS
+    from remit.envelope.loader import EnvelopeError, load_envelope
+
+    loaded = None
+    if envelope is not None:
+        try:
+            loaded = load_envelope(envelope).envelope
+        except EnvelopeError as exc:
+            fail(f"--envelope {envelope}: {exc}")
+    principals = ai_principals(loaded, ai_principal)
+    store = store_or_fail(db, create=False)
+    rows = export_rows(store.reads)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, columns, values in (
+        ("ledger_decisions", LEDGER_COLUMNS, rows),
+        ("ai_principals", AI_COLUMNS, [p.row() for p in principals]),
+    ):
+        names = [c for c, _ in columns]
+        with (out / f"{name}.ndjson").open("w", encoding="utf-8") as fh:
+            for row in values:
+                fh.write(json.dumps(dict(zip(names, row, strict=True))) + "\n")
+    console.print(
+        f"wrote {len(rows)} decision(s) and {len(principals)} AI principal(s) to {out}",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("stats")
