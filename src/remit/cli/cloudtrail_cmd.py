@@ -172,6 +172,37 @@ def export_index(
     )
 
 
+@app.command("moto-trail")
+def moto_trail(
+    endpoint_url: str = typer.Option(..., "--endpoint-url", help="The local moto server."),
+    out: Path | None = typer.Option(None, "--out", help="Trail file to write (.json/.gz)."),
+    start: bool = typer.Option(False, "--start", help="Start recording, write nothing."),
+) -> None:
+    """The local stand-in for CloudTrail delivery: moto's recorded requests as a trail
+    file (identity from the request's key, sourceIdentity from its AssumeRole). Only
+    for the embedded stack: moto has no CloudTrail. Records carry no error codes."""
+    import gzip
+
+    import httpx
+
+    from remit.cloudtrail import moto_trail as mt
+
+    try:
+        if start:
+            mt.start(endpoint_url)
+            console.print(f"recording requests at {endpoint_url}", highlight=False)
+            return
+        if out is None:
+            fail("--out is required (or --start)")
+        recording, state = mt.fetch(endpoint_url)
+    except httpx.HTTPError as exc:
+        fail(f"{endpoint_url}: {exc}", 3)
+    records = mt.to_records(recording, state)
+    doc = mt.trail_document(records)
+    out.write_bytes(gzip.compress(doc) if out.name.endswith(".gz") else doc)
+    console.print(f"wrote {len(records)} record(s) to {out}", highlight=False, markup=False)
+
+
 @app.command("stats")
 def stats_cmd(
     format_: str = FormatOption,
