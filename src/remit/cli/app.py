@@ -74,10 +74,12 @@ _DEMO_FILES = frozenset(
 
 def _is_demo_folder(folder: Path) -> bool:
     """Empty, or only what an earlier demo run left (never, say, a real .remit ledger)."""
+    from remit.demo.trail import FILES as TRAIL_FILES
+
     if not folder.is_dir():
         return False
     names = {p.name for p in folder.iterdir()}
-    return not names or (names <= _DEMO_FILES and {"ciso.key", "log.key"} <= names)
+    return not names or (names <= _DEMO_FILES | TRAIL_FILES and {"ciso.key", "log.key"} <= names)
 
 
 def main() -> None:
