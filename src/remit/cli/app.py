@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from remit.cli import (
+    audit_cmd,
     cloudtrail_cmd,
     decide_cmd,
     envelope_cmd,
@@ -36,6 +37,7 @@ app.command("rollback")(rollback_cmd.rollback)
 app.add_typer(serve_cmd.keys_app, name="keys")
 app.add_typer(cloudtrail_cmd.app, name="cloudtrail")
 app.command("reconcile")(reconcile_cmd.reconcile)
+app.add_typer(audit_cmd.app, name="audit")
 
 event_app = typer.Typer(
     help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True
