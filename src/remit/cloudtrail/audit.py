@@ -25,6 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
+from botocore.exceptions import ClientError
+
 from remit.catalog import ActionCatalog, default_catalog
 from remit.cloudtrail.reconcile import AiPrincipal, ai_principals
 from remit.cloudtrail.store import TrailStore
@@ -51,6 +53,7 @@ class AccountAudit:
     unused_days: int
     now: datetime
     proposal: dict[str, Any] = field(default_factory=dict)
+    iam_problem: str | None = None
 
     @property
     def used_unjustified(self) -> list[str]:
@@ -75,6 +78,7 @@ class AccountAudit:
             "last_signed_off": ts_text(self.last_signed_off) if self.last_signed_off else None,
             "scope_justification": self.scope_justification,
             "proposal": self.proposal,
+            "iam_problem": self.iam_problem,
         }
 
 
@@ -156,7 +160,13 @@ def audit(
         uses[action] = max(uses.get(action, at), at)
     out = []
     for p in ai_principals(envelope):
-        policies = iam_policies(iam, p.arn)
+        problem = None
+        try:
+            policies = iam_policies(iam, p.arn)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
+            policies, problem = [], f"{p.arn} is not in IAM: nothing is granted to it"
         used = trail_use(store, p)
         for action, at in granted_use.get(p.arn, {}).items():
             used[action] = max(used.get(action, at), at)
@@ -171,6 +181,7 @@ def audit(
             last_signed_off=last_signed_off,
             unused_days=unused_days,
             now=now,
+            iam_problem=problem,
         )
         a.proposal = proposal(a)
         out.append(a)
