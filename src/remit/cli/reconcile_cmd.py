@@ -16,11 +16,12 @@ from rich.table import Table
 from remit.cli.cloudtrail_cmd import FormatOption, TrailDbOption, trail_path
 from remit.cli.common import DbOption, console, err_console, fail, parse_time, print_json
 from remit.cli.ledger_access import store_or_fail
+from remit.cloudtrail.creep import first_seen, outside_steps, undeclared_flows
 from remit.cloudtrail.reconcile import (
     ESCALATION_SECONDS,
     ai_principals,
     classify,
-    export_rows,
+    ledger_export,
     make_record,
 )
 from remit.cloudtrail.store import TrailStore
@@ -79,10 +80,25 @@ def reconcile(
     try:
         size = ledger.size()
         root = ledger.root(size).hex() if size else ""
-        rows = export_rows(ledger.reads)
+        rows, decisions = ledger_export(ledger.reads)
         with TrailStore(path, read_only=True) as store:
             outcome = classify(store, rows, principals, start, end, escalation_window)
-        record = make_record(outcome, principals, start, end, size, root, now)
+            before, prev_since = None, None
+            if start is not None:  # the window before, of the same length (or all before)
+                prev_since = start - (end - start) if end else None
+                before = classify(store, rows, principals, prev_since, start, escalation_window)
+        creep = None
+        if loaded is not None:
+            creep = {
+                "previous": None if before is None else {
+                    "since": ts_text(prev_since) if prev_since else None,
+                    "until": ts_text(start) if start else None,
+                },
+                "new": None if before is None else first_seen(outcome.calls, before.calls),
+                "outside_declared_steps": outside_steps(outcome.calls, decisions, loaded),
+                "undeclared_data_flows": undeclared_flows(decisions, loaded, start, end),
+            }  # fmt: skip
+        record = make_record(outcome, principals, start, end, size, root, now, creep)
         index = ledger.append([make_entry(record, now, actor)])[0]
     except (LedgerUnavailable, Unavailable) as exc:
         fail(str(exc), 3)
@@ -94,6 +110,7 @@ def reconcile(
         "events": outcome.events,
         "summary": outcome.counts,
         "findings": outcome.findings,
+        "trust_creep": creep,
     }
     if outcome.events == 0:
         err_console.print(
@@ -105,7 +122,10 @@ def reconcile(
         print_json(out)
     else:
         _table(out)
-    if outcome.findings:
+    creeping = creep is not None and bool(
+        creep["outside_declared_steps"] or creep["undeclared_data_flows"]
+    )
+    if outcome.findings or creeping:
         raise typer.Exit(1)
 
 
@@ -123,6 +143,17 @@ def _table(out: dict[str, object]) -> None:
     for name, n in counts.items():
         summary.add_row(name, str(n))
     console.print(summary)
+    creep = out["trust_creep"]
+    if isinstance(creep, dict):
+        for agent, new in (creep["new"] or {}).items():
+            console.print(
+                f"new in the window for {agent}: services {', '.join(new['services']) or '—'}; "
+                f"actions {', '.join(new['actions']) or '—'}",
+                highlight=False,
+                markup=False,
+            )
+        for item in [*creep["outside_declared_steps"], *creep["undeclared_data_flows"]]:
+            console.print(f"trust creep: {item['why']}", highlight=False, markup=False)
     findings = out["findings"]
     assert isinstance(findings, list)
     if not findings:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from remit.cloudtrail.creep import Seen, seen
 from remit.cloudtrail.sql import AI_COLUMNS, LEDGER_COLUMNS, RECONCILE_SQL
 from remit.cloudtrail.store import TrailStore
 from remit.domain.clock import ts_text
 from remit.domain.envelope import Envelope
-from remit.ledger.kinds import ReconciliationRecord
+from remit.ledger.kinds import DecisionRecord, ReconciliationRecord
 from remit.ledger.kinds.cloudtrail import COUNT_NAMES
 from remit.ledger.reads import LedgerReads
 
@@ -70,10 +71,19 @@ def ai_principals(envelope: Envelope | None, extra: Iterable[str] = ()) -> list[
 
 def export_rows(reads: LedgerReads) -> list[tuple[Any, ...]]:
     """The ledger's decision/grant index as `ledger_decisions` rows (`LEDGER_COLUMNS`)."""
+    return ledger_export(reads)[0]
+
+
+def ledger_export(
+    reads: LedgerReads,
+) -> tuple[list[tuple[Any, ...]], dict[str, DecisionRecord]]:
+    """`export_rows`, and every decision by id (for the trust-creep report)."""
     revoked = reads.revocation_times()
     rows: list[tuple[Any, ...]] = []
+    decisions: dict[str, DecisionRecord] = {}
     for decision, grant in reads.decisions_and_grants():
         d = decision.record
+        decisions[d.id] = d
         g = grant.record if grant else None
         rows.append(
             (
@@ -94,7 +104,7 @@ def export_rows(reads: LedgerReads) -> list[tuple[Any, ...]]:
                 g.role_arn.rsplit("/", 1)[-1] if g else None,
             )
         )
-    return rows
+    return rows, decisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,7 @@ class Outcome:
     trail_digest: str
     trail_files: int
     events: int
+    calls: list[Seen]
 
 
 def classify(
@@ -128,9 +139,9 @@ def classify(
     names = [c[0] for c in cur.description or ()]
     counts = dict.fromkeys(COUNT_NAMES, 0)
     findings: list[dict[str, Any]] = []
+    rows = [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
     total = 0
-    for values in cur.fetchall():
-        row = dict(zip(names, values, strict=True))
+    for row in rows:
         total += 1
         cls = str(row["class"])
         counts[cls] += 1
@@ -144,7 +155,7 @@ def classify(
     h = hashlib.sha256()
     for (d,) in digests:
         h.update(str(d).encode() + b"\n")
-    return Outcome(counts, findings, h.hexdigest(), len(digests), total)
+    return Outcome(counts, findings, h.hexdigest(), len(digests), total, seen(rows))
 
 
 def _finding(row: dict[str, Any], cls: str) -> dict[str, Any]:
@@ -222,6 +233,7 @@ def make_record(
     ledger_size: int,
     ledger_root: str,
     at: datetime,
+    trust_creep: dict[str, Any] | None = None,
 ) -> ReconciliationRecord:
     """The ledger record of a run made at `at`."""
     inputs: dict[str, Any] = {
@@ -240,4 +252,5 @@ def make_record(
         tuple(p.arn for p in principals),
         outcome.counts,
         tuple(outcome.findings),
+        trust_creep,
     )

@@ -133,7 +133,7 @@ retry AS (
 SELECT t.event_key, t.event_id, t.event_time, t.principal, t.iam_action, t.event_source,
   t.event_name, t.resources, t.decision_id, t.ledger_index, t.decided_action,
   t.decided_resources, t.tier, t.granted_at, t.expires_at, t.revoked_at, t.tampering,
-  t.target_role, retry.denied_event_id, retry.denied_action, retry.denied_at,
+  t.target_role, retry.denied_event_id, retry.denied_action, retry.denied_at, t.agent,
   CASE
     WHEN t.tampering IS NOT NULL THEN 'governance_tampering'
     WHEN NOT t.is_ai THEN 'not_ai'

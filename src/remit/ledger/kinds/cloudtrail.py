@@ -59,7 +59,9 @@ class ReconciliationRecord(Record):
     over the sorted digests of the trail files in the window; `ledger_root` at
     `ledger_size`); `since`/`until`: the window (None: unbounded); `counts`: events per
     class (`COUNT_NAMES`); `findings`: one per event not `explained`, not denied and by an
-    AI principal or tampering with governance."""
+    AI principal or tampering with governance; `trust_creep`: what is new against the
+    previous window, calls outside declared steps, undeclared data flows (None when the
+    run had no window to compare)."""
 
     KIND: ClassVar[str] = "reconciliation"
     run_id: str
@@ -69,6 +71,7 @@ class ReconciliationRecord(Record):
     ai_principals: tuple[str, ...]
     counts: Mapping[str, int]
     findings: tuple[Mapping[str, Any], ...]
+    trust_creep: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         _text("run_id", self.run_id)
@@ -85,6 +88,8 @@ class ReconciliationRecord(Record):
                 raise EntryFormatError(f"counts.{name} must be a count, got {value!r}")
         for n, f in enumerate(self.findings):
             _finding(f, n)
+        if self.trust_creep is not None:
+            _mapping("trust_creep", self.trust_creep)
 
     def to_data(self) -> Json:
         return {
@@ -95,6 +100,7 @@ class ReconciliationRecord(Record):
             "ai_principals": list(self.ai_principals),
             "counts": dict(self.counts),
             "findings": [dict(f) for f in self.findings],
+            "trust_creep": None if self.trust_creep is None else dict(self.trust_creep),
         }
 
     @classmethod
@@ -110,6 +116,7 @@ class ReconciliationRecord(Record):
             _strings("ai_principals", _field(data, "ai_principals")),
             _mapping("counts", _field(data, "counts")),
             tuple(_finding(f, n) for n, f in enumerate(findings)),
+            data.get("trust_creep"),
         )
 
     def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
