@@ -123,65 +123,96 @@ def _str(value: object) -> str | None:
     return text or None
 
 
-def _obj(value: object) -> dict[str, Any]:
-    return lower_keys(value) if isinstance(value, Mapping) else {}
+def _getter(m: Mapping[str, Any]) -> Any:
+    """A lookup by camelCase name that also finds the name in any other case. Records
+    written by CloudTrail use its casing (looked up directly); others are lower-cased
+    once."""
+    if any(k in m for k in _CANONICAL_PROBES):
+        return m.get
+    lowered = lower_keys(m)
+    return lambda name: lowered.get(name.lower())
+
+
+_CANONICAL_PROBES: Final = (
+    "eventTime", "eventName", "eventSource", "principalId", "accountId", "accessKeyId",
+    "sessionContext", "sessionIssuer", "sourceIdentity", "invokedBy", "userName",
+    "creationDate",
+)  # fmt: skip
+"""Keys whose CloudTrail spelling is not all lower case: one present means the object
+uses CloudTrail's casing."""
+
+
+def _sub(get: Any, name: str) -> Any:
+    value = get(name)
+    return _getter(value) if isinstance(value, Mapping) else _EMPTY
+
+
+def _empty(name: str) -> None:
+    return None
+
+
+_EMPTY: Final = _empty
 
 
 def normalize(record: object) -> Event:
     """The event row of one record; NotAnEvent says why there is none."""
     if not isinstance(record, Mapping):
         raise NotAnEvent(f"a record must be a JSON object, not {_json_type(record)}")
-    r = lower_keys(record)
-    if not any(k in r for k in _EVENT_KEYS):
+    r = _getter(record)
+    if all(r(k) is None for k in ("eventName", "eventSource", "eventTime", "eventType")) and not (
+        any(str(k).lower() in _EVENT_KEYS for k in record)
+    ):
         raise NotAnEvent("not a CloudTrail event (no eventName, eventSource or eventTime)")
-    raw_time = r.get("eventtime")
+    raw_time = r("eventTime")
     if raw_time is None:
-        raw_time = r.get("@timestamp")
+        raw_time = r("@timestamp")
     when = parse_event_time(raw_time)
-    ident = _obj(r.get("useridentity"))
-    ctx = _obj(ident.get("sessioncontext"))
-    issuer = _obj(ctx.get("sessionissuer"))
-    source = _str(r.get("eventsource")) or ""
-    name = _str(r.get("eventname")) or ""
-    etype = _str(r.get("eventtype")) or "AwsApiCall"
-    itype = _str(ident.get("type"))
-    pid = _str(ident.get("principalid"))
-    arn = _str(ident.get("arn"))
-    account = _str(r.get("recipientaccountid")) or _str(ident.get("accountid"))
-    region = _str(r.get("awsregion"))
+    ident = _sub(r, "userIdentity")
+    ctx = _sub(ident, "sessionContext")
+    issuer = _sub(ctx, "sessionIssuer")
+    source = _str(r("eventSource")) or ""
+    name = _str(r("eventName")) or ""
+    etype = _str(r("eventType")) or "AwsApiCall"
+    itype = _str(ident("type"))
+    pid = _str(ident("principalId"))
+    arn = _str(ident("arn"))
+    account = _str(r("recipientAccountId")) or _str(ident("accountId"))
+    region = _str(r("awsRegion"))
     mapped = map_event(source, name, etype)
-    role_arn = _str(issuer.get("arn")) if _str(issuer.get("type")) == "Role" else None
+    role_arn = _str(issuer("arn")) if _str(issuer("type")) == "Role" else None
     session = None
     if itype == "AssumedRole" and arn and "/" in arn:
         session = arn.rsplit("/", 1)[1]
-    ro = r.get("readonly")
+    ro = r("readOnly")
     return Event(
         event_time=when,
-        event_id=_str(r.get("eventid")),
+        event_id=_str(r("eventID")),
         event_source=source,
         event_name=name,
         event_type=etype,
         region=region,
         account_id=account,
-        principal=arn or _principal_label(itype, pid, ident),
+        principal=arn or _principal_label(itype, pid, _str(ident("invokedBy"))),
         principal_arn=arn,
         identity_type=itype,
         principal_id=pid,
-        access_key_id=_str(ident.get("accesskeyid")),
+        access_key_id=_str(ident("accessKeyId")),
         role_arn=role_arn,
         session_name=session,
-        source_identity=_str(ctx.get("sourceidentity")) or _str(ident.get("sourceidentity")),
-        error_code=_str(r.get("errorcode")),
-        error_message=_str(r.get("errormessage")),
+        source_identity=_str(ctx("sourceIdentity")) or _str(ident("sourceIdentity")),
+        error_code=_str(r("errorCode")),
+        error_message=_str(r("errorMessage")),
         read_only=ro if isinstance(ro, bool) else _bool(ro),
         kind=mapped.kind,
         iam_action=mapped.action,
-        resources=derive_resources(r, mapped.action, region, account),
+        resources=derive_resources(
+            r("resources"), r("requestParameters"), mapped.action, region, account
+        ),
     )
 
 
-def _principal_label(itype: str | None, pid: str | None, ident: Mapping[str, Any]) -> str:
-    who = pid or _str(ident.get("invokedby"))
+def _principal_label(itype: str | None, pid: str | None, invoked_by: str | None) -> str:
+    who = pid or invoked_by
     if itype and who:
         return f"{itype}:{who}"
     return itype or (f"unknown:{who}" if who else "unknown")
@@ -214,5 +245,5 @@ def event_key(file_digest: str, position: int, raw: bytes) -> str:
 
 
 def canonical(record: object) -> bytes:
-    """The record's bytes as stored (sorted keys, compact)."""
-    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    """The record's bytes as stored (compact JSON, its own key order)."""
+    return orjson.dumps(record)

@@ -2,8 +2,7 @@
 one, else from its request parameters for IAM, S3, EC2, Lambda and KMS. Elsewhere none
 are derived, and the event's scope is checked at action level (callers say so).
 
-Pure: no I/O. Works on a record whose top-level keys are already lower-cased
-(`normalize.lower_keys`); nested request parameters are read case-insensitively.
+Pure: no I/O. Request parameters are read case-insensitively.
 """
 
 from __future__ import annotations
@@ -46,23 +45,21 @@ _IAM: Final[dict[str, str]] = {
 
 
 def derive_resources(
-    record: Mapping[str, Any], action: str | None, region: str | None, account: str | None
+    listed: Any, params: Any, action: str | None, region: str | None, account: str | None
 ) -> tuple[str, ...]:
-    """The ARNs the event names, sorted, without duplicates (empty: action level only)."""
+    """The ARNs the event names (`listed`: its `resources`; `params`: its request
+    parameters), sorted, without duplicates (empty: action level only)."""
     found: set[str] = set()
-    listed = record.get("resources")
     if isinstance(listed, list):
         for item in listed:
             if isinstance(item, Mapping):
                 arn = _get(item, "arn")
                 if isinstance(arn, str) and arn.startswith("arn:"):
                     found.add(arn)
-    if not found and action:
-        params = record.get("requestparameters")
-        if isinstance(params, Mapping):
-            derive = _DERIVERS.get(action.split(":", 1)[0])
-            if derive is not None:
-                found.update(derive(params, region or "", account or ""))
+    if not found and action and isinstance(params, Mapping):
+        derive = _DERIVERS.get(action.split(":", 1)[0])
+        if derive is not None:
+            found.update(derive(params, region or "", account or ""))
     return tuple(sorted(found))
 
 
@@ -75,14 +72,14 @@ def _get(m: Mapping[str, Any], key: str) -> Any:
 
 def _walk(value: Any, depth: int = 0) -> Iterator[tuple[str, Any]]:
     """Every (lower-cased key, value) pair in nested parameters (bounded depth)."""
-    if depth > 6:
+    if depth > 4:
         return
     if isinstance(value, Mapping):
         for k, v in value.items():
             yield str(k).lower(), v
             yield from _walk(v, depth + 1)
     elif isinstance(value, list):
-        for v in value[:1000]:
+        for v in value[:200]:
             yield from _walk(v, depth + 1)
 
 
