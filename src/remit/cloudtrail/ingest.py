@@ -30,7 +30,7 @@ from remit.cloudtrail.reader import (
 from remit.cloudtrail.s3source import read_s3, s3_sources
 from remit.cloudtrail.store import StoredFile, TrailStore
 
-BATCH_EVENTS = 200_000
+BATCH_EVENTS = 50_000
 """Events buffered before a batch of whole files is written."""
 
 Progress = Callable[[int, int, int], None]

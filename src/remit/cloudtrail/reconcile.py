@@ -139,14 +139,17 @@ def classify(
     names = [c[0] for c in cur.description or ()]
     counts = dict.fromkeys(COUNT_NAMES, 0)
     findings: list[dict[str, Any]] = []
-    rows = [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+    calls: list[Seen] = []
     total = 0
-    for row in rows:
-        total += 1
-        cls = str(row["class"])
-        counts[cls] += 1
-        if cls not in ("explained", "denied", "not_ai"):
-            findings.append(_finding(row, cls))
+    while chunk := cur.fetchmany(10_000):
+        rows = [dict(zip(names, values, strict=True)) for values in chunk]
+        total += len(rows)
+        for row in rows:
+            cls = str(row["class"])
+            counts[cls] += 1
+            if cls not in ("explained", "denied", "not_ai"):
+                findings.append(_finding(row, cls))
+        calls += seen(rows)
     digests = store.con.execute(
         "SELECT DISTINCT file_digest FROM events WHERE event_time >= $since "
         "AND event_time < $until ORDER BY 1",
@@ -155,7 +158,7 @@ def classify(
     h = hashlib.sha256()
     for (d,) in digests:
         h.update(str(d).encode() + b"\n")
-    return Outcome(counts, findings, h.hexdigest(), len(digests), total, seen(rows))
+    return Outcome(counts, findings, h.hexdigest(), len(digests), total, calls)
 
 
 def _finding(row: dict[str, Any], cls: str) -> dict[str, Any]:

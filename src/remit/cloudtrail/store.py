@@ -23,6 +23,8 @@ from remit.cloudtrail.normalize import Event
 from remit.errors import Unavailable
 
 DEFAULT_NAME: Final = "cloudtrail.duckdb"
+MEMORY_LIMIT: Final = "512MB"
+"""DuckDB's memory cap (it spills to disk beyond it), so ingest and reconcile stay small."""
 
 EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("event_key", "VARCHAR"),
@@ -91,6 +93,7 @@ class TrailStore:
         except (duckdb.Error, OSError) as exc:
             raise Unavailable(f"trail database {self.path}: {exc}") from None
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         if not read_only:
             for stmt in _DDL:
                 self.con.execute(stmt)
@@ -137,7 +140,7 @@ class TrailStore:
                     self.con.execute(
                         f"INSERT INTO events SELECT * FROM read_json(?, "
                         f"format='newline_delimited', columns={{{cols}}}, "
-                        "maximum_object_size=1073741824)",
+                        "maximum_object_size=67108864)",
                         [tmp],
                     )
                 self.con.executemany(
