@@ -62,7 +62,11 @@ def _serve(world: AwsWorld, folder: Path) -> Iterator[dict[str, Any]]:
     db = str(folder / "serve.db")
     env = _env(world)
     keys = {}
-    for name, role, agent in (("bot", "agent", "remediator"), ("audit", "auditor", None)):
+    for name, role, agent in (
+        ("bot", "agent", "remediator"),
+        ("audit", "auditor", None),
+        ("ops", "admin", None),
+    ):
         args = ["keys", "create", "--role", role, "--name", name, "--db", db]
         if agent:
             args += ["--agent", agent]
@@ -529,6 +533,26 @@ def test_the_service_account_audit_shows_granted_used_justified_and_a_proposal(
     account = by[SERVICE_ACCOUNT]
     assert "not in IAM" in account["iam_problem"] and account["granted"] == []
     assert account["used_unjustified"] == ["iam:PutRolePolicy"]
+    # Submitted to Remit as a governed decision, never applied: IAM is unchanged.
+    before = sorted(iam.list_role_policies(RoleName=name)["PolicyNames"])
+    proc = ok(remit("audit", "service-accounts", "--envelope", world.folder / "envelope.yaml",
+                    "--db", served["db"], "--trail-db", "t.duckdb", "--endpoint-url",
+                    world.moto.endpoint_url, "--format", "json", "--submit", served["url"],
+                    "--api-key", served["keys"]["ops"], "--on-behalf-of", "ciso@example.com",
+                    cwd=folder, env=served["env"]), 1)  # fmt: skip
+    (submitted,) = json.loads(proc.stdout)["submitted"]
+    assert submitted["principal"] == exec_role and submitted["tier"] == "approve"
+    assert sorted(iam.list_role_policies(RoleName=name)["PolicyNames"]) == before
+    store = open_store(served["db"], create=False)
+    try:
+        recorded = store.reads.decision(submitted["decision_id"])
+    finally:
+        store.close()
+    assert recorded is not None
+    assert recorded.record.action == "iam:PutRolePolicy"
+    assert recorded.record.resource_arns == [exec_role]
+    doc = json.loads(recorded.record.parameters["PolicyDocument"])
+    assert doc == diff["policy"]
 
 
 def test_trust_creep_new_calls_outside_steps_and_undeclared_flows(

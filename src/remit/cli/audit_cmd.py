@@ -44,8 +44,19 @@ def service_accounts(
     ),
     trail_db: str | None = TrailDbOption,
     db: str | None = DbOption,
+    submit: str | None = typer.Option(
+        None, "--submit", help="Remit URL: submit each proposal as a governed decision."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", help="Key for --submit. Also REMIT_API_KEY.", envvar="REMIT_API_KEY"
+    ),
+    on_behalf_of: str | None = typer.Option(
+        None, "--on-behalf-of", help="The person the proposal is submitted for (--submit)."
+    ),
 ) -> None:
     """Granted, used and justified actions of each AI service account, and a proposal."""
+    if submit and not (api_key and on_behalf_of):
+        fail("--submit needs --api-key (or REMIT_API_KEY) and --on-behalf-of")
     import boto3
 
     if format_ not in ("table", "json"):
@@ -85,6 +96,8 @@ def service_accounts(
         "envelope": loaded.digest,
         "service_accounts": [a.to_json() for a in result],
     }
+    if submit:
+        data["submitted"] = _submit(submit, str(api_key), str(on_behalf_of), result)
     if format_ == "json":
         print_json(data)
     else:
@@ -115,3 +128,26 @@ def _table(data: dict[str, Any]) -> None:
             f"remove {len(diff['remove'])}",
         )
         console.print(t)
+
+
+def _submit(url: str, key: str, who: str, result: list[Any]) -> list[dict[str, Any]]:
+    """Ask Remit to decide each proposal (never applied here): the decisions' answers."""
+    import httpx
+
+    from remit.cloudtrail.audit import proposal_request
+
+    out = []
+    for a in result:
+        body = proposal_request(a, who)
+        if body is None:
+            continue
+        try:
+            r = httpx.post(f"{url.rstrip('/')}/v1/decisions", json=body, timeout=30,
+                           headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        except httpx.HTTPError as exc:
+            fail(f"--submit {url}: {exc}", 3)
+        if r.status_code != 200:
+            fail(f"--submit: Remit answered {r.status_code}: {r.text[:300]}", 3)
+        d = r.json()
+        out.append({"principal": a.principal, "decision_id": d.get("id"), "tier": d.get("tier")})
+    return out

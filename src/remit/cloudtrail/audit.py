@@ -202,3 +202,35 @@ def proposal(a: AccountAudit) -> dict[str, Any]:
         "remove": sorted(set(a.granted) - set(keep)),
         "add": sorted(set(keep) - set(a.granted)),
     }
+
+
+def proposal_request(a: AccountAudit, on_behalf_of: str) -> dict[str, Any] | None:
+    """The decision request that would put the proposed policy on the audited role
+    (`iam:PutRolePolicy`, decided and rolled back like any change), or None when there is
+    nothing to remove or the principal is not a role in IAM."""
+    if a.iam_problem or ":role/" not in a.principal or not a.proposal.get("remove"):
+        return None
+    role = a.principal.rsplit("/", 1)[-1]
+    removed = len(a.proposal["remove"])
+    return {
+        "agent": a.agent,
+        "origin": "human",
+        "on_behalf_of": on_behalf_of,
+        "action": "iam:PutRolePolicy",
+        "resources": [{"arn": a.principal}],
+        "parameters": {
+            "RoleName": role,
+            "PolicyName": a.proposal["policy_name"],
+            "PolicyDocument": json.dumps(a.proposal["policy"], sort_keys=True),
+        },
+        "reasoning": {
+            "summary": f"Least privilege for {a.principal}: keep the {len(a.proposal['keep'])} "
+            f"used and justified action(s), drop {removed} granted but unused or unjustified",
+            "signals": [
+                {"name": "granted", "value": len(a.granted), "source": "iam"},
+                {"name": "used_unjustified", "value": len(a.used_unjustified),
+                 "source": "cloudtrail"},
+                {"name": "granted_unused", "value": len(a.granted_unused), "source": "cloudtrail"},
+            ],
+        },
+    }  # fmt: skip
