@@ -116,6 +116,7 @@ def build_files(folder: Path, n: int, ids: list[str], seed: int = 7) -> None:
                 r["requestParameters"] = {"roleName": f"target-{k % 500}",
                                           "policyArn": f"arn:aws:iam::{ACCOUNT}:policy/p"}  # fmt: skip
                 r.pop("errorCode", None)
+                r.pop("resources", None)
         records.append(r)
         if len(records) == 1000 or i == n - 1:
             doc = json.dumps({"Records": records}).encode()
