@@ -61,3 +61,51 @@ def test_round_trip_through_entry_bytes_and_index() -> None:
 def test_invalid_runs_cannot_be_made(changes: dict[str, Any], says: str) -> None:
     with pytest.raises(EntryFormatError, match=says):
         record(**changes)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_typed_reads_reconciliation_uses(tmp_path: Any, backend: str) -> None:
+    """decisions_and_grants (with and without a grant), revocation_times and
+    reconciliations, over a real SQLite store and a real PostgreSQL one."""
+    if backend == "postgres":
+        from tests.support.postgres import fresh_database
+
+        with fresh_database("remit_ct") as url:
+            _reads_check(url)
+    else:
+        _reads_check(str(tmp_path / "l.db"))
+
+
+def _reads_check(db: str) -> None:
+    from remit.domain.clock import ts_text
+    from remit.ledger.kinds import DecisionRecord, GrantRecord, GrantTerms, RevocationRecord
+    from remit.ledger.open import open_store
+
+    store = open_store(db)
+    role = "arn:aws:iam::1:role/exec"
+    entries = []
+    for n in (1, 2):
+        decision = {"id": f"d{n}", "agent": "a", "action": "iam:GetRole", "tier": "autonomous",
+                    "rules": ["R1"], "decided_at": ts_text(AT)}  # fmt: skip
+        request = {"resources": [{"arn": f"arn:aws:iam::1:role/t{n}"}]}
+        terms = GrantTerms(role, 900, 300)
+        entries.append(make_entry(DecisionRecord(decision, request, None, terms), AT, "x"))
+    grant = GrantRecord("d1", "a", role, "remit-d1", "d1", {}, 900, AT, {}, (), "", "sts", {},
+                        AT, "arn:aws:sts::1:assumed-role/exec/remit-d1", "ASIA1")  # fmt: skip
+    entries.append(make_entry(grant, AT, "x"))
+    entries.append(make_entry(RevocationRecord("d1", "step ended", True, None, role, 1),
+                              AT.replace(minute=5), "x"))  # fmt: skip
+    entries.append(make_entry(record(), AT.replace(minute=6), "cli"))
+    store.append(entries)
+    try:
+        pairs = store.reads.decisions_and_grants()
+        assert [(d.record.id, d.index) for d, _ in pairs] == [("d1", 0), ("d2", 1)]
+        assert pairs[0][1] is not None and pairs[0][1].record.access_key_id == "ASIA1"
+        assert pairs[0][1].index == 2 and pairs[1][1] is None
+        assert store.reads.revocation_times() == {"d1": AT.replace(minute=5)}
+        (run,) = store.reads.reconciliations(5)
+        assert run.index == 4 and run.record == record()
+    finally:
+        store.close()
