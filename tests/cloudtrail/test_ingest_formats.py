@@ -205,3 +205,36 @@ def test_s3_prefixes_are_ingested_through_boto3(moto: MotoServer, tmp_path: Path
     proc = ok(remit(*missing, cwd=tmp_path, env=env), 2)
     assert "no-such-bucket" in proc.stderr and "NoSuchBucket" in proc.stderr
     assert rows(tmp_path, "SELECT count(*) FROM events") == [(3,)]
+
+
+def test_a_progress_bar_on_a_terminal_and_clean_json_on_stdout(tmp_path: Path) -> None:
+    """With stderr a terminal the bar is drawn there; stdout (JSON) stays parseable."""
+    import pty
+    import subprocess
+
+    from tests.cli.clikit import REMIT, cli_env
+
+    for n in range(30):
+        (tmp_path / f"f{n}.json").write_text(json.dumps({"Records": [ev(n)]}))
+    leader, follower = pty.openpty()
+    env = {**cli_env(), "TERM": "xterm", "COLUMNS": "120"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.run(
+        [str(REMIT), "cloudtrail", "ingest", str(tmp_path), "--format", "json",
+         "--trail-db", str(tmp_path / "t.duckdb")],
+        stdout=subprocess.PIPE, stderr=follower, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["new_events"] == 30
+    assert b"ingesting" in drawn and b"files" in drawn

@@ -108,7 +108,7 @@ def _run(paths: list[str], store: TrailStore, s3: Any, limit: int) -> IngestRepo
         console=err_console,
         transient=True,
     ) as bar:
-        task = bar.add_task("ingest", total=None, events=0)
+        task = bar.add_task("ingest", total=0, events=0)
 
         def tick(done: int, total: int, events: int) -> None:
             bar.update(task, completed=done, total=total, events=events)
