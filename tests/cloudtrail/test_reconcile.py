@@ -169,7 +169,11 @@ def test_the_service_shows_findings_and_service_accounts_to_auditors(
     assert remediator["agent"] == "remediator"
     assert remediator["service_account"] == SERVICE_ACCOUNT
     assert remediator["execution_role"] == layered["exec_role"]
-    assert remediator["justified_actions"] == {"iam:DetachRolePolicy": 2}
+    # d1 and d2 here (other modules sharing the served world may have granted more)
+    assert list(remediator["justified_actions"]) == ["iam:DetachRolePolicy"]
+    assert remediator["justified_actions"]["iam:DetachRolePolicy"] >= 2
+    assert remediator["last_signed_off"] is not None
+    assert remediator["scope_justification"] is None  # the example envelope states none
     assert remediator["findings"] == {
         "after_revocation": 1, "out_of_scope": 2, "unauthorized_escalation": 1,
         "unexplained": 1}  # fmt: skip

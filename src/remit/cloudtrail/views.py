@@ -58,7 +58,9 @@ def findings_view(
     return out
 
 
-def service_accounts_view(envelope: Envelope, reads: LedgerReads) -> dict[str, Any]:
+def service_accounts_view(
+    envelope: Envelope, reads: LedgerReads, last_signed_off: datetime | None = None
+) -> dict[str, Any]:
     """Per agent of the envelope: its service account and execution role, the actions
     its granted decisions justified (with counts), and the latest run's findings whose
     principal is one of its principals or their assumed-role sessions, by class."""
@@ -86,6 +88,8 @@ def service_accounts_view(envelope: Envelope, reads: LedgerReads) -> dict[str, A
                 "service_account": agent.service_account,
                 "execution_role": agent.execution_role,
                 "workflows": list(agent.workflows),
+                "scope_justification": agent.scope_justification,
+                "last_signed_off": ts_text(last_signed_off) if last_signed_off else None,
                 "justified_actions": dict(sorted(justified[name].items())),
                 "findings": dict(sorted(by_agent[name].items())),
             }

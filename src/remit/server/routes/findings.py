@@ -49,4 +49,6 @@ def service_accounts(
 ) -> dict[str, Any]:
     """Per AI agent of the envelope: its principals, what decisions justified, and the
     latest reconciliation's findings against it."""
-    return service_accounts_view(rt.envelope_view().loaded.envelope, rt.store.reads)
+    view = rt.envelope_view()
+    signed = view.trust.last_review if view.trust.valid else None
+    return service_accounts_view(view.loaded.envelope, rt.store.reads, signed)
