@@ -5,6 +5,7 @@ submission to Remit as a governed decision that changes nothing in IAM."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from tests.cloudtrail.ctkit import ok, remit
@@ -52,10 +53,12 @@ def test_the_service_account_audit_shows_granted_used_justified_and_a_proposal(
         pol = iam.get_policy(PolicyArn=att["PolicyArn"])["Policy"]
         docs.append(iam.get_policy_version(PolicyArn=att["PolicyArn"],
                     VersionId=pol["DefaultVersionId"])["PolicyVersion"]["Document"])  # fmt: skip
+    since = (layered["t0"] + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     proc = ok(remit("audit", "service-accounts", "--envelope", world.folder / "envelope.yaml",
                     "--trusted-keys", world.folder / "ciso.pub", "--db", served["db"],
                     "--trail-db", "t.duckdb", "--endpoint-url", world.moto.endpoint_url,
-                    "--format", "json", cwd=folder, env=served["env"]), 1)  # fmt: skip
+                    "--format", "json", "--since", since, cwd=folder,
+                    env=served["env"]), 1)  # fmt: skip
     out = json.loads(proc.stdout)
     by = {a["principal"]: a for a in out["service_accounts"]}
     role = by[exec_role]
@@ -69,6 +72,9 @@ def test_the_service_account_audit_shows_granted_used_justified_and_a_proposal(
     assert set(role["granted_unused"]) == set(role["granted"]) - {
         "iam:DetachRolePolicy", "iam:DeleteRolePolicy"}  # fmt: skip
     assert role["last_signed_off"] is not None
+    # What the trail shows for the first time from --since on (events 4 and 5 are later;
+    # events 1-3 used iam:DetachRolePolicy and iam:DeleteRolePolicy before it).
+    assert role["new_since"] == {"services": ["s3"], "actions": ["s3:ListAllMyBuckets"]}
     diff = role["proposal"]
     assert diff["keep"] == ["iam:DetachRolePolicy"] and diff["add"] == []
     assert set(diff["remove"]) == set(role["granted"]) - {"iam:DetachRolePolicy"}
@@ -77,6 +83,7 @@ def test_the_service_account_audit_shows_granted_used_justified_and_a_proposal(
     account = by[SERVICE_ACCOUNT]
     assert "not in IAM" in account["iam_problem"] and account["granted"] == []
     assert account["used_unjustified"] == ["iam:PutRolePolicy"]
+    assert account["new_since"] == {"services": ["iam"], "actions": ["iam:PutRolePolicy"]}
     # Submitted to Remit as a governed decision, never applied: IAM is unchanged.
     before = sorted(iam.list_role_policies(RoleName=name)["PolicyNames"])
     proc = ok(remit("audit", "service-accounts", "--envelope", world.folder / "envelope.yaml",

@@ -38,6 +38,9 @@ def service_accounts(
     ),
     unused_days: int = typer.Option(90, "--unused-days", min=1, help="Unused for N days."),
     now: str | None = typer.Option(None, "--now", help="Audit time (default now)."),
+    since: str | None = typer.Option(
+        None, "--since", help="Report services and actions first used from this time on."
+    ),
     format_: str = FormatOption,
     endpoint_url: str | None = typer.Option(
         None, "--endpoint-url", help="IAM endpoint (e.g. the local moto). Also AWS_ENDPOINT_URL."
@@ -62,6 +65,7 @@ def service_accounts(
     if format_ not in ("table", "json"):
         fail(f"--format must be table or json, not {format_!r}")
     at = parse_time(now)
+    start = parse_time(since, "--since") if since else None
     try:
         loaded = load_envelope(envelope)
     except EnvelopeError as exc:
@@ -81,7 +85,9 @@ def service_accounts(
     try:
         store = TrailStore(path, read_only=True) if path.exists() else None
         try:
-            result = audit(loaded.envelope, iam, ledger.reads, store, at, unused_days, signed)
+            result = audit(
+                loaded.envelope, iam, ledger.reads, store, at, unused_days, signed, since=start
+            )
         finally:
             if store is not None:
                 store.close()
@@ -121,6 +127,11 @@ def _table(data: dict[str, Any]) -> None:
         )
         t.add_row("last signed off", a["last_signed_off"] or "— (no verified sign-off)")
         t.add_row("scope justification", a["scope_justification"] or "—")
+        if a["new_since"] is not None:
+            t.add_row(
+                f"new since {a['since']}",
+                ", ".join(a["new_since"]["actions"]) or "—",
+            )
         diff = a["proposal"]
         t.add_row(
             "proposed policy",

@@ -54,6 +54,19 @@ class AccountAudit:
     now: datetime
     proposal: dict[str, Any] = field(default_factory=dict)
     iam_problem: str | None = None
+    first_used: dict[str, datetime] = field(default_factory=dict)
+    since: datetime | None = None
+
+    def new_since(self) -> dict[str, list[str]] | None:
+        """Services and actions first used (in the trail) at or after `since`."""
+        if self.since is None:
+            return None
+        since = self.since
+        old = {a for a, t in self.first_used.items() if t < since}
+        new = sorted(a for a, t in self.first_used.items() if t >= since)
+        old_services = {a.split(":", 1)[0] for a in old}
+        services = sorted({a.split(":", 1)[0] for a in new} - old_services)
+        return {"services": services, "actions": new}
 
     @property
     def used_unjustified(self) -> list[str]:
@@ -79,6 +92,8 @@ class AccountAudit:
             "scope_justification": self.scope_justification,
             "proposal": self.proposal,
             "iam_problem": self.iam_problem,
+            "since": ts_text(self.since) if self.since else None,
+            "new_since": self.new_since(),
         }
 
 
@@ -120,18 +135,21 @@ def iam_policies(iam: Any, arn: str) -> list[tuple[str, Mapping[str, Any]]]:
     return out
 
 
-def trail_use(store: TrailStore | None, p: AiPrincipal) -> dict[str, datetime]:
-    """Action → last successful use by the principal or its sessions, from the trail."""
+def trail_use(
+    store: TrailStore | None, p: AiPrincipal
+) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """Action → (last, first) successful use by the principal or its sessions, from the
+    trail."""
     if store is None:
-        return {}
+        return {}, {}
     prefix = p.row()[2] or "\x00"
     rows = store.con.execute(
-        "SELECT iam_action, max(event_time) FROM events WHERE iam_action IS NOT NULL "
-        "AND error_code IS NULL AND (principal_arn = ? OR role_arn = ? "
-        "OR starts_with(principal_arn, ?)) GROUP BY 1",
+        "SELECT iam_action, max(event_time), min(event_time) FROM events "
+        "WHERE iam_action IS NOT NULL AND error_code IS NULL AND (principal_arn = ? "
+        "OR role_arn = ? OR starts_with(principal_arn, ?)) GROUP BY 1",
         [p.arn, p.arn, prefix],
     ).fetchall()
-    return {str(a): t for a, t in rows}
+    return {str(a): t for a, t, _ in rows}, {str(a): f for a, _, f in rows}
 
 
 def audit(
@@ -143,8 +161,10 @@ def audit(
     unused_days: int,
     last_signed_off: datetime | None,
     catalog: ActionCatalog | None = None,
+    since: datetime | None = None,
 ) -> list[AccountAudit]:
-    """The audit of every AI principal of the envelope."""
+    """The audit of every AI principal of the envelope (with `since`: what its calls
+    used for the first time from then on)."""
     cat = catalog or default_catalog()
     justified: dict[str, set[str]] = {name: set() for name in envelope.agents}
     granted_use: dict[str, dict[str, datetime]] = {}  # role → action → last grant
@@ -167,7 +187,7 @@ def audit(
             if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
                 raise
             policies, problem = [], f"{p.arn} is not in IAM: nothing is granted to it"
-        used = trail_use(store, p)
+        used, first = trail_use(store, p)
         for action, at in granted_use.get(p.arn, {}).items():
             used[action] = max(used.get(action, at), at)
         a = AccountAudit(
@@ -182,6 +202,8 @@ def audit(
             unused_days=unused_days,
             now=now,
             iam_problem=problem,
+            first_used=first,
+            since=since,
         )
         a.proposal = proposal(a)
         out.append(a)
