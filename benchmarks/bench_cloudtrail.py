@@ -187,6 +187,7 @@ def main() -> None:
         outcome = classify(store, rows, [AiPrincipal(ROLE, "bench")], None, None)
     t_classify = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     total = t_ingest + t_export + t_classify
     result = {
         "events": args.events, "decisions": args.decisions, "files_bytes": size,
@@ -194,7 +195,7 @@ def main() -> None:
         "ingest_s": t_ingest, "ingested": report.new_events,
         "ledger_export_s": t_export, "classify_s": t_classify, "total_s": total,
         "events_per_s": args.events / total, "ratio_to_duckdb_scan": t_duck / total,
-        "max_rss_mib": rss, "summary": outcome.counts,
+        "max_rss_mib": rss, "max_worker_rss_mib": worker_rss, "summary": outcome.counts,
     }  # fmt: skip
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)

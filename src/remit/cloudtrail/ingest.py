@@ -5,14 +5,19 @@ and nothing is stored). Each file is then read whole: a file that cannot be read
 rejected with its reason and none of it is stored; a record that is not a usable event is
 rejected with its file and record number and the rest of its file is stored. A file
 whose content is already stored (whatever its name) is not stored again. Files are
-written in batches, each batch one transaction of whole files.
+written in batches, each batch one transaction of whole files. Many local files are read
+and prepared (parsed, normalised, serialised as rows) in worker processes, in order.
 
 It does not print (the CLI does) and does not map or reconcile events itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,10 +33,13 @@ from remit.cloudtrail.reader import (
     read_local,
 )
 from remit.cloudtrail.s3source import read_s3, s3_sources
-from remit.cloudtrail.store import StoredFile, TrailStore
+from remit.cloudtrail.store import StoredFile, TrailStore, row
 
 BATCH_EVENTS = 50_000
 """Events buffered before a batch of whole files is written."""
+PARALLEL_MIN_FILES = 32
+"""From this many local files on, files are read and prepared in worker processes."""
+MAX_WORKERS = 4
 
 Progress = Callable[[int, int, int], None]
 """Called after each file: (files done, files in all, events read so far)."""
@@ -97,6 +105,63 @@ def resolve(targets: Sequence[str], s3_client: Callable[[], Any]) -> tuple[list[
     return sources, skipped
 
 
+def prepare(trail: TrailFile) -> tuple[StoredFile, list[Rejected]]:
+    """A file's events as rows to store, and its rejected records. Pure."""
+    rows = bytearray()
+    rejected = [Rejected(trail.path, bad.number, bad.reason) for bad in trail.bad]
+    count = 0
+    for number, record in trail.records:
+        try:
+            event = normalize(record)
+        except NotAnEvent as exc:
+            rejected.append(Rejected(trail.path, number, str(exc)))
+            continue
+        raw = canonical(record)
+        rows += row(event_key(trail.digest, number, raw), trail.digest, number, event, raw)
+        count += 1
+    return StoredFile(trail.digest, trail.path, bytes(rows), count, len(rejected)), rejected
+
+
+Prepared = tuple[StoredFile, list[Rejected]] | Rejected
+
+
+def read_and_prepare(source: Source, limit: int) -> Prepared:
+    """Read and prepare one local file (in a worker process when there are many)."""
+    try:
+        return prepare(read_local(source, limit))
+    except UnreadableFile as exc:
+        return Rejected(source.path, None, str(exc))
+
+
+def _prepared(
+    sources: Sequence[Source], s3_client: Callable[[], Any], limit: int
+) -> Iterator[Prepared]:
+    """Each source read and prepared, in order: local files on every core when there are
+    many (a bounded number in flight), S3 objects and few files here."""
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    local = all(s.local is not None for s in sources)
+    if not local or workers < 2 or len(sources) < PARALLEL_MIN_FILES:
+        for source in sources:
+            if source.local is not None:
+                yield read_and_prepare(source, limit)
+                continue
+            try:
+                yield prepare(read_s3(s3_client(), source, limit))
+            except UnreadableFile as exc:
+                yield Rejected(source.path, None, str(exc))
+        return
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+        pending: deque[Future[Prepared]] = deque()
+        todo = iter(sources)
+        for source in todo:
+            pending.append(pool.submit(read_and_prepare, source, limit))
+            if len(pending) >= workers * 4:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def ingest(
     targets: Sequence[str],
     store: TrailStore,
@@ -110,29 +175,24 @@ def ingest(
     report = IngestReport(skipped_files=skipped)
     batch: list[StoredFile] = []
     buffered = 0
-    seen: set[str] = set()
-    for done, source in enumerate(sources, start=1):
-        try:
-            trail = (
-                read_local(source, limit)
-                if source.local is not None
-                else read_s3(s3_client(), source, limit)
-            )
-        except UnreadableFile as exc:
-            report.rejected_files.append(Rejected(source.path, None, str(exc)))
+    seen: dict[str, int] = {}
+    for done, result in enumerate(_prepared(sources, s3_client, limit), start=1):
+        if isinstance(result, Rejected):
+            report.rejected_files.append(result)
             _tick(progress, done, len(sources), report)
             continue
+        stored, rejected = result
         report.files += 1
-        if trail.digest in seen or store.known_digests([trail.digest]):
-            report.duplicate_files.append(source.path)
-            report.events += store.file_events(trail.digest) or _count_pending(batch, trail)
+        if stored.digest in seen or store.known_digests([stored.digest]):
+            report.duplicate_files.append(stored.path)
+            report.events += seen.get(stored.digest) or store.file_events(stored.digest)
             _tick(progress, done, len(sources), report)
             continue
-        stored = _events(trail, report)
-        seen.add(trail.digest)
-        report.events += len(stored.events)
+        report.rejected_records += rejected
+        seen[stored.digest] = stored.count
+        report.events += stored.count
         batch.append(stored)
-        buffered += len(stored.events)
+        buffered += stored.count
         if buffered >= BATCH_EVENTS:
             report.new_events += store.add(batch, at)
             batch, buffered = [], 0
@@ -141,26 +201,6 @@ def ingest(
     return report
 
 
-def _count_pending(batch: list[StoredFile], trail: TrailFile) -> int:
-    return next((len(f.events) for f in batch if f.digest == trail.digest), 0)
-
-
 def _tick(progress: Progress | None, done: int, total: int, report: IngestReport) -> None:
     if progress is not None:
         progress(done, total, report.events)
-
-
-def _events(trail: TrailFile, report: IngestReport) -> StoredFile:
-    rows = []
-    for bad in trail.bad:
-        report.rejected_records.append(Rejected(trail.path, bad.number, bad.reason))
-    for number, record in trail.records:
-        try:
-            event = normalize(record)
-        except NotAnEvent as exc:
-            report.rejected_records.append(Rejected(trail.path, number, str(exc)))
-            continue
-        raw = canonical(record)
-        rows.append((event_key(trail.digest, number, raw), number, event, raw))
-    return StoredFile(trail.digest, trail.path, rows, len(trail.bad) + len(trail.records)
-                      - len(rows))  # fmt: skip

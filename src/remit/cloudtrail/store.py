@@ -72,12 +72,14 @@ def default_path(ledger_db: str | None) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class StoredFile:
-    """A file to store: its content digest, path, events (with their keys and raw bytes)
-    and the number of its records that were rejected."""
+    """A file to store: its content digest, path, its events as `events` table rows
+    (NDJSON, one line each, made by `row`), how many, and how many of its records were
+    rejected."""
 
     digest: str
     path: str
-    events: Sequence[tuple[str, int, Event, bytes]]
+    rows: bytes
+    count: int
     rejected_records: int
 
 
@@ -130,9 +132,8 @@ class TrailStore:
         try:
             with os.fdopen(fd, "wb") as fh:
                 for f in files:
-                    for key, position, e, raw in f.events:
-                        fh.write(_row(key, f.digest, position, e, raw))
-                        added += 1
+                    fh.write(f.rows)
+                    added += f.count
             self.con.execute("BEGIN TRANSACTION")
             try:
                 if added:
@@ -145,7 +146,7 @@ class TrailStore:
                     )
                 self.con.executemany(
                     "INSERT INTO files VALUES (?, ?, ?, ?, ?)",
-                    [[f.digest, f.path, len(f.events), f.rejected_records, at] for f in files],
+                    [[f.digest, f.path, f.count, f.rejected_records, at] for f in files],
                 )
                 self.con.execute("COMMIT")
             except BaseException:
@@ -182,7 +183,8 @@ class TrailStore:
         return int(row[0]) if row else 0
 
 
-def _row(key: str, digest: str, position: int, e: Event, raw: bytes) -> bytes:
+def row(key: str, digest: str, position: int, e: Event, raw: bytes) -> bytes:
+    """One `events` row as an NDJSON line."""
     return (
         orjson.dumps(
             {
