@@ -12,6 +12,9 @@ def test_demo_runs_and_its_ledger_verifies(tmp_path: Path) -> None:
     for word in ("AUTONOMOUS", "NOTIFY", "APPROVE", "DENY", "Ledger verified", "/ui/",
                  "demo-approver key rk_", "Evidence pack verified offline"):  # fmt: skip
         assert word in proc.stdout, word
+    # It ends by reconciling its own trail: the AI role's call outside Remit is flagged.
+    assert "CloudTrail reconciliation" in proc.stdout
+    assert "unexplained: " in proc.stdout and "/outside-remit iam:ListRoles" in proc.stdout
     work = tmp_path / "scratch"
     assert (work / "log.pub").is_file() and (work / "remit.db").is_file()
     assert not (tmp_path / ".remit").exists()  # only the folder it was given

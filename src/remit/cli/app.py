@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 
 from remit.cli import (
+    audit_cmd,
+    cloudtrail_cmd,
     decide_cmd,
     envelope_cmd,
     evidence_cmd,
@@ -15,6 +17,7 @@ from remit.cli import (
     keygen_cmd,
     ledger_cmd,
     report_cmd,
+    reconcile_cmd,
     rollback_cmd,
     serve_cmd,
 )
@@ -36,6 +39,9 @@ app.command("rollback")(rollback_cmd.rollback)
 app.command("report")(report_cmd.report)
 app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(serve_cmd.keys_app, name="keys")
+app.add_typer(cloudtrail_cmd.app, name="cloudtrail")
+app.command("reconcile")(reconcile_cmd.reconcile)
+app.add_typer(audit_cmd.app, name="audit")
 
 event_app = typer.Typer(
     help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True
@@ -75,10 +81,12 @@ _DEMO_FILES = frozenset(
 
 def _is_demo_folder(folder: Path) -> bool:
     """Empty, or only what an earlier demo run left (never, say, a real .remit ledger)."""
+    from remit.demo.trail import FILES as TRAIL_FILES
+
     if not folder.is_dir():
         return False
     names = {p.name for p in folder.iterdir()}
-    return not names or (names <= _DEMO_FILES and {"ciso.key", "log.key"} <= names)
+    return not names or (names <= _DEMO_FILES | TRAIL_FILES and {"ciso.key", "log.key"} <= names)
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ from rich.table import Table
 
 import remit
 from remit.aws import MotoServer
+from remit.cloudtrail import moto_trail
+from remit.demo import trail
 from remit.demo.cloud import DemoCloud, demo_envelope
 from remit.demo.cloud import build as build_cloud
 from remit.demo.scenario import ACCOUNT, AFTER_ACQUISITION, AFTER_RESIGN, Step, steps
@@ -98,8 +100,10 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
     write_key_pair(workdir / "log", log_key)
     db = workdir / "remit.db"
     keys = _keys(db, now)
-    with MotoServer(env={"MOTO_ACCOUNT_ID": ACCOUNT}, log_path=workdir / "moto.log") as moto:
+    moto_env = {"MOTO_ACCOUNT_ID": ACCOUNT, **trail.recording_env(workdir)}
+    with MotoServer(env=moto_env, log_path=workdir / "moto.log") as moto:
         cloud = build_cloud(moto)
+        moto_trail.start(moto.endpoint_url)  # the local stand-in for CloudTrail
         envelope = workdir / "envelope.yaml"
         envelope.write_text(demo_envelope(EXAMPLE.read_text(), cloud.execution_role))
         _sign(envelope, ciso, now - timedelta(days=3))
@@ -139,6 +143,8 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
                 soft_wrap=True,
             )
             ok, cp = _run_agent(console, url, keys, envelope, ciso, cloud)
+        trail.call_outside_remit(cloud)
+        ok = trail.reconcile_demo(console, cloud, workdir, envelope) and ok
     store = SqliteStore(db)
     report = verify_store(store, log_key.verifier())
     store.close()

@@ -98,6 +98,8 @@ class Agent(_Strict):
     workflows: tuple[Id, ...] = ()
     execution_role: str | None = None
     description: str | None = None
+    scope_justification: str | None = None
+    """Why the service account holds what it holds, in words (shown by the audit)."""
 
     @field_validator("service_account", "execution_role")
     @classmethod

@@ -31,6 +31,7 @@ from remit.ledger.kinds import (
     GrantRecord,
     OutcomeRecord,
     PreviewRecord,
+    ReconciliationRecord,
     Record,
     RevocationRecord,
 )
@@ -470,3 +471,38 @@ class LedgerReads:
             "SELECT ts FROM window_actions WHERE agent = ? AND rule_id = ? AND ts >= ? ORDER BY ts"
         )
         return [parse_ts(str(r[0])) for r in self._rows(query, (agent, rule_id, ts_text(since)))]
+
+    # -- CloudTrail reconciliation --------------------------------------------------------
+    def decisions_and_grants(
+        self,
+    ) -> list[tuple[Recorded[DecisionRecord], Recorded[GrantRecord] | None]]:
+        """Every decision with the grant issued for it (None if none), oldest first: what a
+        reconciliation joins cloud events to. One query: entries are read with their index
+        rows, not one by one."""
+        rows = self._rows(
+            "SELECT d.idx, de.kind, de.ts, de.body, g.idx, ge.kind, ge.ts, ge.body "
+            "FROM decisions d JOIN entries de ON de.idx = d.idx "
+            "LEFT JOIN grants g ON g.decision_id = d.id "
+            "LEFT JOIN entries ge ON ge.idx = g.idx ORDER BY d.idx"
+        )
+        out: list[tuple[Recorded[DecisionRecord], Recorded[GrantRecord] | None]] = []
+        try:
+            for di, dk, dt, db, gi, gk, gt, gb in rows:
+                decision = StoredEntry(int(di), dk, dt, bytes(db)).read_as(DecisionRecord)
+                grant = None
+                if gi is not None:
+                    grant = StoredEntry(int(gi), gk, gt, bytes(gb)).read_as(GrantRecord)
+                out.append((decision, grant))
+        except EntryFormatError as exc:
+            raise LedgerUnavailable(f"damaged ledger: {exc}") from exc
+        return out
+
+    def revocation_times(self) -> dict[str, datetime]:
+        """Decision id → when its credentials were first revoked on the ledger."""
+        rows = self._rows("SELECT decision_id, MIN(ts) FROM revocations GROUP BY decision_id")
+        return {str(d): parse_ts(str(t)) for d, t in rows}
+
+    def reconciliations(self, limit: int = 1) -> list[Recorded[ReconciliationRecord]]:
+        """The newest `limit` reconciliation runs, newest first."""
+        rows = self._rows("SELECT idx FROM reconciliations ORDER BY idx DESC LIMIT ?", (limit,))
+        return [self._recorded(int(r[0]), ReconciliationRecord) for r in rows]

@@ -29,6 +29,7 @@ INDEX_TABLES: dict[str, tuple[str, ...]] = {
     "previews": ("decision_id", "idx"),
     "grant_claims": ("decision_id", "idx", "released", "ts"),
     "access": ("idx", "action", "subject", "ts"),
+    "reconciliations": ("id", "idx", "since", "until", "findings", "ts"),
 }
 """Derived index tables and their columns, in insert order."""
 
@@ -84,6 +85,9 @@ def ddl(blob: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS decisions_by_idx ON decisions (idx)",
         "CREATE INDEX IF NOT EXISTS approvals_by_idx ON approvals (idx)",
         "CREATE INDEX IF NOT EXISTS approval_actions_by_idx ON approval_actions (idx)",
+        """CREATE TABLE IF NOT EXISTS reconciliations (
+            id TEXT PRIMARY KEY, idx BIGINT NOT NULL, since TEXT, until TEXT,
+            findings BIGINT NOT NULL, ts TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS api_keys (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",

@@ -30,7 +30,7 @@ from remit.errors import (
     Unprocessable,
     Upstream,
 )
-from remit.server.routes import admin, approvals, decisions, grants, health, ledger
+from remit.server.routes import admin, approvals, decisions, findings, grants, health, ledger
 from remit.server.runtime import Runtime
 from remit.server.schemas import component_schemas
 from remit.server.views import readable_errors
@@ -168,6 +168,7 @@ def create_app(rt: Runtime) -> FastAPI:
         approvals.router,
         ledger.router,
         admin.router,
+        findings.router,
         health.router,
         dashboard_router,
         apidocs_router,

@@ -14,6 +14,7 @@ from typing import Any
 
 from remit.ledger.kinds.access import AccessRecord
 from remit.ledger.kinds.base import EntryFormatError, IndexRow, Json, Record, _field
+from remit.ledger.kinds.cloudtrail import ReconciliationRecord
 from remit.ledger.kinds.decision import (
     ApprovalResolution,
     ApprovalTerms,
@@ -57,6 +58,7 @@ __all__ = [
     "OrgEventRecord",
     "OutcomeRecord",
     "PreviewRecord",
+    "ReconciliationRecord",
     "Record",
     "RevocationRecord",
     "SignoffRecord",
@@ -84,6 +86,7 @@ PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Record]] = {
     "preview": PreviewRecord.from_data,
     "grant_claim": GrantClaimRecord.from_data,
     "access": AccessRecord.from_data,
+    "reconciliation": ReconciliationRecord.from_data,
 }
 """Entry kind → the parser of its `data`. Every kind the ledger holds is here."""
 

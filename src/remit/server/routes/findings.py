@@ -1,0 +1,54 @@
+"""CloudTrail reconciliation routes (auditor, admin): `GET /v1/findings` (the latest
+run's findings, filtered) and `GET /v1/service-accounts` (per AI agent: principals,
+justified actions, findings). The views are `remit.cloudtrail.views`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from remit.cloudtrail.views import findings_view, service_accounts_view
+from remit.errors import Unprocessable
+from remit.identity.model import Identity, Role
+from remit.ledger.kinds.cloudtrail import FINDING_CLASSES
+from remit.server.deps import require, runtime
+from remit.server.routes.decisions import ERRORS
+from remit.server.runtime import Runtime
+
+router = APIRouter(prefix="/v1", tags=["cloudtrail"])
+
+
+def _aware(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise Unprocessable(f"{name}: the time must carry a zone (e.g. 2026-11-21T10:00:00Z)")
+    return value
+
+
+@router.get("/findings", responses=ERRORS)
+def findings(
+    class_: str | None = Query(None, alias="class", description="One finding class."),
+    principal: str | None = Query(None, description="The principal, exactly."),
+    since: datetime | None = Query(None, description="Events at or after this time."),
+    until: datetime | None = Query(None, description="Events before this time."),
+    who: Identity = Depends(require(Role.AUDITOR)),
+    rt: Runtime = Depends(runtime),
+) -> dict[str, Any]:
+    """The findings of the latest reconciliation run recorded on the ledger."""
+    if class_ is not None and class_ not in FINDING_CLASSES:
+        raise Unprocessable(f"class must be one of {', '.join(FINDING_CLASSES)}; got {class_!r}")
+    return findings_view(
+        rt.store.reads, class_, principal, _aware("since", since), _aware("until", until)
+    )
+
+
+@router.get("/service-accounts", responses=ERRORS)
+def service_accounts(
+    who: Identity = Depends(require(Role.AUDITOR)), rt: Runtime = Depends(runtime)
+) -> dict[str, Any]:
+    """Per AI agent of the envelope: its principals, what decisions justified, and the
+    latest reconciliation's findings against it."""
+    view = rt.envelope_view()
+    signed = view.trust.last_review if view.trust.valid else None
+    return service_accounts_view(view.loaded.envelope, rt.store.reads, signed)
