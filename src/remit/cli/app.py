@@ -15,6 +15,7 @@ from remit.cli import (
     ledger_cmd,
     rollback_cmd,
     serve_cmd,
+    whatif_cmd,
 )
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.command("keygen")(keygen_cmd.keygen)
 app.command("decide")(decide_cmd.decide)
 app.command("inventory")(inventory_cmd.inventory)
 app.add_typer(envelope_cmd.app, name="envelope")
+envelope_cmd.app.command("whatif")(whatif_cmd.whatif)
 app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)
