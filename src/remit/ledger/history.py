@@ -62,3 +62,20 @@ def decision_count(store: LedgerStore, since: datetime | None, until: datetime |
         sql += " AND ts < ?"
         params.append(ts_text(until))
     return int(store.reads._rows(sql, params)[0][0])
+
+
+def period_decisions(
+    store: LedgerStore, since: datetime, until: datetime
+) -> Iterator[tuple[str, int, str, str]]:
+    """(id, index, tier, agent) of every decision recorded in [since, until), in index
+    order, from the decisions index (no entry is parsed: what sampling reads)."""
+    sql = "SELECT id, idx, tier, agent FROM decisions WHERE ts >= ? AND ts < ? ORDER BY idx"
+    try:
+        for did, idx, tier, agent in store._iter(
+            store._sql(sql), (ts_text(since), ts_text(until)), 50_000
+        ):
+            yield str(did), int(idx), str(tier), str(agent)
+    except Exception as exc:
+        if store._is_storage_error(exc):
+            raise LedgerUnavailable(f"ledger read failed at {store.location}: {exc}") from exc
+        raise

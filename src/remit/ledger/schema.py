@@ -28,6 +28,9 @@ INDEX_TABLES: dict[str, tuple[str, ...]] = {
     "revocations": ("decision_id", "idx", "reason", "applied", "ts"),
     "previews": ("decision_id", "idx"),
     "grant_claims": ("decision_id", "idx", "released", "ts"),
+    "review_samples": ("sample_id", "idx", "since", "until", "ts"),
+    "review_items": ("sample_id", "decision_id", "tier", "agent", "idx"),
+    "review_verdicts": ("sample_id", "decision_id", "idx", "verdict", "actor", "ts"),
 }
 """Derived index tables and their columns, in insert order."""
 
@@ -76,6 +79,17 @@ def ddl(blob: str) -> list[str]:
             decision_id TEXT NOT NULL, idx BIGINT PRIMARY KEY, released BOOLEAN NOT NULL,
             ts TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS grant_claims_by_decision ON grant_claims (decision_id)",
+        """CREATE TABLE IF NOT EXISTS review_samples (
+            sample_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, since TEXT NOT NULL,
+            until TEXT NOT NULL, ts TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS review_items (
+            sample_id TEXT NOT NULL, decision_id TEXT NOT NULL, tier TEXT NOT NULL,
+            agent TEXT NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (sample_id, decision_id))""",
+        "CREATE INDEX IF NOT EXISTS review_items_by_decision ON review_items (decision_id)",
+        """CREATE TABLE IF NOT EXISTS review_verdicts (
+            sample_id TEXT NOT NULL, decision_id TEXT NOT NULL, idx BIGINT NOT NULL,
+            verdict TEXT NOT NULL, actor TEXT NOT NULL, ts TEXT NOT NULL,
+            PRIMARY KEY (sample_id, decision_id))""",
         """CREATE TABLE IF NOT EXISTS api_keys (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",

@@ -35,6 +35,7 @@ from remit.ledger.kinds.grant import (
     PreviewRecord,
     RevocationRecord,
 )
+from remit.ledger.kinds.oversight import ReviewSampleRecord, SampleStratum, VerdictRecord
 
 __all__ = [
     "CLAIM_SECONDS",
@@ -56,8 +57,11 @@ __all__ = [
     "OutcomeRecord",
     "PreviewRecord",
     "Record",
+    "ReviewSampleRecord",
     "RevocationRecord",
+    "SampleStratum",
     "SignoffRecord",
+    "VerdictRecord",
     "parse_record",
 ]
 
@@ -81,6 +85,8 @@ PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Record]] = {
     "note": NoteRecord.from_data,
     "preview": PreviewRecord.from_data,
     "grant_claim": GrantClaimRecord.from_data,
+    "review_sample": ReviewSampleRecord.from_data,
+    "review_verdict": VerdictRecord.from_data,
 }
 """Entry kind → the parser of its `data`. Every kind the ledger holds is here."""
 
