@@ -13,6 +13,7 @@ from remit.cli import (
     inventory_cmd,
     keygen_cmd,
     ledger_cmd,
+    review_cmd,
     rollback_cmd,
     serve_cmd,
     whatif_cmd,
@@ -30,6 +31,7 @@ app.command("decide")(decide_cmd.decide)
 app.command("inventory")(inventory_cmd.inventory)
 app.add_typer(envelope_cmd.app, name="envelope")
 envelope_cmd.app.command("whatif")(whatif_cmd.whatif)
+app.add_typer(review_cmd.app, name="review")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)
