@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from remit.decide.state import OrgEvent
+from remit.decide.state import Demotion, OrgEvent
 from remit.domain.clock import parse_ts, ts_text
+from remit.domain.tiers import Tier
 from remit.ledger.errors import LedgerUnavailable
 from remit.ledger.kinds import (
     DecisionRecord,
@@ -255,3 +256,13 @@ class LedgerReads:
             "SELECT ts FROM window_actions WHERE agent = ? AND rule_id = ? AND ts >= ? ORDER BY ts"
         )
         return [parse_ts(str(r[0])) for r in self._rows(query, (agent, rule_id, ts_text(since)))]
+
+    def demotions(self, agent: str) -> Sequence[Demotion]:
+        """`agent`'s drift demotions that no recorded review has ended, oldest first."""
+        rows = self._rows(
+            "SELECT d.finding_id, d.floor, d.idx FROM demotions d WHERE d.agent = ? AND NOT "
+            "EXISTS (SELECT 1 FROM drift_reviews r WHERE r.finding_id = d.finding_id) "
+            "ORDER BY d.idx",
+            (agent,),
+        )
+        return [Demotion(str(f), Tier(str(t)), int(i)) for f, t, i in rows]

@@ -31,6 +31,9 @@ INDEX_TABLES: dict[str, tuple[str, ...]] = {
     "review_samples": ("sample_id", "idx", "since", "until", "ts"),
     "review_items": ("sample_id", "decision_id", "tier", "agent", "idx"),
     "review_verdicts": ("sample_id", "decision_id", "idx", "verdict", "actor", "ts"),
+    "drift_findings": ("finding_id", "idx", "agent", "ts"),
+    "demotions": ("finding_id", "idx", "agent", "floor", "ts"),
+    "drift_reviews": ("finding_id", "idx", "agent", "actor", "ts"),
 }
 """Derived index tables and their columns, in insert order."""
 
@@ -90,6 +93,16 @@ def ddl(blob: str) -> list[str]:
             sample_id TEXT NOT NULL, decision_id TEXT NOT NULL, idx BIGINT NOT NULL,
             verdict TEXT NOT NULL, actor TEXT NOT NULL, ts TEXT NOT NULL,
             PRIMARY KEY (sample_id, decision_id))""",
+        """CREATE TABLE IF NOT EXISTS drift_findings (
+            finding_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, agent TEXT NOT NULL,
+            ts TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS demotions (
+            finding_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, agent TEXT NOT NULL,
+            floor TEXT NOT NULL, ts TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS demotions_by_agent ON demotions (agent)",
+        """CREATE TABLE IF NOT EXISTS drift_reviews (
+            finding_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, agent TEXT NOT NULL,
+            actor TEXT NOT NULL, ts TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS api_keys (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",

@@ -1,6 +1,7 @@
 """The recorded state at one point of the ledger's history, rebuilt entry by entry:
-organisational events, the rate-window actions recorded (autonomous and notify decisions,
-approved held decisions), and the envelope sign-offs on record. It is the `GateState` a
+organisational events, drift demotions not yet reviewed, the rate-window actions
+recorded (autonomous and notify decisions, approved held decisions), and the envelope
+sign-offs on record. It is the `GateState` a
 replayed decision sees: exactly what was recorded before that decision's index.
 
 Pure: fed typed records in index order; reads no clock and no store.
@@ -13,9 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from remit.decide.state import OrgEvent
+from remit.decide.state import Demotion, OrgEvent
 from remit.domain.clock import parse_ts
-from remit.ledger.kinds import OrgEventRecord, Record, SignoffRecord
+from remit.domain.tiers import Tier
+from remit.ledger.kinds import (
+    DemotionRecord,
+    DriftReviewRecord,
+    OrgEventRecord,
+    Record,
+    SignoffRecord,
+)
 from remit.ledger.records import Recorded
 
 
@@ -35,6 +43,7 @@ class ReplayState:
         self.events: list[OrgEvent] = []
         self.windows: dict[tuple[str, str], list[datetime]] = {}
         self.signoffs: list[SeenSignoff] = []
+        self.demoted: dict[str, list[Demotion]] = {}
 
     # -- feeding ---------------------------------------------------------------------------
     def apply(self, rec: Recorded[Record]) -> None:
@@ -46,6 +55,14 @@ class ReplayState:
                 OrgEvent(record.event_kind, record.at, record.note, rec.index),
                 key=lambda e: e.at,
             )
+            return
+        if isinstance(record, DemotionRecord):
+            demotion = Demotion(record.finding_id, Tier(record.floor), rec.index)
+            self.demoted.setdefault(record.agent, []).append(demotion)
+            return
+        if isinstance(record, DriftReviewRecord):
+            kept = self.demoted.get(record.agent, [])
+            self.demoted[record.agent] = [d for d in kept if d.finding_id != record.finding_id]
             return
         if isinstance(record, SignoffRecord):
             seen = _signoff(record)
@@ -64,6 +81,9 @@ class ReplayState:
     def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
         times = self.windows.get((agent, rule_id))
         return 0 if not times else len(times) - bisect_left(times, since)
+
+    def demotions(self, agent: str) -> Sequence[Demotion]:
+        return self.demoted.get(agent, [])
 
     # -- trust -------------------------------------------------------------------------------
     def last_review(self, name: str, digest: str, at: datetime) -> datetime | None:

@@ -40,6 +40,7 @@ def whatif(
         first = first_decision_index(store, since - lookback(gate))
         start = store.size() if first is None else first
     history = itertools.chain(
-        records(store, {"event", "signoff"}, 0, start), records(store, REPLAY_KINDS, start)
+        records(store, REPLAY_KINDS - {"decision", "approval"}, 0, start),
+        records(store, REPLAY_KINDS, start),
     )
     return replay(gate, history, since, until, progress)

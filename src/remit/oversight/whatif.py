@@ -33,7 +33,7 @@ from remit.ledger.kinds import DecisionRecord, Record
 from remit.ledger.records import Recorded
 from remit.oversight.replay_state import ReplayState
 
-REPLAY_KINDS = frozenset({"decision", "approval", "event", "signoff"})
+REPLAY_KINDS = frozenset({"decision", "approval", "event", "signoff", "demotion", "drift_review"})
 """The entry kinds a replay reads: what is decided again, and the state it reads."""
 
 

@@ -35,7 +35,14 @@ from remit.ledger.kinds.grant import (
     PreviewRecord,
     RevocationRecord,
 )
-from remit.ledger.kinds.oversight import ReviewSampleRecord, SampleStratum, VerdictRecord
+from remit.ledger.kinds.oversight import (
+    DemotionRecord,
+    DriftFindingRecord,
+    DriftReviewRecord,
+    ReviewSampleRecord,
+    SampleStratum,
+    VerdictRecord,
+)
 
 __all__ = [
     "CLAIM_SECONDS",
@@ -43,6 +50,9 @@ __all__ = [
     "ApprovalResolution",
     "ApprovalTerms",
     "DecisionRecord",
+    "DemotionRecord",
+    "DriftFindingRecord",
+    "DriftReviewRecord",
     "EntryFormatError",
     "GrantClaimRecord",
     "GrantRecord",
@@ -87,6 +97,9 @@ PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Record]] = {
     "grant_claim": GrantClaimRecord.from_data,
     "review_sample": ReviewSampleRecord.from_data,
     "review_verdict": VerdictRecord.from_data,
+    "drift_finding": DriftFindingRecord.from_data,
+    "demotion": DemotionRecord.from_data,
+    "drift_review": DriftReviewRecord.from_data,
 }
 """Entry kind → the parser of its `data`. Every kind the ledger holds is here."""
 

@@ -214,3 +214,136 @@ class VerdictRecord(Record):
                 (self.sample_id, self.decision_id, idx, self.verdict, actor, ts),
             )
         ]
+
+
+# -- behaviour drift ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DriftFindingRecord(Record):
+    """A drift test crossed its threshold for `agent` at the decision at `decision_index`:
+    the window it was in (opened at `window_index`, with its model, prompt hash, envelope
+    digest and workflow), the statistic and threshold, the baseline and tested rates, the
+    declared in-control run length, and what the window held."""
+
+    KIND: ClassVar[str] = "drift_finding"
+    finding_id: str
+    agent: str
+    decision_id: str
+    decision_index: int
+    window_index: int
+    window: Mapping[str, Any]
+    statistic: int
+    threshold: int
+    p0: float
+    p1: float
+    arl0: float
+    observed: int
+    high_risk: int
+
+    def __post_init__(self) -> None:
+        _text("finding_id", self.finding_id)
+        _text("agent", self.agent)
+        _text("decision_id", self.decision_id)
+        _count("decision_index", self.decision_index)
+        _count("window_index", self.window_index)
+        _mapping("window", self.window)
+        _count("statistic", self.statistic)
+        _count("threshold", self.threshold, 1)
+        _rate("p0", self.p0)
+        _rate("p1", self.p1)
+        _count("observed", self.observed, 1)
+        _count("high_risk", self.high_risk)
+
+    def to_data(self) -> Json:
+        return {
+            "finding_id": self.finding_id,
+            "agent": self.agent,
+            "decision_id": self.decision_id,
+            "decision_index": self.decision_index,
+            "window_index": self.window_index,
+            "window": dict(self.window),
+            "statistic": self.statistic,
+            "threshold": self.threshold,
+            "p0": self.p0,
+            "p1": self.p1,
+            "arl0": self.arl0,
+            "observed": self.observed,
+            "high_risk": self.high_risk,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> DriftFindingRecord:
+        names = (
+            "finding_id", "agent", "decision_id", "decision_index", "window_index", "window",
+            "statistic", "threshold", "p0", "p1", "arl0", "observed", "high_risk",
+        )  # fmt: skip
+        return cls(*(_field(data, n) for n in names))
+
+    def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
+        return [IndexRow("drift_findings", (self.finding_id, idx, self.agent, ts))]
+
+
+@dataclass(frozen=True, slots=True)
+class DemotionRecord(Record):
+    """`agent`'s autonomy demoted to at least `floor` because of a drift finding, until a
+    human review of it is recorded."""
+
+    KIND: ClassVar[str] = "demotion"
+    finding_id: str
+    agent: str
+    floor: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        _text("finding_id", self.finding_id)
+        _text("agent", self.agent)
+        _one_of("floor", self.floor, _TIERS)
+        _text("reason", self.reason)
+
+    def to_data(self) -> Json:
+        return {
+            "finding_id": self.finding_id,
+            "agent": self.agent,
+            "floor": self.floor,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> DemotionRecord:
+        return cls(
+            _field(data, "finding_id"),
+            _field(data, "agent"),
+            _field(data, "floor"),
+            _field(data, "reason"),
+        )
+
+    def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
+        return [IndexRow("demotions", (self.finding_id, idx, self.agent, self.floor, ts))]
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReviewRecord(Record):
+    """A human reviewed a drift finding and accepts the change (the entry's actor): the
+    demotion it caused ends, and the agent's baseline is learned afresh."""
+
+    KIND: ClassVar[str] = "drift_review"
+    finding_id: str
+    agent: str
+    comment: str
+
+    def __post_init__(self) -> None:
+        _text("finding_id", self.finding_id)
+        _text("agent", self.agent)
+        if not isinstance(self.comment, str):
+            raise EntryFormatError(f"comment must be a string, got {self.comment!r}")
+
+    def to_data(self) -> Json:
+        return {"finding_id": self.finding_id, "agent": self.agent, "comment": self.comment}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> DriftReviewRecord:
+        return cls(_field(data, "finding_id"), _field(data, "agent"), _field(data, "comment"))
+
+    def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
+        return [IndexRow("drift_reviews", (self.finding_id, idx, self.agent, actor, ts))]
