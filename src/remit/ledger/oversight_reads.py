@@ -65,3 +65,15 @@ def verdicts(reads: LedgerReads, sample_id: str) -> list[Recorded[VerdictRecord]
 def _row(r: tuple[object, ...]) -> VerdictRow:
     s, d, i, v, a, t = r
     return VerdictRow(str(s), str(d), int(str(i)), str(v), str(a), str(t))
+
+
+def finding_agent(reads: LedgerReads, finding_id: str) -> str | None:
+    """The agent of a recorded drift finding, or None."""
+    rows = reads._rows("SELECT agent FROM drift_findings WHERE finding_id = ?", (finding_id,))
+    return str(rows[0][0]) if rows else None
+
+
+def finding_review(reads: LedgerReads, finding_id: str) -> tuple[int, str] | None:
+    """(ledger index, reviewer) of a drift finding's review, or None."""
+    rows = reads._rows("SELECT idx, actor FROM drift_reviews WHERE finding_id = ?", (finding_id,))
+    return (int(rows[0][0]), str(rows[0][1])) if rows else None
