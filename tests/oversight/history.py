@@ -85,3 +85,40 @@ def record_history(
 
 def _id(store: SqliteStore, index: int) -> str:
     return str(store.entry(index).document()["data"]["decision"]["id"])
+
+
+DRIFT_SECTION = "drift: {baseline: 100, false_alarm_one_per: 1000}\nrules:"
+
+
+def drifting_envelope_text() -> str:
+    from tests.conftest import EXAMPLES
+
+    return (EXAMPLES / "envelope.yaml").read_text().replace("rules:", DRIFT_SECTION, 1)
+
+
+def record_drifting(
+    path: Path, make_request: Callable[..., ActionRequest], before: int = 300, after: int = 300
+) -> tuple[Ledger, Gate, datetime]:
+    """A signed envelope with a small drift baseline, and an agent whose high-risk share
+    goes from 20% to 70% after `before` decisions (the declared model never changes)."""
+    import random
+
+    from remit.envelope.loader import load_envelope_text
+
+    loaded = load_envelope_text(drifting_envelope_text())
+    key = generate_signing_key("ciso.example.com")
+    signoff = create_signoff(loaded, key, "ciso@example.com", "CISO", SIGNED_AT)
+    trust, checks = check_signoffs(loaded, [signoff], [key.verifier()], NOW)
+    gate = Gate(loaded.envelope, loaded.digest, trust)
+    ledger = Ledger(SqliteStore(path))
+    ledger.record_signoffs(checks, SIGNED_AT, "system:remit")
+    recorder = DecisionRecorder(gate, ledger)
+    rng = random.Random(11)
+    t = NOW
+    for n in range(before + after):
+        t += timedelta(minutes=4)  # below R7's rate window
+        if rng.random() < (0.2 if n < before else 0.7):
+            recorder.decide(make_request(resources=[role(f"r{n}")]), "agent:r", t)
+        else:
+            recorder.decide(make_request(action="iam:ListRoles", workflow=FIND), "agent:r", t)
+    return ledger, gate, t

@@ -9,6 +9,7 @@ import typer
 
 from remit.cli import (
     decide_cmd,
+    drift_cmd,
     envelope_cmd,
     inventory_cmd,
     keygen_cmd,
@@ -32,6 +33,7 @@ app.command("inventory")(inventory_cmd.inventory)
 app.add_typer(envelope_cmd.app, name="envelope")
 envelope_cmd.app.command("whatif")(whatif_cmd.whatif)
 app.add_typer(review_cmd.app, name="review")
+app.add_typer(drift_cmd.app, name="drift")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)
