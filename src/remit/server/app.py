@@ -28,7 +28,7 @@ from remit.errors import (
     Unprocessable,
     Upstream,
 )
-from remit.server.routes import admin, approvals, decisions, grants, health, ledger
+from remit.server.routes import admin, approvals, decisions, grants, health, ledger, oversight
 from remit.server.runtime import Runtime
 from remit.server.schemas import component_schemas
 from remit.server.views import readable_errors
@@ -165,6 +165,7 @@ def create_app(rt: Runtime) -> FastAPI:
         ledger.router,
         admin.router,
         health.router,
+        oversight.router,
     ):
         app.include_router(r)
     app.add_middleware(BodyLimit, limit=rt.config.max_body_bytes)
