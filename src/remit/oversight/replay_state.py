@@ -18,6 +18,7 @@ from remit.decide.state import Demotion, OrgEvent
 from remit.domain.clock import parse_ts
 from remit.domain.tiers import Tier
 from remit.ledger.kinds import (
+    DecisionRecord,
     DemotionRecord,
     DriftReviewRecord,
     OrgEventRecord,
@@ -44,6 +45,7 @@ class ReplayState:
         self.windows: dict[tuple[str, str], list[datetime]] = {}
         self.signoffs: list[SeenSignoff] = []
         self.demoted: dict[str, list[Demotion]] = {}
+        self._reviews: dict[tuple[str, str], datetime | None] = {}
 
     # -- feeding ---------------------------------------------------------------------------
     def apply(self, rec: Recorded[Record]) -> None:
@@ -68,6 +70,14 @@ class ReplayState:
             seen = _signoff(record)
             if seen is not None:
                 self.signoffs.append(seen)
+                self._reviews.clear()
+            return
+        if isinstance(record, DecisionRecord):  # the window rows, without the other rows
+            tier = record.decision["tier"]
+            if tier in ("autonomous", "notify") and record.rules:
+                at = parse_ts(rec.ts)
+                for rid in record.rules:
+                    insort(self.windows.setdefault((record.agent, rid), []), at)
             return
         for row in record.index_rows(rec.index, rec.ts, rec.actor):
             if row.table == "window_actions":
@@ -89,6 +99,17 @@ class ReplayState:
     def last_review(self, name: str, digest: str, at: datetime) -> datetime | None:
         """When the envelope that decided (`digest`) was last validly signed off at or
         before `at`; if it never was, the last sign-off of any version of `name`."""
+        key = (name, digest)
+        if key in self._reviews:  # no sign-off recorded since: the same unless `at` is earlier
+            known = self._reviews[key]
+            if all(s.at <= at for s in self.signoffs):
+                return known
+        found = self._last_review(name, digest, at)
+        if all(s.at <= at for s in self.signoffs):
+            self._reviews[key] = found
+        return found
+
+    def _last_review(self, name: str, digest: str, at: datetime) -> datetime | None:
         same = [s.at for s in self.signoffs if s.digest == digest and s.at <= at]
         if same:
             return max(same)
