@@ -42,7 +42,9 @@ from remit.ledger.verify import verify_store
 from remit.signing.keys import load_verifier_key
 
 FIXTURES = Path(__file__).parent / "fixtures"
-OVERSIGHT_KINDS = {"review_sample", "review_verdict", "drift_finding", "demotion", "drift_review"}
+OVERSIGHT_KINDS = {
+    "review_sample", "review_verdict", "drift_finding", "demotion", "drift_review", "change_review"
+}  # fmt: skip
 PREVIOUS = "release-64fc9a5"
 T = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 

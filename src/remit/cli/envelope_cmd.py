@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -17,6 +19,9 @@ from remit.envelope.conflicts import find_conflicts, tag_only_regulations
 from remit.envelope.signoff import SignoffError, append_signoff, create_signoff, signoffs_path
 from remit.envelope.status import envelope_status
 from remit.signing.keys import KeyFormatError, load_signing_key
+
+if TYPE_CHECKING:
+    from remit.ledger.store import LedgerStore
 
 app = typer.Typer(help="Check, sign off and inspect policy envelopes.", no_args_is_help=True)
 
@@ -110,9 +115,11 @@ def status(
         else []
     )
     st = envelope_status(loaded, trust, checks, events, t)
+    overdue = change_review_overdue(store, t, loaded.envelope.metadata.review_every)
+    healthy = st.healthy and overdue is None
     if as_json:
-        print_json(st.to_dict())
-        raise typer.Exit(0 if st.healthy else 1)
+        print_json({**st.to_dict(), "change_review_overdue": overdue})
+        raise typer.Exit(0 if healthy else 1)
     ok = "[green]yes[/]" if st.trust.valid else "[red]NO[/]"
     head = Table.grid(padding=(0, 2))
     head.add_column(no_wrap=True)
@@ -158,7 +165,17 @@ def status(
             console.print(f"[red]conflict[/]: {escape(str(conflict))}", highlight=False)
     else:
         console.print("Conflicts with regulations: none.")
-    raise typer.Exit(0 if st.healthy else 1)
+    if overdue is not None:
+        console.print(
+            f"[red]Change review OVERDUE[/]: {escape(overdue['category'])} "
+            f"{escape(overdue['value'])} first seen {overdue['at']} (ledger index "
+            f"{overdue['ledger_index']}) is not covered by a signed-off change review "
+            "(`remit review changes --sign`).",
+            highlight=False,
+        )
+    elif store is not None:
+        console.print("Change review: nothing unreviewed past the review cadence.")
+    raise typer.Exit(0 if healthy else 1)
 
 
 @app.command()
@@ -169,3 +186,16 @@ def schema() -> None:
     data["$id"] = "https://remit.dev/schemas/envelope-v1.json"
     data["title"] = "Remit policy envelope (remit.dev/v1)"
     print(json.dumps(data, indent=2))
+
+
+def change_review_overdue(
+    store: LedgerStore | None, now: datetime, every: timedelta
+) -> dict[str, Any] | None:
+    """The first change older than the review cadence that no signed-off change review
+    covers, as JSON; None if there is none or no ledger."""
+    if store is None:
+        return None
+    from remit.oversight.change_review import overdue_change
+
+    found = overdue_change(store, now, every)
+    return None if found is None else found.to_dict()

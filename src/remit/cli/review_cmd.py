@@ -1,5 +1,6 @@
-"""`remit review sample|verdict|report`: the shadow-governance review of a period's
-decisions — draw the sample, record verdicts, report error rates and suggested changes."""
+"""`remit review sample|verdict|report|changes`: the shadow-governance review of a
+period's decisions — draw the sample, record verdicts, report error rates and suggested
+changes — and the periodic change review."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from remit.errors import RemitError
 from remit.ledger.kinds.oversight import VERDICTS
 from remit.ledger.log import Ledger
 from remit.ledger.store import LedgerUnavailable
+from remit.oversight.change_review import change_report, report_digest, sign_change_review
 from remit.oversight.review import draw_sample, record_verdict, review
 from remit.oversight.sampling import DEFAULT_TIERS
 
@@ -184,3 +186,57 @@ def report_cmd(
         console.print(f"suggested change: {sug}", highlight=False, markup=False)
     if not rep.suggestions:
         console.print("No rule collected inappropriate verdicts.")
+
+
+@app.command()
+def changes(
+    period: str | None = typer.Option(None, "--period", help="A month, e.g. 2026-11."),
+    since: str | None = typer.Option(None, "--since", help="Period start (ISO-8601)."),
+    until: str | None = typer.Option(None, "--until", help="Period end, exclusive (ISO-8601)."),
+    sign: bool = typer.Option(False, "--sign", help="Sign the review off (needs --reviewer)."),
+    reviewer: str | None = typer.Option(None, "--reviewer", help="Who signs it off."),
+    comment: str = typer.Option("", "--comment", help="The reviewer's conclusion."),
+    now: str | None = typer.Option(None, "--now", help="Current time (ISO-8601)."),
+    db: str | None = DbOption,
+    fmt: str = FormatOption,
+) -> None:
+    """What is new in the period against everything before it: agents, model versions,
+    prompt hashes, actions and services, workflows and steps, fallback rules, effective
+    permissions granted, envelope versions, sign-offs. `--sign` records the reviewer's
+    sign-off of it on the ledger (once per period)."""
+    check_format(fmt)
+    start, end = _period(period, since, until)
+    if sign and not (reviewer and reviewer.strip()):
+        fail("--sign needs --reviewer")
+    ledger = ledger_or_fail(db, create=False)
+    try:
+        report = change_report(ledger.store, start, end)
+        signed = None
+        if sign:
+            assert reviewer is not None
+            label = f"reviewer:{reviewer.strip()}"
+            signed = sign_change_review(ledger, start, end, label, comment, parse_time(now))
+    except Exception as exc:
+        _guard_errors(exc)
+        raise
+    out = report.to_dict()
+    out["report_sha256"] = report_digest(report)
+    if signed is not None:
+        out["signed_off"] = {"ledger_index": signed.index, "by": signed.actor}
+    if fmt == "json":
+        print_json(out)
+        return
+    tab = Table(title=f"New in [{iso(start)}, {iso(end)})")
+    for col in ("what", "agent", "first seen", "index", "value"):
+        tab.add_column(col, overflow="fold")
+    for c in report.changes:
+        tab.add_row(c.category, escape(c.agent), iso(c.at), str(c.index), escape(c.value))
+    console.print(tab)
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts().items() if v)
+    console.print(f"counts: {counts or 'nothing new'}", highlight=False, markup=False)
+    if signed is not None:
+        console.print(
+            f"signed off by {signed.actor} at ledger index {signed.index}",
+            highlight=False,
+            markup=False,
+        )

@@ -77,3 +77,17 @@ def finding_review(reads: LedgerReads, finding_id: str) -> tuple[int, str] | Non
     """(ledger index, reviewer) of a drift finding's review, or None."""
     rows = reads._rows("SELECT idx, actor FROM drift_reviews WHERE finding_id = ?", (finding_id,))
     return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+
+def change_review(reads: LedgerReads, since: str, until: str) -> tuple[int, str] | None:
+    """(ledger index, reviewer) of the change review of [since, until), or None."""
+    rows = reads._rows(
+        "SELECT idx, actor FROM change_reviews WHERE since = ? AND until = ?", (since, until)
+    )
+    return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+
+def last_change_review_until(reads: LedgerReads) -> str | None:
+    """The end of the latest period whose change review was signed off, or None."""
+    rows = reads._rows("SELECT MAX(until) FROM change_reviews")
+    return None if not rows or rows[0][0] is None else str(rows[0][0])

@@ -36,6 +36,7 @@ from remit.ledger.kinds.grant import (
     RevocationRecord,
 )
 from remit.ledger.kinds.oversight import (
+    ChangeReviewRecord,
     DemotionRecord,
     DriftFindingRecord,
     DriftReviewRecord,
@@ -49,6 +50,7 @@ __all__ = [
     "PARSERS",
     "ApprovalResolution",
     "ApprovalTerms",
+    "ChangeReviewRecord",
     "DecisionRecord",
     "DemotionRecord",
     "DriftFindingRecord",
@@ -100,6 +102,7 @@ PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Record]] = {
     "drift_finding": DriftFindingRecord.from_data,
     "demotion": DemotionRecord.from_data,
     "drift_review": DriftReviewRecord.from_data,
+    "change_review": ChangeReviewRecord.from_data,
 }
 """Entry kind → the parser of its `data`. Every kind the ledger holds is here."""
 

@@ -347,3 +347,51 @@ class DriftReviewRecord(Record):
 
     def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
         return [IndexRow("drift_reviews", (self.finding_id, idx, self.agent, actor, ts))]
+
+
+# -- change review ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeReviewRecord(Record):
+    """A reviewer signs off the change review of [since, until) (the entry's actor): the
+    SHA-256 of the report's canonical JSON, the count per category, and a comment."""
+
+    KIND: ClassVar[str] = "change_review"
+    since: datetime
+    until: datetime
+    report_sha256: str
+    counts: Mapping[str, int]
+    comment: str
+
+    def __post_init__(self) -> None:
+        if self.until <= self.since:
+            raise EntryFormatError("until must be after since")
+        _text("report_sha256", self.report_sha256)
+        for k, v in _mapping("counts", self.counts).items():
+            _count(f"counts.{k}", v)
+        if not isinstance(self.comment, str):
+            raise EntryFormatError(f"comment must be a string, got {self.comment!r}")
+
+    def to_data(self) -> Json:
+        return {
+            "since": ts_text(self.since),
+            "until": ts_text(self.until),
+            "report_sha256": self.report_sha256,
+            "counts": dict(self.counts),
+            "comment": self.comment,
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ChangeReviewRecord:
+        return cls(
+            _time(data, "since"),
+            _time(data, "until"),
+            _field(data, "report_sha256"),
+            _mapping("counts", _field(data, "counts")),
+            _field(data, "comment"),
+        )
+
+    def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
+        row = (ts_text(self.since), ts_text(self.until), idx, actor, ts)
+        return [IndexRow("change_reviews", row)]
