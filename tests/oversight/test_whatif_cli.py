@@ -72,3 +72,16 @@ def test_bad_options_are_named(
     full = ["--db", "ledger.db", *args] if "--db" not in args else args
     proc = remit("envelope", "whatif", "tight.yaml", *full, cwd=tmp_path)
     assert proc.returncode == 2 and words in proc.stderr
+
+
+def test_sign_shows_the_impact_first(tmp_path: Path, recorded: History) -> None:
+    from remit.signing.keys import generate_signing_key, write_key_pair
+
+    write_key_pair(tmp_path / "ciso", generate_signing_key("example.com/ciso"))
+    proc = remit(
+        "envelope", "sign", "tight.yaml", "--key", "ciso.key", "--signer", "ciso@example.com",
+        "--role", "CISO", "--at", "2026-11-25T00:00:00Z", "--db", "ledger.db", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "28 decisions replayed, 10 would change (notify → approve: 10)" in proc.stderr
+    assert (tmp_path / "tight.yaml.signoffs.json").exists()
