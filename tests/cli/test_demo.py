@@ -9,7 +9,11 @@ from tests.cli.clikit import ok, remit
 
 def test_demo_runs_and_its_ledger_verifies(tmp_path: Path) -> None:
     proc = ok(remit("demo", "--workdir", "scratch", cwd=tmp_path))
-    for word in ("AUTONOMOUS", "NOTIFY", "APPROVE", "DENY", "Ledger verified"):
+    for word in (
+        "AUTONOMOUS", "NOTIFY", "APPROVE", "DENY", "Ledger verified",
+        "Drift detected for remediator", "autonomy is demoted",
+        "Review sample", "Verdict 'appropriate'", "would have flipped",
+    ):  # fmt: skip
         assert word in proc.stdout, word
     work = tmp_path / "scratch"
     assert (work / "log.pub").is_file() and (work / "remit.db").is_file()

@@ -28,6 +28,7 @@ from rich.table import Table
 
 import remit
 from remit.aws import MotoServer
+from remit.demo import assurance
 from remit.demo.cloud import DemoCloud, demo_envelope
 from remit.demo.cloud import build as build_cloud
 from remit.demo.scenario import ACCOUNT, AFTER_ACQUISITION, AFTER_RESIGN, Step, steps
@@ -80,6 +81,7 @@ def _keys(db: Path, now: datetime) -> dict[str, str]:
         ("demo-agent", Role.AGENT, "remediator"),
         ("demo-approver", Role.APPROVER, None),
         ("demo-admin", Role.ADMIN, None),
+        ("demo-reviewer", Role.REVIEWER, None),
     ):
         out[name] = ks.create(name, role, agent, now, "demo-setup")[1]
     store.close()
@@ -101,7 +103,9 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
     with MotoServer(env={"MOTO_ACCOUNT_ID": ACCOUNT}, log_path=workdir / "moto.log") as moto:
         cloud = build_cloud(moto)
         envelope = workdir / "envelope.yaml"
-        envelope.write_text(demo_envelope(EXAMPLE.read_text(), cloud.execution_role))
+        envelope.write_text(
+            assurance.with_drift(demo_envelope(EXAMPLE.read_text(), cloud.execution_role))
+        )
         _sign(envelope, ciso, now - timedelta(days=3))
         meta = load_envelope(envelope).envelope.metadata
         console.print(
@@ -132,7 +136,7 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
         ]
         with running_service(args, workdir / "serve.log", env=cloud.remit_env) as url:
             console.print(f"Service ready at {url} (OpenAPI at {url}/docs)\n")
-            ok, cp = _run_agent(console, url, keys, envelope, ciso, cloud)
+            ok, cp = _run_agent(console, url, keys, envelope, ciso, cloud, now)
     store = SqliteStore(db)
     report = verify_store(store, log_key.verifier())
     store.close()
@@ -162,6 +166,7 @@ def _run_agent(
     envelope: Path,
     ciso: SigningKey,
     cloud: DemoCloud,
+    started: datetime,
 ) -> tuple[bool, dict[str, Any]]:
     """The scripted agent, its human approver and admin, over HTTP and the SDK."""
 
@@ -308,6 +313,7 @@ def _run_agent(
         f"{'its policy back' if back else 'NO policy'}: {back}"
     )
     all_ok &= bool(back)
+    all_ok &= assurance.run(console, http, envelope, started)
 
     cp = http("demo-agent").get("/v1/ledger/checkpoint").json()
     proof = http("demo-agent").get("/v1/ledger/proof/1", params={"size": cp["size"]}).json()

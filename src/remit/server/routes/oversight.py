@@ -19,7 +19,7 @@ from remit.errors import NotFound, Unprocessable
 from remit.identity.model import Identity, Role
 from remit.ledger import oversight_reads as oreads
 from remit.ledger.kinds.oversight import VERDICTS
-from remit.oversight.drift_runs import plan_of, record_review, watch
+from remit.oversight.drift_runs import plan_of, record_findings, record_review, watch
 from remit.oversight.review import draw_sample, record_verdict, review
 from remit.oversight.runs import whatif as run_whatif
 from remit.oversight.sampling import DEFAULT_TIERS
@@ -80,6 +80,22 @@ def drift_state(
     if agent is not None and not states:
         raise NotFound(f"no decisions of agent {agent!r} on the ledger")
     return {"plan": {"arl0": plan.arl0, "shift": plan.shift}, "agents": states}
+
+
+@router.post("/v1/drift/findings", responses=ERRORS)
+def drift_record(
+    who: Identity = Depends(require(Role.REVIEWER)), rt: Runtime = Depends(runtime)
+) -> list[dict[str, Any]]:
+    """Run the drift test and record each new finding, with the demotion the envelope's
+    `drift.demote_to` sets (none recorded twice)."""
+    envelope = rt.envelope_view().loaded.envelope
+    monitor = watch(rt.store, plan_of(envelope))
+    made = record_findings(rt.ledger, monitor, envelope.drift.demote_to, rt.clock(), who.label)
+    return [
+        {"finding_id": m.finding_id, "ledger_index": m.finding_index,
+         "demotion_index": m.demotion_index}
+        for m in made
+    ]  # fmt: skip
 
 
 @router.post("/v1/drift/{finding_id}/review", responses=ERRORS)
