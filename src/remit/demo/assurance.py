@@ -83,7 +83,8 @@ def run(
         f"baseline {alarm['p0']:.0%} high-risk, window opened at ledger #"
         f"{alarm['window']['opened_at_index']}), at ledger #{flagged_after}: "
         f"{(flagged_after or 0) - (shift_at or 0) + 1} decisions after the silent update "
-        f"(expected delay for a 10-point rise: {alarm['expected_delay']:.0f}). Finding "
+        f"(the design's mean delay for the smallest rise it is tuned to, 10 points: "
+        f"{alarm['expected_delay']:.0f}). Finding "
         f"{found[0]['finding_id']} recorded at #{found[0]['ledger_index']}, autonomy demoted "
         f"at #{found[0]['demotion_index']}."
     )
