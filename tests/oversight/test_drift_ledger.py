@@ -68,12 +68,15 @@ def test_drift_is_found_recorded_and_demotes_until_reviewed(setup) -> None:  # t
     alarm = monitor.agents["remediator"].flagged
     assert alarm is not None and alarm.index > 300  # after the change, not before
     made = record_findings(ledger, monitor, Tier.APPROVE, t, "system:drift")
-    assert len(made) == 1 and made[0].demotion_index == made[0].finding_index + 1
+    assert len(made) == 1 and made[0].new
+    assert made[0].demotion_index == made[0].finding_index + 1
     finding = ledger.store.entry(made[0].finding_index).read().record
     demotion = ledger.store.entry(made[0].finding_index + 1).read().record
     assert isinstance(finding, DriftFindingRecord) and finding.statistic >= finding.threshold
     assert isinstance(demotion, DemotionRecord) and demotion.floor == "approve"
-    assert record_findings(ledger, watch(ledger.store, plan), Tier.APPROVE, t, "x") == []
+    again = record_findings(ledger, watch(ledger.store, plan), Tier.APPROVE, t, "x")
+    assert [(m.finding_id, m.new) for m in again] == [(made[0].finding_id, False)]
+    assert again[0].finding_index == made[0].finding_index
 
     d = ask(False)
     assert d.tier is Tier.APPROVE
@@ -93,3 +96,24 @@ def test_drift_is_found_recorded_and_demotes_until_reviewed(setup) -> None:  # t
     # What-if replay under the same envelope reproduces the demoted decision too.
     report = replay(gate, records(ledger.store, REPLAY_KINDS))
     assert report.flips == [] and report.replayed == 602
+
+
+def test_the_standing_sweep_records_once_and_reads_only_what_is_new(
+    tmp_path: Path,
+    make_request,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.oversight.history import record_drifting
+
+    from remit.oversight.drift_runs import DriftWatch
+
+    ledger, gate, t = record_drifting(tmp_path / "l.db", make_request)
+    sweep = DriftWatch()
+    made = sweep.sweep(ledger, gate.envelope, t)
+    assert len(made) == 1 and made[0].demotion_index is not None
+    assert sweep.next_index == ledger.store.size() - 2  # everything before the new entries
+    size = ledger.store.size()
+    assert sweep.sweep(ledger, gate.envelope, t) == [] and ledger.store.size() == size
+    d = DecisionRecorder(gate, ledger).decide(
+        make_request(action="iam:ListRoles", workflow=FIND), "agent:r", t + timedelta(minutes=4)
+    )
+    assert d.tier is Tier.APPROVE and ReasonCode.DRIFT_DEMOTED in [r.code for r in d.reasons]

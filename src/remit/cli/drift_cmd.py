@@ -54,7 +54,7 @@ def drift(
         made = []
         if record:
             demote = (env.drift if env else Drift()).demote_to
-            made = record_findings(ledger, monitor, demote, utcnow(), actor)
+            made = [m for m in record_findings(ledger, monitor, demote, utcnow(), actor) if m.new]
     except LedgerUnavailable as exc:
         fail(str(exc), 3)
     states = [a.to_dict() for a in monitor.agents.values() if agent in (None, a.agent)]

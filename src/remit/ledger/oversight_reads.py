@@ -91,3 +91,12 @@ def last_change_review_until(reads: LedgerReads) -> str | None:
     """The end of the latest period whose change review was signed off, or None."""
     rows = reads._rows("SELECT MAX(until) FROM change_reviews")
     return None if not rows or rows[0][0] is None else str(rows[0][0])
+
+
+def finding_indexes(reads: LedgerReads, finding_id: str) -> tuple[int, int | None] | None:
+    """(ledger index of a drift finding, of its demotion or None), or None."""
+    rows = reads._rows("SELECT idx FROM drift_findings WHERE finding_id = ?", (finding_id,))
+    if not rows:
+        return None
+    dem = reads._rows("SELECT idx FROM demotions WHERE finding_id = ?", (finding_id,))
+    return int(rows[0][0]), (int(dem[0][0]) if dem else None)

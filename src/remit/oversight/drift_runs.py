@@ -36,16 +36,45 @@ def plan_of(envelope: Envelope | None) -> DriftPlan:
     return DriftPlan(arl0=d.false_alarm_one_per, shift=d.shift, baseline_size=d.baseline)
 
 
-def watch(store: LedgerStore, plan: DriftPlan) -> DriftMonitor:
-    """The monitor after every recorded decision and drift review, in ledger order."""
-    monitor = DriftMonitor(plan)
-    for rec in records(store, {"decision", "drift_review"}):
+def feed(monitor: DriftMonitor, store: LedgerStore, start: int = 0) -> int:
+    """Feed the decisions and drift reviews recorded from `start` on, in ledger order;
+    the index to start from next time."""
+    nxt = start
+    for rec in records(store, {"decision", "drift_review"}, start):
         r = rec.record
         if isinstance(r, DecisionRecord):
             monitor.observe(rec.index, r)
         elif isinstance(r, DriftReviewRecord):
             monitor.reviewed(r.agent)
+        nxt = rec.index + 1
+    return nxt
+
+
+def watch(store: LedgerStore, plan: DriftPlan) -> DriftMonitor:
+    """The monitor after every recorded decision and drift review, in ledger order."""
+    monitor = DriftMonitor(plan)
+    feed(monitor, store)
     return monitor
+
+
+class DriftWatch:
+    """The service's standing drift test: each sweep feeds what was recorded since the
+    last one and records new findings with the demotion the envelope sets. A change of
+    the envelope's `drift` section starts it over from the beginning of the ledger."""
+
+    def __init__(self) -> None:
+        self.monitor: DriftMonitor | None = None
+        self.next_index = 0
+
+    def sweep(self, ledger: Ledger, envelope: Envelope, now: datetime) -> list[NewFinding]:
+        plan = plan_of(envelope)
+        if self.monitor is None or self.monitor.plan != plan:
+            self.monitor, self.next_index = DriftMonitor(plan), 0
+        self.next_index = feed(self.monitor, ledger.store, self.next_index)
+        if not any(a.flagged for a in self.monitor.agents.values()):
+            return []
+        made = record_findings(ledger, self.monitor, envelope.drift.demote_to, now, "system:drift")
+        return [m for m in made if m.new]
 
 
 def finding_id(alarm: Alarm) -> str:
@@ -63,17 +92,20 @@ def _finding(alarm: Alarm) -> DriftFindingRecord:
 
 @dataclass(frozen=True, slots=True)
 class NewFinding:
-    """A finding recorded now: its id and ledger index, and its demotion's index."""
+    """A flagged agent's finding: its id and ledger index, its demotion's index, and
+    whether this call recorded it (False: it was on the ledger already)."""
 
     finding_id: str
     finding_index: int
     demotion_index: int | None
+    new: bool = True
 
 
 def record_findings(
     ledger: Ledger, monitor: DriftMonitor, demote_to: Tier | None, now: datetime, actor: str
 ) -> list[NewFinding]:
-    """Record each flagged agent's finding not yet on the ledger, and its demotion."""
+    """Record each flagged agent's finding not yet on the ledger, and its demotion; the
+    findings of every flagged agent (those already recorded with `new` False)."""
     alarms = [a.flagged for a in monitor.agents.values() if a.flagged is not None]
     made: list[NewFinding] = []
 
@@ -82,7 +114,9 @@ def record_findings(
         out: list[NewEntry] = []
         for alarm in alarms:
             fid = finding_id(alarm)
-            if oreads.finding_agent(locked, fid) is not None:
+            known = oreads.finding_indexes(locked, fid)
+            if known is not None:
+                made.append(NewFinding(fid, known[0], known[1], new=False))
                 continue
             at = size + len(out)
             out.append(make_entry(_finding(alarm), now, actor))

@@ -87,13 +87,14 @@ def drift_record(
     who: Identity = Depends(require(Role.REVIEWER)), rt: Runtime = Depends(runtime)
 ) -> list[dict[str, Any]]:
     """Run the drift test and record each new finding, with the demotion the envelope's
-    `drift.demote_to` sets (none recorded twice)."""
+    `drift.demote_to` sets (none recorded twice); every flagged agent's finding, with
+    `recorded_now` false for those the standing sweep or anyone recorded before."""
     envelope = rt.envelope_view().loaded.envelope
     monitor = watch(rt.store, plan_of(envelope))
     made = record_findings(rt.ledger, monitor, envelope.drift.demote_to, rt.clock(), who.label)
     return [
         {"finding_id": m.finding_id, "ledger_index": m.finding_index,
-         "demotion_index": m.demotion_index}
+         "demotion_index": m.demotion_index, "recorded_now": m.new}
         for m in made
     ]  # fmt: skip
 
