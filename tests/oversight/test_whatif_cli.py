@@ -64,6 +64,7 @@ def test_a_proposal_that_does_not_parse_is_refused(tmp_path: Path, recorded: His
         (["--since", "ninety days"], "--since"),
         (["--format", "xml"], "--format"),
         (["--db", "missing.db"], "no ledger"),
+        (["--since", SINCE, "--until", "2026-11-20T00:00:00Z"], "--until"),
     ],
 )
 def test_bad_options_are_named(

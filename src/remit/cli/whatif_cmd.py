@@ -39,6 +39,8 @@ def whatif(
     t = parse_time(now)
     start = since_time(since, t)
     end = parse_time(until, "--until") if until else None
+    if end is not None and end <= start:
+        fail("--until must be after --since")
     if limit < 0:
         fail("--limit must be 0 (all) or more")
     loaded = envelope_or_fail(proposed)

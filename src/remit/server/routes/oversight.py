@@ -180,5 +180,7 @@ def whatif(
         raise Unprocessable(f"proposed envelope is not valid: {exc}") from None
     gate = Gate(loaded.envelope, loaded.digest, EnvelopeTrust(False, None, "proposed"))
     since, until = _aware(body.since, "since"), _aware(body.until, "until")
+    if since is not None and until is not None and until <= since:
+        raise Unprocessable("until must be after since")
     report = run_whatif(rt.store, gate, since, until)
     return report.to_dict(body.limit or None)
