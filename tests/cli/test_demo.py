@@ -9,8 +9,12 @@ from tests.cli.clikit import ok, remit
 
 def test_demo_runs_and_its_ledger_verifies(tmp_path: Path) -> None:
     proc = ok(remit("demo", "--workdir", "scratch", cwd=tmp_path))
-    for word in ("AUTONOMOUS", "NOTIFY", "APPROVE", "DENY", "Ledger verified", "/ui/",
-                 "demo-approver key rk_", "Evidence pack verified offline"):  # fmt: skip
+    for word in (
+        "AUTONOMOUS", "NOTIFY", "APPROVE", "DENY", "Ledger verified", "/ui/",
+        "demo-approver key rk_", "Evidence pack verified offline",
+        "Drift detected for remediator", "autonomy is demoted",
+        "Review sample", "Verdict 'appropriate'", "would have flipped",
+    ):  # fmt: skip
         assert word in proc.stdout, word
     # It ends by reconciling its own trail: the AI role's call outside Remit is flagged.
     assert "CloudTrail reconciliation" in proc.stdout

@@ -11,15 +11,18 @@ from remit.cli import (
     audit_cmd,
     cloudtrail_cmd,
     decide_cmd,
+    drift_cmd,
     envelope_cmd,
     evidence_cmd,
     inventory_cmd,
     keygen_cmd,
     ledger_cmd,
-    report_cmd,
     reconcile_cmd,
+    report_cmd,
+    review_cmd,
     rollback_cmd,
     serve_cmd,
+    whatif_cmd,
 )
 
 app = typer.Typer(
@@ -33,6 +36,9 @@ app.command("keygen")(keygen_cmd.keygen)
 app.command("decide")(decide_cmd.decide)
 app.command("inventory")(inventory_cmd.inventory)
 app.add_typer(envelope_cmd.app, name="envelope")
+envelope_cmd.app.command("whatif")(whatif_cmd.whatif)
+app.add_typer(review_cmd.app, name="review")
+app.add_typer(drift_cmd.app, name="drift")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from remit.cli.common import DbOption, console, fail, iso, parse_time, print_json
+from remit.cli.common import DbOption, console, err_console, fail, iso, parse_time, print_json
 from remit.cli.loading import envelope_or_fail, trust_or_fail, trusted_keys_or_fail
 from remit.domain.envelope import Envelope
+from remit.envelope import LoadedEnvelope
 from remit.envelope.conflicts import find_conflicts, tag_only_regulations
 from remit.envelope.signoff import SignoffError, append_signoff, create_signoff, signoffs_path
 from remit.envelope.status import envelope_status
 from remit.signing.keys import KeyFormatError, load_signing_key
+
+if TYPE_CHECKING:
+    from remit.ledger.store import LedgerStore
 
 app = typer.Typer(help="Check, sign off and inspect policy envelopes.", no_args_is_help=True)
 
@@ -52,9 +58,11 @@ def sign(
     signer: str = typer.Option(..., "--signer", help="Who signs off, e.g. ciso@example.com."),
     role: str = typer.Option(..., "--role", help="The signer's role, e.g. CISO."),
     at: str | None = typer.Option(None, "--at", help="Sign-off time (ISO-8601); default now."),
+    db: str | None = DbOption,
 ) -> None:
     """Add a detached sign-off over the envelope's canonical digest to
-    ENVELOPE.signoffs.json. Refuses an envelope that has conflicts."""
+    ENVELOPE.signoffs.json. Refuses an envelope that has conflicts. When the ledger is
+    reachable, first shows what the envelope would have changed over the last 90 days."""
     loaded = envelope_or_fail(envelope)
     when = parse_time(at, "--at")
     if not signer.strip() or not role.strip():
@@ -70,6 +78,7 @@ def sign(
         signing_key = load_signing_key(key)
     except (KeyFormatError, OSError) as exc:
         fail(f"--key {key}: {exc}")
+    _show_impact(loaded, db, when)
     record = create_signoff(loaded, signing_key, signer, role, when)
     path = signoffs_path(envelope)
     try:
@@ -110,9 +119,11 @@ def status(
         else []
     )
     st = envelope_status(loaded, trust, checks, events, t)
+    overdue = change_review_overdue(store, t, loaded.envelope.metadata.review_every)
+    healthy = st.healthy and overdue is None
     if as_json:
-        print_json(st.to_dict())
-        raise typer.Exit(0 if st.healthy else 1)
+        print_json({**st.to_dict(), "change_review_overdue": overdue})
+        raise typer.Exit(0 if healthy else 1)
     ok = "[green]yes[/]" if st.trust.valid else "[red]NO[/]"
     head = Table.grid(padding=(0, 2))
     head.add_column(no_wrap=True)
@@ -158,7 +169,17 @@ def status(
             console.print(f"[red]conflict[/]: {escape(str(conflict))}", highlight=False)
     else:
         console.print("Conflicts with regulations: none.")
-    raise typer.Exit(0 if st.healthy else 1)
+    if overdue is not None:
+        console.print(
+            f"[red]Change review OVERDUE[/]: {escape(overdue['category'])} "
+            f"{escape(overdue['value'])} first seen {overdue['at']} (ledger index "
+            f"{overdue['ledger_index']}) is not covered by a signed-off change review "
+            "(`remit review changes --sign`).",
+            highlight=False,
+        )
+    elif store is not None:
+        console.print("Change review: nothing unreviewed past the review cadence.")
+    raise typer.Exit(0 if healthy else 1)
 
 
 @app.command()
@@ -169,3 +190,43 @@ def schema() -> None:
     data["$id"] = "https://remit.dev/schemas/envelope-v1.json"
     data["title"] = "Remit policy envelope (remit.dev/v1)"
     print(json.dumps(data, indent=2))
+
+
+def change_review_overdue(
+    store: LedgerStore | None, now: datetime, every: timedelta
+) -> dict[str, Any] | None:
+    """The first change older than the review cadence that no signed-off change review
+    covers, as JSON; None if there is none or no ledger."""
+    if store is None:
+        return None
+    from remit.oversight.change_review import overdue_change
+
+    found = overdue_change(store, now, every)
+    return None if found is None else found.to_dict()
+
+
+def _show_impact(loaded: LoadedEnvelope, db: str | None, now: datetime) -> None:
+    """The what-if summary of `loaded` over the last 90 days, on stderr, if a ledger is
+    there to replay (`remit envelope whatif` gives the details)."""
+    from remit.decide import Gate
+    from remit.domain.trust import EnvelopeTrust
+    from remit.ledger.open import open_existing_store_or_none
+    from remit.ledger.store import LedgerUnavailable
+    from remit.oversight.runs import whatif
+
+    try:
+        store = open_existing_store_or_none(db)
+        if store is None:
+            return
+        gate = Gate(loaded.envelope, loaded.digest, EnvelopeTrust(False, None, "proposed"))
+        report = whatif(store, gate, now - timedelta(days=90))
+    except LedgerUnavailable as exc:
+        err_console.print(f"impact not shown (ledger unreachable: {escape(str(exc))})")
+        return
+    tiers = ", ".join(f"{o} → {n}: {c}" for (o, n), c in sorted(report.by_tiers.items()))
+    err_console.print(
+        f"impact over the last 90 days: {report.replayed:,} decisions replayed, "
+        f"{len(report.flips):,} would change" + (f" ({tiers})" if tiers else ""),
+        highlight=False,
+        markup=False,
+    )

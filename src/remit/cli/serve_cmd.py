@@ -147,7 +147,7 @@ keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_a
 
 @keys_app.command("create")
 def keys_create(
-    role: Role = typer.Option(..., "--role", help="agent, approver, auditor or admin."),
+    role: Role = typer.Option(..., "--role", help="agent, approver, auditor, reviewer or admin."),
     name: str = typer.Option(..., "--name", help="Who or what holds the key."),
     agent: str | None = typer.Option(
         None, "--agent", help="For agent keys: the envelope agent id."

@@ -4,6 +4,6 @@ are passed in.
 """
 
 from remit.decide.gate import Gate
-from remit.decide.state import GateState, OrgEvent, StaticState
+from remit.decide.state import Demotion, GateState, OrgEvent, StaticState
 
-__all__ = ["Gate", "GateState", "OrgEvent", "StaticState"]
+__all__ = ["Demotion", "Gate", "GateState", "OrgEvent", "StaticState"]

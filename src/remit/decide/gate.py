@@ -3,7 +3,8 @@
 Order: signature trust → agent → action → base tier (rules whose resources touch the
 request's, strictest wins, plus the `unmatched` default unless one rule covers them all;
 or fallbacks for a fallback request) → floors from the checks (wildcard resources,
-staleness, model, workflow, severity, protected resources, blast radius, confidence) →
+staleness, model, drift demotion, workflow, severity, protected resources, blast radius,
+confidence) →
 regulations (on the tier so far) → reasoning completeness (on the final tier). Checks
 can only make a decision stricter.
 """
@@ -16,6 +17,7 @@ from remit.catalog import ActionCatalog, default_catalog
 from remit.decide.checks.base import Check, Context, Finding
 from remit.decide.checks.blast_radius import BlastRadiusCheck
 from remit.decide.checks.confidence import ConfidenceCheck
+from remit.decide.checks.drift import DemotionCheck
 from remit.decide.checks.fallback import fallback_tier
 from remit.decide.checks.model import ModelCheck
 from remit.decide.checks.reasoning import ReasoningCheck
@@ -41,6 +43,7 @@ FLOOR_CHECKS: tuple[Check, ...] = (
     ReviewCheck(),
     RevalidationCheck(),
     ModelCheck(),
+    DemotionCheck(),
     WorkflowCheck(),
     SeverityFloorCheck(),
     ReversibilityCheck(),

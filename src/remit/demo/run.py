@@ -29,7 +29,7 @@ from rich.table import Table
 import remit
 from remit.aws import MotoServer
 from remit.cloudtrail import moto_trail
-from remit.demo import trail
+from remit.demo import assurance, trail
 from remit.demo.cloud import DemoCloud, demo_envelope
 from remit.demo.cloud import build as build_cloud
 from remit.demo.scenario import ACCOUNT, AFTER_ACQUISITION, AFTER_RESIGN, Step, steps
@@ -82,6 +82,7 @@ def _keys(db: Path, now: datetime) -> dict[str, str]:
         ("demo-agent", Role.AGENT, "remediator"),
         ("demo-approver", Role.APPROVER, None),
         ("demo-admin", Role.ADMIN, None),
+        ("demo-reviewer", Role.REVIEWER, None),
     ):
         out[name] = ks.create(name, role, agent, now, "demo-setup")[1]
     store.close()
@@ -105,7 +106,9 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
         cloud = build_cloud(moto)
         moto_trail.start(moto.endpoint_url)  # the local stand-in for CloudTrail
         envelope = workdir / "envelope.yaml"
-        envelope.write_text(demo_envelope(EXAMPLE.read_text(), cloud.execution_role))
+        envelope.write_text(
+            assurance.with_drift(demo_envelope(EXAMPLE.read_text(), cloud.execution_role))
+        )
         _sign(envelope, ciso, now - timedelta(days=3))
         meta = load_envelope(envelope).envelope.metadata
         console.print(
@@ -142,7 +145,7 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
                 highlight=False,
                 soft_wrap=True,
             )
-            ok, cp = _run_agent(console, url, keys, envelope, ciso, cloud)
+            ok, cp = _run_agent(console, url, keys, envelope, ciso, cloud, now)
         trail.call_outside_remit(cloud)
         ok = trail.reconcile_demo(console, cloud, workdir, envelope) and ok
     store = SqliteStore(db)
@@ -177,6 +180,7 @@ def _run_agent(
     envelope: Path,
     ciso: SigningKey,
     cloud: DemoCloud,
+    started: datetime,
 ) -> tuple[bool, dict[str, Any]]:
     """The scripted agent, its human approver and admin, over HTTP and the SDK."""
 
@@ -323,6 +327,7 @@ def _run_agent(
         f"{'its policy back' if back else 'NO policy'}: {back}"
     )
     all_ok &= bool(back)
+    all_ok &= assurance.run(console, http, envelope, started)
 
     cp = http("demo-agent").get("/v1/ledger/checkpoint").json()
     proof = http("demo-agent").get("/v1/ledger/proof/1", params={"size": cp["size"]}).json()

@@ -245,6 +245,18 @@ class Fallback(_Strict):
     description: str | None = None
 
 
+class Drift(_Strict):
+    """Behaviour-drift watch (C8): the declared false-alarm rate (one per
+    `false_alarm_one_per` decisions of an agent), the rise in the high-risk share to
+    detect, the baseline length, and the tier an agent's autonomy is demoted to when
+    drift is found (until a human signs a review; none: flag only)."""
+
+    false_alarm_one_per: int = Field(default=20_000, ge=100)
+    shift: float = Field(default=0.10, gt=0.0, lt=0.5)
+    baseline: int = Field(default=2_000, ge=20)
+    demote_to: Tier | None = Tier.APPROVE
+
+
 class Envelope(_Strict):
     """A complete policy envelope (`apiVersion: remit.dev/v1`, `kind: Envelope`)."""
 
@@ -258,6 +270,7 @@ class Envelope(_Strict):
     protected: tuple[Protected, ...] = ()
     regulations: tuple[Regulation, ...] = ()
     fallbacks: tuple[Fallback, ...] = ()
+    drift: Drift = Field(default_factory=Drift)
     inventory: tuple[TaggedResources, ...] = Field(
         default=(),
         description="Trusted resource tags. Protected sets and regulations that select by "

@@ -20,6 +20,7 @@ class Role(StrEnum):
     AGENT = "agent"  # ask for decisions as its one bound agent; report outcomes
     APPROVER = "approver"  # approve or reject pending decisions
     AUDITOR = "auditor"  # read the ledger and reports
+    REVIEWER = "reviewer"  # draw review samples, record verdicts, review drift findings
     ADMIN = "admin"  # everything, including events and key management
 
 

@@ -16,7 +16,7 @@ from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from remit.decide.state import OrgEvent
+from remit.decide.state import Demotion, OrgEvent
 from remit.domain.clock import parse_ts
 from remit.ledger.reads import LedgerReads, Read, Sql
 
@@ -31,6 +31,7 @@ class StateCache:
         self.events: dict[EventKey, list[OrgEvent]] = {}
         self.windows: dict[tuple[str, str], tuple[datetime, list[datetime]]] = {}
         """(agent, rule) → (since, the sorted times of every action at or after since)."""
+        self.demotions: dict[str, list[Demotion]] = {}
 
     def valid_at(self, size: int) -> None:
         """Keep what is known if the ledger is still at `size`; forget it otherwise."""
@@ -42,12 +43,15 @@ class StateCache:
         self.size = -1
         self.events.clear()
         self.windows.clear()
+        self.demotions.clear()
 
     def appended(self, rows: Mapping[str, Sequence[Sequence[object]]], size: int) -> None:
         """An append derived index `rows` and leaves the ledger at `size`. Called under the
         append lock, before the commit; if the commit fails, the store forgets it all."""
         if rows.get("events"):
             self.events.clear()
+        if rows.get("demotions") or rows.get("drift_reviews"):
+            self.demotions.clear()
         for agent, rule_id, ts, _ in rows.get("window_actions", ()):
             known = self.windows.get((str(agent), str(rule_id)))
             at = parse_ts(str(ts))
@@ -70,6 +74,12 @@ class LockedReads(LedgerReads):
         found = self._cache.events.get(key)
         if found is None:
             found = self._cache.events[key] = list(super().events_after(after, kinds))
+        return found
+
+    def demotions(self, agent: str) -> list[Demotion]:
+        found = self._cache.demotions.get(agent)
+        if found is None:
+            found = self._cache.demotions[agent] = list(super().demotions(agent))
         return found
 
     def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:

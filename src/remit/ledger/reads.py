@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from remit.decide.state import OrgEvent
+from remit.decide.state import Demotion, OrgEvent
 from remit.domain.clock import parse_ts, ts_text
+from remit.domain.tiers import Tier
 from remit.ledger.errors import LedgerUnavailable
 from remit.ledger.kinds import (
     DecisionRecord,
@@ -137,8 +138,9 @@ class LedgerReads:
         i, k, t, b = rows[0]
         return StoredEntry(int(i), k, t, bytes(b))
 
-    def _recorded(self, index: int, kind: type[R], decision_id: str) -> Recorded[R]:
-        """The entry at `index`, which must be a `kind` record about `decision_id`."""
+    def _recorded(self, index: int, kind: type[R], decision_id: str | None = None) -> Recorded[R]:
+        """The entry at `index`, which must be a `kind` record (about `decision_id`, when
+        given: where a row names a decision, the entry it points at must be about it)."""
         entry = self.entry(index)
         if entry is None:  # an index row without its entry: the index is not authority
             raise LedgerUnavailable(f"the index names ledger entry {index}, which is not there")
@@ -149,7 +151,7 @@ class LedgerReads:
         about = getattr(got.record, "decision_id", None)
         if isinstance(got.record, DecisionRecord):
             about = got.record.decision.get("id")
-        if about != decision_id:
+        if decision_id is not None and about != decision_id:
             raise LedgerUnavailable(
                 f"the index names ledger entry {index} for decision {decision_id}, but that "
                 f"entry is about {about!r}: the index was altered (run `remit ledger verify`)"
@@ -506,3 +508,13 @@ class LedgerReads:
         """The newest `limit` reconciliation runs, newest first."""
         rows = self._rows("SELECT idx FROM reconciliations ORDER BY idx DESC LIMIT ?", (limit,))
         return [self._recorded(int(r[0]), ReconciliationRecord) for r in rows]
+
+    def demotions(self, agent: str) -> Sequence[Demotion]:
+        """`agent`'s drift demotions that no recorded review has ended, oldest first."""
+        rows = self._rows(
+            "SELECT d.finding_id, d.floor, d.idx FROM demotions d WHERE d.agent = ? AND NOT "
+            "EXISTS (SELECT 1 FROM drift_reviews r WHERE r.finding_id = d.finding_id) "
+            "ORDER BY d.idx",
+            (agent,),
+        )
+        return [Demotion(str(f), Tier(str(t)), int(i)) for f, t, i in rows]

@@ -30,6 +30,13 @@ INDEX_TABLES: dict[str, tuple[str, ...]] = {
     "grant_claims": ("decision_id", "idx", "released", "ts"),
     "access": ("idx", "action", "subject", "ts"),
     "reconciliations": ("id", "idx", "since", "until", "findings", "ts"),
+    "review_samples": ("sample_id", "idx", "since", "until", "ts"),
+    "review_items": ("sample_id", "decision_id", "tier", "agent", "idx"),
+    "review_verdicts": ("sample_id", "decision_id", "idx", "verdict", "actor", "ts"),
+    "drift_findings": ("finding_id", "idx", "agent", "ts"),
+    "demotions": ("finding_id", "idx", "agent", "floor", "ts"),
+    "drift_reviews": ("finding_id", "idx", "agent", "actor", "ts"),
+    "change_reviews": ("since", "until", "idx", "actor", "ts"),
 }
 """Derived index tables and their columns, in insert order."""
 
@@ -88,6 +95,30 @@ def ddl(blob: str) -> list[str]:
         """CREATE TABLE IF NOT EXISTS reconciliations (
             id TEXT PRIMARY KEY, idx BIGINT NOT NULL, since TEXT, until TEXT,
             findings BIGINT NOT NULL, ts TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS review_samples (
+            sample_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, since TEXT NOT NULL,
+            until TEXT NOT NULL, ts TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS review_items (
+            sample_id TEXT NOT NULL, decision_id TEXT NOT NULL, tier TEXT NOT NULL,
+            agent TEXT NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (sample_id, decision_id))""",
+        "CREATE INDEX IF NOT EXISTS review_items_by_decision ON review_items (decision_id)",
+        """CREATE TABLE IF NOT EXISTS review_verdicts (
+            sample_id TEXT NOT NULL, decision_id TEXT NOT NULL, idx BIGINT NOT NULL,
+            verdict TEXT NOT NULL, actor TEXT NOT NULL, ts TEXT NOT NULL,
+            PRIMARY KEY (sample_id, decision_id))""",
+        """CREATE TABLE IF NOT EXISTS drift_findings (
+            finding_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, agent TEXT NOT NULL,
+            ts TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS demotions (
+            finding_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, agent TEXT NOT NULL,
+            floor TEXT NOT NULL, ts TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS demotions_by_agent ON demotions (agent)",
+        """CREATE TABLE IF NOT EXISTS drift_reviews (
+            finding_id TEXT PRIMARY KEY, idx BIGINT NOT NULL, agent TEXT NOT NULL,
+            actor TEXT NOT NULL, ts TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS change_reviews (
+            since TEXT NOT NULL, until TEXT NOT NULL, idx BIGINT NOT NULL, actor TEXT NOT NULL,
+            ts TEXT NOT NULL, PRIMARY KEY (since, until))""",
         """CREATE TABLE IF NOT EXISTS api_keys (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",

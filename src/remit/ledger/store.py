@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from remit.decide.state import OrgEvent
+from remit.decide.state import Demotion, OrgEvent
 from remit.ledger.errors import LedgerUnavailable as LedgerUnavailable
 from remit.ledger.gate_reads import LockedReads, StateCache
 from remit.ledger.reads import LedgerReads
@@ -456,6 +456,9 @@ class LedgerStore(ABC):
 
     def actions_in_window(self, agent: str, rule_id: str, since: datetime) -> int:
         return self.reads.actions_in_window(agent, rule_id, since)
+
+    def demotions(self, agent: str) -> Sequence[Demotion]:
+        return self.reads.demotions(agent)
 
 
 class _CursorReader:

@@ -18,7 +18,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from remit.decide import Gate, GateState, OrgEvent
+from remit.decide import Demotion, Gate, GateState, OrgEvent
 from remit.domain.clock import Clock, utcnow
 from remit.domain.decisions import Decision, Reason
 from remit.domain.ids import new_id
@@ -68,6 +68,9 @@ class _BatchState:
         return (
             self.inner.actions_in_window(agent, rule_id, since) + len(ran) - bisect_left(ran, since)
         )
+
+    def demotions(self, agent: str) -> Sequence[Demotion]:
+        return self.inner.demotions(agent)
 
     def note(self, d: Decision) -> None:
         if d.tier.allows_execution:

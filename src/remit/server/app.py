@@ -30,7 +30,16 @@ from remit.errors import (
     Unprocessable,
     Upstream,
 )
-from remit.server.routes import admin, approvals, decisions, findings, grants, health, ledger
+from remit.server.routes import (
+    admin,
+    approvals,
+    decisions,
+    findings,
+    grants,
+    health,
+    ledger,
+    oversight,
+)
 from remit.server.runtime import Runtime
 from remit.server.schemas import component_schemas
 from remit.server.views import readable_errors
@@ -49,6 +58,15 @@ HTTP_STATUS: dict[str, int] = {
 }
 """Each kind of `RemitError` as an HTTP status: the one place the API maps errors."""
 GRANT_SWEEP_SECONDS = 5.0
+DRIFT_SWEEP_SECONDS = 5.0
+
+
+def _drift_sweep(rt: Runtime) -> Callable[[], Any]:
+    """The standing drift test: records findings and demotions as the envelope sets."""
+    from remit.oversight.drift_runs import DriftWatch
+
+    watch = DriftWatch()
+    return lambda: watch.sweep(rt.ledger, rt.envelope_view().loaded.envelope, rt.clock())
 
 
 class BodyLimit:
@@ -125,6 +143,7 @@ def create_app(rt: Runtime) -> FastAPI:
             asyncio.create_task(_every(1.0, rt.writer.ensure_running, "decision writer")),
             # grant time-outs, retries of revocations the cloud refused, deny-list pruning
             asyncio.create_task(_every(GRANT_SWEEP_SECONDS, rt.grants.sweep, "grant sweep")),
+            asyncio.create_task(_every(DRIFT_SWEEP_SECONDS, _drift_sweep(rt), "drift sweep")),
         ]
         if rt.ledger.log_key is not None:
             tasks.append(
@@ -172,6 +191,7 @@ def create_app(rt: Runtime) -> FastAPI:
         health.router,
         dashboard_router,
         apidocs_router,
+        oversight.router,
     ):
         app.include_router(r)
     app.add_middleware(BodyLimit, limit=rt.config.max_body_bytes)

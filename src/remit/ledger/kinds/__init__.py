@@ -37,6 +37,15 @@ from remit.ledger.kinds.grant import (
     PreviewRecord,
     RevocationRecord,
 )
+from remit.ledger.kinds.oversight import (
+    ChangeReviewRecord,
+    DemotionRecord,
+    DriftFindingRecord,
+    DriftReviewRecord,
+    ReviewSampleRecord,
+    SampleStratum,
+    VerdictRecord,
+)
 
 __all__ = [
     "CLAIM_SECONDS",
@@ -44,7 +53,11 @@ __all__ = [
     "AccessRecord",
     "ApprovalResolution",
     "ApprovalTerms",
+    "ChangeReviewRecord",
     "DecisionRecord",
+    "DemotionRecord",
+    "DriftFindingRecord",
+    "DriftReviewRecord",
     "EntryFormatError",
     "GrantClaimRecord",
     "GrantRecord",
@@ -60,8 +73,11 @@ __all__ = [
     "PreviewRecord",
     "ReconciliationRecord",
     "Record",
+    "ReviewSampleRecord",
     "RevocationRecord",
+    "SampleStratum",
     "SignoffRecord",
+    "VerdictRecord",
     "parse_record",
 ]
 
@@ -87,6 +103,12 @@ PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Record]] = {
     "grant_claim": GrantClaimRecord.from_data,
     "access": AccessRecord.from_data,
     "reconciliation": ReconciliationRecord.from_data,
+    "review_sample": ReviewSampleRecord.from_data,
+    "review_verdict": VerdictRecord.from_data,
+    "drift_finding": DriftFindingRecord.from_data,
+    "demotion": DemotionRecord.from_data,
+    "drift_review": DriftReviewRecord.from_data,
+    "change_review": ChangeReviewRecord.from_data,
 }
 """Entry kind → the parser of its `data`. Every kind the ledger holds is here."""
 

@@ -1,0 +1,81 @@
+"""The ledger's history as typed records, in index order: what replays and periodic
+reviews read (the what-if replay, review samples, drift). Streams entries of the kinds
+asked for, from an index on, parsing each into its typed record; never writes.
+
+Reads committed state only (its own read-only scan), so a long replay neither blocks
+appends nor sees a half-written batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from remit.domain.clock import ts_text
+from remit.ledger.errors import LedgerUnavailable
+from remit.ledger.kinds import EntryFormatError, Record
+from remit.ledger.records import Recorded, StoredEntry
+from remit.ledger.store import LedgerStore
+
+
+def records(
+    store: LedgerStore, kinds: Iterable[str], start: int = 0, end: int | None = None
+) -> Iterator[Recorded[Record]]:
+    """The records of `kinds` at indexes in [start, end), oldest first. A damaged entry
+    raises `LedgerUnavailable` naming its index (a replay never skips history)."""
+    wanted = sorted(set(kinds))
+    if not wanted:
+        return
+    marks = ",".join("?" for _ in wanted)
+    sql = f"SELECT idx, kind, ts, body FROM entries WHERE kind IN ({marks}) AND idx >= ?"
+    params: list[object] = [*wanted, start]
+    if end is not None:
+        sql += " AND idx < ?"
+        params.append(end)
+    try:
+        for i, k, t, b in store._iter(store._sql(sql + " ORDER BY idx"), params):
+            try:
+                yield StoredEntry(int(i), k, t, bytes(b)).read()
+            except EntryFormatError as exc:
+                raise LedgerUnavailable(f"damaged ledger: {exc}") from exc
+    except LedgerUnavailable:
+        raise
+    except Exception as exc:
+        if store._is_storage_error(exc):
+            raise LedgerUnavailable(f"ledger read failed at {store.location}: {exc}") from exc
+        raise
+
+
+def first_decision_index(store: LedgerStore, since: datetime) -> int | None:
+    """The index of the first decision recorded at or after `since`, or None."""
+    rows = store.reads._rows("SELECT MIN(idx) FROM decisions WHERE ts >= ?", (ts_text(since),))
+    return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+
+def decision_count(store: LedgerStore, since: datetime | None, until: datetime | None) -> int:
+    """How many decisions were recorded in [since, until)."""
+    sql, params = "SELECT COUNT(*) FROM decisions WHERE 1 = 1", []
+    if since is not None:
+        sql += " AND ts >= ?"
+        params.append(ts_text(since))
+    if until is not None:
+        sql += " AND ts < ?"
+        params.append(ts_text(until))
+    return int(store.reads._rows(sql, params)[0][0])
+
+
+def period_decisions(
+    store: LedgerStore, since: datetime, until: datetime
+) -> Iterator[tuple[str, int, str, str]]:
+    """(id, index, tier, agent) of every decision recorded in [since, until), in index
+    order, from the decisions index (no entry is parsed: what sampling reads)."""
+    sql = "SELECT id, idx, tier, agent FROM decisions WHERE ts >= ? AND ts < ? ORDER BY idx"
+    try:
+        for did, idx, tier, agent in store._iter(
+            store._sql(sql), (ts_text(since), ts_text(until)), 50_000
+        ):
+            yield str(did), int(idx), str(tier), str(agent)
+    except Exception as exc:
+        if store._is_storage_error(exc):
+            raise LedgerUnavailable(f"ledger read failed at {store.location}: {exc}") from exc
+        raise

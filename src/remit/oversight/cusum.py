@@ -1,0 +1,134 @@
+"""A Bernoulli CUSUM with a declared false-alarm rate, pure (C8).
+
+The statistic watches a 0/1 stream (e.g. "this decision was high-risk") whose in-control
+rate `p0` comes from a baseline window, tuned to detect a rise to `p1`. Each observation
+adds its log-likelihood ratio, scaled to small integers (`up` for a 1, `-down` for a 0,
+in the ratio ln(p1/p0) : -ln((1-p1)/(1-p0))), and the sum is floored at zero; it alarms
+at `threshold`. With integer steps the statistic is a finite Markov chain, so the
+average run length to a false alarm (ARL0) and the detection delay at `p1` are computed
+exactly (banded linear system), not assumed: the threshold is the smallest whose ARL0
+reaches the declared one. `benchmarks/bench_drift.py` measures both by simulation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+MAX_DOWN = 8
+"""The largest integer a 0 may subtract: the ratio of the two steps is matched within
+this resolution."""
+
+
+def steps(p0: float, p1: float) -> tuple[int, int]:
+    """(up, down): small integers in the ratio of the log-likelihood ratios."""
+    if not 0.0 < p0 < p1 < 1.0:
+        raise ValueError(f"need 0 < p0 < p1 < 1, got p0={p0}, p1={p1}")
+    a = math.log(p1 / p0)
+    b = -math.log((1 - p1) / (1 - p0))
+    ratio = Fraction(a / b).limit_denominator(MAX_DOWN)
+    up, down = ratio.numerator, ratio.denominator
+    return max(up, 1), down
+
+
+def run_length(p: float, up: int, down: int, threshold: int) -> float:
+    """The exact average run length from zero to an alarm when each observation is 1
+    with probability `p`: solves L_i = 1 + p·L_{i+up} + (1-p)·L_{max(i-down,0)} for
+    i < threshold, with L_i = 0 at or past the threshold."""
+    n = threshold
+    if n <= 0:
+        return 0.0
+    # Dense rows restricted to the band [i-down, i+up]; elimination without pivoting
+    # (the matrix is an M-matrix: diagonally dominant by columns after the floor).
+    lo, hi = down, up
+    rows: list[dict[int, float]] = []
+    rhs = [1.0] * n
+    for i in range(n):
+        row: dict[int, float] = {i: 1.0}
+        j_up = i + up
+        if j_up < n:
+            row[j_up] = row.get(j_up, 0.0) - p
+        j_down = max(i - down, 0)
+        row[j_down] = row.get(j_down, 0.0) - (1 - p)
+        rows.append(row)
+    for k in range(n):
+        pivot = rows[k][k]
+        if abs(pivot) < 1e-300:
+            raise ArithmeticError("singular run-length system")
+        for i in range(k + 1, min(n, k + lo + hi + 1)):
+            f = rows[i].get(k)
+            if not f:
+                continue
+            f /= pivot
+            for j, v in rows[k].items():
+                if j >= k:
+                    rows[i][j] = rows[i].get(j, 0.0) - f * v
+            rows[i].pop(k, None)
+            rhs[i] -= f * rhs[k]
+    out = [0.0] * n
+    for i in range(n - 1, -1, -1):
+        s = rhs[i] - sum(v * out[j] for j, v in rows[i].items() if j > i)
+        out[i] = s / rows[i][i]
+    return out[0]
+
+
+@dataclass(frozen=True, slots=True)
+class CusumDesign:
+    """A tuned detector: rates, integer steps, threshold, and its exact run lengths."""
+
+    p0: float
+    p1: float
+    up: int
+    down: int
+    threshold: int
+    arl0: float
+    arl1: float
+
+    @property
+    def false_alarm_rate(self) -> float:
+        """False alarms per observation in control (1 / ARL0)."""
+        return 1.0 / self.arl0
+
+
+def design(p0: float, p1: float, arl0: float, guard: float | None = None) -> CusumDesign:
+    """The detector for `p0` → `p1` with the smallest threshold whose in-control ARL is at
+    least `arl0` (one false alarm per `arl0` observations) — at the rate `guard` (≥ p0)
+    when given: the highest in-control rate the baseline leaves plausible, so that an
+    estimated p0 a little low does not raise the false-alarm rate."""
+    pc = p0 if guard is None else max(guard, p0)
+    if pc >= p1:
+        raise ValueError(f"the guarded in-control rate {pc} must stay below p1 {p1}")
+    if arl0 < 2:
+        raise ValueError(f"the declared in-control run length must be at least 2, got {arl0}")
+    up, down = steps(p0, p1)
+    lo, hi = 1, up + down
+    while run_length(pc, up, down, hi) < arl0:
+        lo, hi = hi, hi * 2
+        if hi > 1_000_000:
+            raise ValueError("no threshold reaches the declared run length")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if run_length(pc, up, down, mid) >= arl0:
+            hi = mid
+        else:
+            lo = mid + 1
+    return CusumDesign(
+        p0, p1, up, down, hi, run_length(pc, up, down, hi), run_length(p1, up, down, hi)
+    )
+
+
+@dataclass(slots=True)
+class Cusum:
+    """The running statistic of one stream under `design`."""
+
+    design: CusumDesign
+    statistic: int = 0
+    seen: int = 0
+
+    def update(self, hit: bool) -> bool:
+        """Take one observation; True when the statistic reaches the threshold."""
+        d = self.design
+        self.seen += 1
+        self.statistic = self.statistic + d.up if hit else max(self.statistic - d.down, 0)
+        return self.statistic >= d.threshold

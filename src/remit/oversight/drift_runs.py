@@ -1,0 +1,160 @@
+"""Behaviour drift over a ledger: replay the decision stream through the `DriftMonitor`
+(honouring recorded drift reviews), record new findings and the demotions the envelope
+configures, and record a human's review of a finding. Every append checks, under the
+append lock, that it is not a repeat; errors are `remit.errors` kinds and nothing is
+written when one is raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from remit.domain.clock import ts_text
+from remit.domain.envelope import Envelope
+from remit.domain.tiers import Tier
+from remit.errors import Conflict, NotFound
+from remit.ledger import oversight_reads as oreads
+from remit.ledger.gate_reads import LockedReads
+from remit.ledger.history import records
+from remit.ledger.kinds import (
+    DecisionRecord,
+    DemotionRecord,
+    DriftFindingRecord,
+    DriftReviewRecord,
+)
+from remit.ledger.log import Ledger
+from remit.ledger.records import NewEntry, Recorded, make_entry
+from remit.ledger.store import LedgerStore
+from remit.oversight.drift import Alarm, DriftMonitor, DriftPlan
+
+
+def plan_of(envelope: Envelope | None) -> DriftPlan:
+    if envelope is None:
+        return DriftPlan()
+    d = envelope.drift
+    return DriftPlan(arl0=d.false_alarm_one_per, shift=d.shift, baseline_size=d.baseline)
+
+
+def feed(monitor: DriftMonitor, store: LedgerStore, start: int = 0) -> int:
+    """Feed the decisions and drift reviews recorded from `start` on, in ledger order;
+    the index to start from next time."""
+    nxt = start
+    for rec in records(store, {"decision", "drift_review"}, start):
+        r = rec.record
+        if isinstance(r, DecisionRecord):
+            monitor.observe(rec.index, r)
+        elif isinstance(r, DriftReviewRecord):
+            monitor.reviewed(r.agent)
+        nxt = rec.index + 1
+    return nxt
+
+
+def watch(store: LedgerStore, plan: DriftPlan) -> DriftMonitor:
+    """The monitor after every recorded decision and drift review, in ledger order."""
+    monitor = DriftMonitor(plan)
+    feed(monitor, store)
+    return monitor
+
+
+class DriftWatch:
+    """The service's standing drift test: each sweep feeds what was recorded since the
+    last one and records new findings with the demotion the envelope sets. A change of
+    the envelope's `drift` section starts it over from the beginning of the ledger."""
+
+    def __init__(self) -> None:
+        self.monitor: DriftMonitor | None = None
+        self.next_index = 0
+
+    def sweep(self, ledger: Ledger, envelope: Envelope, now: datetime) -> list[NewFinding]:
+        plan = plan_of(envelope)
+        if self.monitor is None or self.monitor.plan != plan:
+            self.monitor, self.next_index = DriftMonitor(plan), 0
+        self.next_index = feed(self.monitor, ledger.store, self.next_index)
+        if not any(a.flagged for a in self.monitor.agents.values()):
+            return []
+        made = record_findings(ledger, self.monitor, envelope.drift.demote_to, now, "system:drift")
+        return [m for m in made if m.new]
+
+
+def finding_id(alarm: Alarm) -> str:
+    return f"drift-{alarm.agent}-{alarm.index}"
+
+
+def _finding(alarm: Alarm) -> DriftFindingRecord:
+    w = alarm.to_dict()["window"]
+    return DriftFindingRecord(
+        finding_id(alarm), alarm.agent, alarm.decision_id, alarm.index, alarm.window_index,
+        w, alarm.statistic, alarm.design.threshold, alarm.design.p0, alarm.design.p1,
+        round(alarm.design.arl0, 1), alarm.observed, alarm.hits,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class NewFinding:
+    """A flagged agent's finding: its id and ledger index, its demotion's index, and
+    whether this call recorded it (False: it was on the ledger already)."""
+
+    finding_id: str
+    finding_index: int
+    demotion_index: int | None
+    new: bool = True
+
+
+def record_findings(
+    ledger: Ledger, monitor: DriftMonitor, demote_to: Tier | None, now: datetime, actor: str
+) -> list[NewFinding]:
+    """Record each flagged agent's finding not yet on the ledger, and its demotion; the
+    findings of every flagged agent (those already recorded with `new` False)."""
+    alarms = [a.flagged for a in monitor.agents.values() if a.flagged is not None]
+    made: list[NewFinding] = []
+
+    def build(locked: LockedReads, size: int) -> list[NewEntry]:
+        made.clear()
+        out: list[NewEntry] = []
+        for alarm in alarms:
+            fid = finding_id(alarm)
+            known = oreads.finding_indexes(locked, fid)
+            if known is not None:
+                made.append(NewFinding(fid, known[0], known[1], new=False))
+                continue
+            at = size + len(out)
+            out.append(make_entry(_finding(alarm), now, actor))
+            if demote_to is None:
+                made.append(NewFinding(fid, at, None))
+                continue
+            reason = (
+                f"high-risk share rose above {alarm.design.p0:.1%} (CUSUM {alarm.statistic} "
+                f">= {alarm.design.threshold}) in the window opened at ledger index "
+                f"{alarm.window_index}"
+            )
+            demotion = DemotionRecord(fid, alarm.agent, demote_to.value, reason)
+            out.append(make_entry(demotion, now, actor))
+            made.append(NewFinding(fid, at, at + 1))
+        return out
+
+    ledger.store.append_computed(build)
+    return list(made)
+
+
+def record_review(
+    ledger: Ledger, fid: str, reviewer: str, comment: str, now: datetime
+) -> Recorded[DriftReviewRecord]:
+    """A human's review of drift finding `fid`: ends its demotion."""
+    got: list[DriftReviewRecord] = []
+
+    def build(locked: LockedReads, _size: int) -> list[NewEntry]:
+        agent = oreads.finding_agent(locked, fid)
+        if agent is None:
+            raise NotFound(f"no drift finding {fid!r} on the ledger")
+        done = oreads.finding_review(locked, fid)
+        if done is not None:
+            raise Conflict(
+                f"drift finding {fid} was already reviewed by {done[1]} (ledger index {done[0]})"
+            )
+        record = DriftReviewRecord(fid, agent, comment)
+        got.append(record)
+        return [make_entry(record, now, reviewer)]
+
+    _, indexes = ledger.store.append_computed(build)
+    return Recorded(indexes[0], ts_text(now), reviewer, got[-1])

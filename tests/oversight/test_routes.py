@@ -1,0 +1,137 @@
+"""The assurance loop over HTTP (issue 15 §5): roles, sample → verdicts → report, drift
+state, what-if; bad input answered with a clear error and nothing recorded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from tests.conftest import EXAMPLES
+from tests.server.srvkit import (
+    NOW,
+    ApiKeys,
+    Clock,
+    bearer,
+    example_request,
+    held_request,
+    read_request,
+)
+
+from remit.identity.model import Role
+from remit.server.runtime import Runtime
+
+SINCE = (NOW - timedelta(hours=1)).isoformat()
+UNTIL = (NOW + timedelta(hours=2)).isoformat()
+
+
+def reviewer(rt: Runtime, clock: Clock, name: str = "rita") -> dict[str, str]:
+    _, text = rt.keys.create(name, Role.REVIEWER, None, clock(), "test-setup")
+    return bearer(text)
+
+
+def decide(c: TestClient, keys: ApiKeys, body: dict[str, Any]) -> dict[str, Any]:
+    r = c.post("/v1/decisions", json=body, headers=bearer(keys.agent))
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def history(c: TestClient, keys: ApiKeys, clock: Clock) -> dict[str, str]:
+    ids = {"read": decide(c, keys, read_request())["id"]}
+    ids["revoke"] = decide(c, keys, example_request())["id"]
+    ids["held"] = decide(c, keys, held_request())["id"]
+    r = c.post(f"/v1/approvals/{ids['held']}/approve", json={}, headers=bearer(keys.alice))
+    assert r.status_code == 200, r.text
+    return ids
+
+
+def test_sample_verdicts_and_report(
+    bare_client: TestClient, api_keys: ApiKeys, rt: Runtime, clock: Clock
+) -> None:
+    c = bare_client
+    ids = history(c, api_keys, clock)
+    rita = reviewer(rt, clock)
+    clock.advance(hours=3)
+    c.get("/v1/ledger/checkpoint", headers=bearer(api_keys.auditor))  # signed after the period
+    body = {"since": SINCE, "until": UNTIL, "tiers": ["autonomous", "notify", "approve"]}
+    assert (
+        c.post("/v1/reviews/samples", json=body, headers=bearer(api_keys.auditor)).status_code
+        == 403
+    )
+    r = c.post("/v1/reviews/samples", json=body, headers=rita)
+    assert r.status_code == 200, r.text
+    sid = r.json()["sample_id"]
+    assert c.post("/v1/reviews/samples", json=body, headers=rita).status_code == 409
+    assert c.get("/v1/reviews/samples", headers=bearer(api_keys.auditor)).json() == [sid]
+    url = f"/v1/reviews/samples/{sid}/verdicts"
+    v = {"decision_id": ids["revoke"], "verdict": "inappropriate", "comment": "in use"}
+    assert c.post(url, json=v, headers=bearer(api_keys.auditor)).status_code == 403
+    r = c.post(url, json=v, headers=rita)
+    assert r.status_code == 200, r.text
+    assert r.json()["actor"].startswith("reviewer:rita#")
+    alice_reviewer = reviewer(rt, clock, "alice")
+    size = rt.store.size()
+    assert c.post(url, json=v, headers=rita).status_code == 409  # once per decision
+    bad = {**v, "decision_id": ids["read"], "verdict": "fine"}
+    assert c.post(url, json=bad, headers=rita).status_code == 422
+    # alice approved the held one: as a reviewer she may not judge it
+    own = {"decision_id": ids["held"], "verdict": "appropriate"}
+    r = c.post(url, json=own, headers=alice_reviewer)
+    assert r.status_code == 403 and "own decision" in r.json()["detail"]
+    assert rt.store.size() == size
+    r = c.get(f"/v1/reviews/samples/{sid}", headers=bearer(api_keys.auditor))
+    assert r.status_code == 200
+    report = r.json()["report"]
+    assert (
+        report["suggestions"][0]["text"] == "R7-revoke-stale: 1 of 1 inappropriate → tier approve"
+    )
+    assert c.get("/v1/reviews/samples/rs-x", headers=rita).status_code == 404
+
+
+def test_empty_period_is_refused(bare_client: TestClient, rt: Runtime, clock: Clock) -> None:
+    rita = reviewer(rt, clock)
+    size = rt.store.size()
+    body = {"since": "2026-01-01T00:00:00Z", "until": "2026-02-01T00:00:00Z"}
+    r = bare_client.post("/v1/reviews/samples", json=body, headers=rita)
+    assert r.status_code == 422 and "no decisions" in r.json()["detail"]
+    assert rt.store.size() == size
+
+
+def test_drift_state_for_readers_only(
+    bare_client: TestClient, api_keys: ApiKeys, rt: Runtime, clock: Clock
+) -> None:
+    history(bare_client, api_keys, clock)
+    assert bare_client.get("/v1/drift", headers=bearer(api_keys.agent)).status_code == 403
+    r = bare_client.get("/v1/drift", headers=reviewer(rt, clock))
+    assert r.status_code == 200
+    (state,) = r.json()["agents"]
+    assert state["agent"] == "remediator" and state["flagged"] is False
+    assert state["learning_baseline"] and r.json()["plan"]["arl0"] == 20_000
+    assert bare_client.get("/v1/drift?agent=x", headers=bearer(api_keys.auditor)).status_code == 404
+    r = bare_client.post(
+        "/v1/drift/drift-x/review", json={"comment": "ok"}, headers=reviewer(rt, clock, "r2")
+    )
+    assert r.status_code == 404
+
+
+def test_whatif_reports_flips_and_writes_nothing(
+    bare_client: TestClient, api_keys: ApiKeys, rt: Runtime, clock: Clock, envelope_file: Path
+) -> None:
+    history(bare_client, api_keys, clock)
+    size = rt.store.size()
+    text = envelope_file.read_text().replace("tier: autonomous", "tier: notify", 1)
+    r = bare_client.post(
+        "/v1/envelope/whatif", json={"envelope": text}, headers=bearer(api_keys.auditor)
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["replayed"] == 3 and out["by_tiers"] == [
+        {"old_tier": "autonomous", "new_tier": "notify", "count": 1}
+    ]
+    bad = bare_client.post(
+        "/v1/envelope/whatif", json={"envelope": "kind: ["}, headers=bearer(api_keys.auditor)
+    )
+    assert bad.status_code == 422 and "not valid" in bad.json()["detail"]
+    assert rt.store.size() == size
+    assert (EXAMPLES / "envelope.yaml").exists()
