@@ -10,6 +10,7 @@ import typer
 from remit.cli import (
     decide_cmd,
     envelope_cmd,
+    init_cmd,
     inventory_cmd,
     keygen_cmd,
     ledger_cmd,
@@ -24,6 +25,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("remit")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            v = "unknown (not installed)"
+        print(f"remit {v}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Remit: an accountability layer for autonomous AI actions in the cloud."""
+
+
+app.command("init")(init_cmd.init)
 app.command("keygen")(keygen_cmd.keygen)
 app.command("decide")(decide_cmd.decide)
 app.command("inventory")(inventory_cmd.inventory)
