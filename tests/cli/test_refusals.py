@@ -112,7 +112,7 @@ def test_sqlite_url_is_a_path(world: Path, keys: Keys) -> None:
             remit(
                 *DECIDE, "--trusted-keys", keys.ciso_pub, "--db", "sqlite:///ledger.db", cwd=world
             )
-        ).stdout  # fmt: skip
+        ).stdout
     )
     assert d["ledger_index"] > 0  # the existing ledger (a fresh one would start at 0)
     assert not (world / "sqlite:").exists()
@@ -182,7 +182,7 @@ def test_decide_dry_run_records_nothing_and_fail_on_sets_the_exit(world: Path, k
             "--fail-on",
             "deny",
             cwd=world,
-        )  # fmt: skip
+        )
     )
     d = json.loads(proc.stdout)
     assert d["dry_run"] is True and d["tier"] == "notify" and "ledger_index" not in d
