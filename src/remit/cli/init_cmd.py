@@ -49,6 +49,7 @@ defaults:
 agents:
   my-agent:                          # the id an agent's API key is bound to
     service_account: arn:aws:iam::{account}:role/my-agent
+    models: [{{name: my-model, version: "1"}}]   # the models validated for this agent
 rules:
   - id: R1-read                      # reads in the account: no human needed
     agents: [my-agent]
