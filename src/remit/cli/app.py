@@ -9,11 +9,13 @@ import typer
 
 from remit.cli import (
     decide_cmd,
+    decisions_cmd,
     envelope_cmd,
     init_cmd,
     inventory_cmd,
     keygen_cmd,
     ledger_cmd,
+    ledger_log_cmd,
     rollback_cmd,
     serve_cmd,
 )
@@ -62,7 +64,11 @@ event_app = typer.Typer(
     help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True
 )
 event_app.command("add")(decide_cmd.event_add)
+event_app.command("list")(decisions_cmd.list_events)
 app.add_typer(event_app, name="event")
+app.add_typer(event_app, name="events")  # `remit events list` reads as well
+app.add_typer(decisions_cmd.app, name="decisions")
+ledger_cmd.app.command("log")(ledger_log_cmd.log)
 
 
 @app.command()

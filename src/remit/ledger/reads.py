@@ -109,6 +109,43 @@ class LedgerReads:
         rows = self._rows("SELECT idx FROM decisions ORDER BY idx DESC LIMIT ?", (limit,))
         return [self._recorded(int(r[0]), DecisionRecord) for r in rows]
 
+    def find_decisions(
+        self,
+        *,
+        agent: str | None = None,
+        tier: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Recorded[DecisionRecord]]:
+        """Recorded decisions matching every filter given (times: when recorded, `since`
+        inclusive, `until` exclusive), newest first, at most `limit`."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("agent", agent), ("tier", tier), ("action", action)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(ts_text(since))
+        if until is not None:
+            where.append("ts < ?")
+            params.append(ts_text(until))
+        query = "SELECT idx FROM decisions"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        rows = self._rows(query + " ORDER BY idx DESC LIMIT ?", (*params, limit))
+        return [self._recorded(int(r[0]), DecisionRecord) for r in rows]
+
+    def all_events(self, limit: int = 1000) -> list[OrgEvent]:
+        """Every recorded organisational event, whatever its kind, newest first."""
+        rows = self._rows(
+            "SELECT idx, kind, at, note FROM events ORDER BY idx DESC LIMIT ?", (limit,)
+        )
+        return [OrgEvent(k, parse_ts(a), n, int(i)) for i, k, a, n in rows]
+
     # -- approvals -----------------------------------------------------------------------
     def approval(self, decision_id: str) -> ApprovalStanding | None:
         """The approval a held decision awaits or received, or None if it was not held."""
