@@ -39,8 +39,10 @@ def test_init_scaffolds_a_working_setup(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(d)], check=True)
     listed = subprocess.run(
         ["git", "-C", str(d), "status", "--porcelain", "--untracked-files=all"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "signoff.pub" in listed and "envelope.yaml" in listed
     assert ".key" not in listed and "remit.db" not in listed
     assert "remit envelope sign envelope.yaml --key keys/signoff.key" in proc.stderr
@@ -119,10 +121,26 @@ def service(ws: Path, keys: Keys) -> Iterator[tuple[str, str, subprocess.Popen[s
     ).stdout
     key = out.splitlines()[-1]
     proc = subprocess.Popen(
-        [str(REMIT), "serve", "--envelope", "envelope.yaml", "--trusted-keys", str(keys.ciso_pub),
-         "--db", "serve.db", "--port", "0", "--log-key", str(keys.log_key)],
-        cwd=ws, env=cli_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        [
+            str(REMIT),
+            "serve",
+            "--envelope",
+            "envelope.yaml",
+            "--trusted-keys",
+            str(keys.ciso_pub),
+            "--db",
+            "serve.db",
+            "--port",
+            "0",
+            "--log-key",
+            str(keys.log_key),
+        ],
+        cwd=ws,
+        env=cli_env(),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stderr is not None
     try:
         banner = [proc.stderr.readline() for _ in range(6)]
@@ -175,9 +193,19 @@ def test_busy_port_exits_2_before_anything_is_written(ws: Path, keys: Keys) -> N
         port = taken.getsockname()[1]
         before = tree_files(ws)
         proc = remit(
-            "serve", "--envelope", "envelope.yaml", "--trusted-keys", keys.ciso_pub,
-            "--db", "new.db", "--init", "--port", str(port), cwd=ws, timeout=60,
-        )  # fmt: skip
+            "serve",
+            "--envelope",
+            "envelope.yaml",
+            "--trusted-keys",
+            keys.ciso_pub,
+            "--db",
+            "new.db",
+            "--init",
+            "--port",
+            str(port),
+            cwd=ws,
+            timeout=60,
+        )
     assert proc.returncode == 2, proc.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "in use" in proc.stderr
     assert tree_files(ws) == before and not (ws / "new.db").exists()

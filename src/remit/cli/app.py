@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from remit.cli import (
+    approvals_cmd,
     decide_cmd,
     decisions_cmd,
     envelope_cmd,
@@ -68,6 +69,7 @@ event_app.command("list")(decisions_cmd.list_events)
 app.add_typer(event_app, name="event")
 app.add_typer(event_app, name="events")  # `remit events list` reads as well
 app.add_typer(decisions_cmd.app, name="decisions")
+app.add_typer(approvals_cmd.app, name="approvals")
 ledger_cmd.app.command("log")(ledger_log_cmd.log)
 
 
