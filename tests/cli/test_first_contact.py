@@ -184,6 +184,16 @@ def test_serve_prints_its_address_and_logs_json_lines(
     assert logged["method"] == "POST" and logged["status"] == 200 and logged["ms"] > 0
     assert key not in json.dumps(lines)  # never the caller's key
     assert any(line["path"] == "/readyz" and line["event"] == "request" for line in lines)
+    # Prometheus metrics: what the ledger holds, and how long deciding took
+    metrics = httpx.get(f"{url}/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert 'remit_decisions_recorded{tier="notify"} 1.0' in text
+    assert 'remit_decisions_recorded{tier="deny"} 0.0' in text
+    assert "remit_decision_seconds_count 1.0" in text
+    assert "remit_approvals_pending 0.0" in text and "remit_writer_restarts 0.0" in text
+    size = int(float(re.search(r"^remit_ledger_entries (\S+)$", text, re.M).group(1)))  # type: ignore[union-attr]
+    assert size == decision["ledger_index"] + 1
 
 
 def test_busy_port_exits_2_before_anything_is_written(ws: Path, keys: Keys) -> None:

@@ -159,11 +159,12 @@ def serve(
         aws=_aws_text(cfg.aws.backend, cfg.aws.endpoint_url, cfg.aws.region),
         log_key=signing.name if signing else None,
     )
-    app = create_app(rt)
-    if log_level is not LogLevel.WARNING:
-        from remit.server.access_log import AccessLog
+    from remit.server.access_log import AccessLog, App
+    from remit.server.metrics import Metrics
 
-        app = AccessLog(app)  # type: ignore[assignment]
+    app: App = Metrics(create_app(rt), rt)  # serves /metrics, times requests
+    if log_level is not LogLevel.WARNING:
+        app = AccessLog(app)
     gc.freeze()  # start-up objects live as long as the service: collections skip them
     server = uvicorn.Server(
         uvicorn.Config(
@@ -227,7 +228,7 @@ def banner(
         f"  ledger     {store}",
         f"  log key    {log_key or 'none (no checkpoints are signed)'}",
         f"  AWS        {aws}",
-        f"  health     {url}/readyz   API docs {url}/docs",
+        f"  health     {url}/readyz   metrics {url}/metrics   API docs {url}/docs",
     ]
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()

@@ -182,6 +182,19 @@ class LedgerReads:
         rows = self._rows(query + " ORDER BY a.idx DESC LIMIT ?", [*params, limit])
         return [_standing(r) for r in rows]
 
+    def decision_counts(self) -> dict[str, int]:
+        """How many decisions are recorded, by tier."""
+        rows = self._rows("SELECT tier, COUNT(*) FROM decisions GROUP BY tier")
+        return {str(t): int(n) for t, n in rows}
+
+    def pending_approvals_count(self, now: datetime) -> int:
+        """How many held decisions await a person as of `now`."""
+        query = (
+            "SELECT COUNT(*) FROM approvals a LEFT JOIN approval_actions x "
+            "ON x.decision_id = a.decision_id WHERE x.state IS NULL AND a.expires_at > ?"
+        )
+        return int(self._rows(query, (ts_text(now),))[0][0])
+
     def approvals_due(self, now: datetime, limit: int | None = None) -> list[ApprovalStanding]:
         """Approvals nobody resolved whose deadline is at or before `now`."""
         query = _APPROVALS + " WHERE a.expires_at <= ? AND x.state IS NULL ORDER BY a.idx"
