@@ -11,6 +11,7 @@ from remit.cli import (
     approvals_cmd,
     decide_cmd,
     decisions_cmd,
+    doctor_cmd,
     envelope_cmd,
     init_cmd,
     inventory_cmd,
@@ -70,6 +71,7 @@ app.add_typer(event_app, name="event")
 app.add_typer(event_app, name="events")  # `remit events list` reads as well
 app.add_typer(decisions_cmd.app, name="decisions")
 app.add_typer(approvals_cmd.app, name="approvals")
+app.command("doctor")(doctor_cmd.doctor)
 ledger_cmd.app.command("log")(ledger_log_cmd.log)
 
 
