@@ -12,6 +12,7 @@ from remit.cli import (
     decide_cmd,
     decisions_cmd,
     doctor_cmd,
+    envelope_authoring_cmd,
     envelope_cmd,
     init_cmd,
     inventory_cmd,
@@ -27,7 +28,7 @@ app = typer.Typer(
     help="Remit: an accountability layer for autonomous AI actions in the cloud.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
 )
 
 
@@ -57,6 +58,8 @@ app.command("keygen")(keygen_cmd.keygen)
 app.command("decide")(decide_cmd.decide)
 app.command("inventory")(inventory_cmd.inventory)
 app.add_typer(envelope_cmd.app, name="envelope")
+envelope_cmd.app.command("test")(envelope_authoring_cmd.test)
+envelope_cmd.app.command("diff")(envelope_authoring_cmd.diff)
 app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)
