@@ -68,6 +68,19 @@ BAD_INPUT: list[tuple[list[str], str]] = [
     (["init", ".", "--account", "12"], "--account"),
     (["init", "."], "already has"),
     (["demo", "--workdir", "."], "--workdir"),
+    (["decisions", "list", "--db", "ledger.db", "--since", "last week"], "--since"),
+    (["decisions", "list", "--db", "nosuch.db"], "no ledger there"),
+    (["decisions", "show", "dec_nope", "--db", "ledger.db"], "no decision dec_nope"),
+    (["events", "list", "--db", "nosuch.db"], "no ledger there"),
+    (["event", "list", "--db", "ledger.db", "--format", "csv"], "--format"),
+    (["ledger", "log", "--db", "nosuch.db"], "no ledger there"),
+    (["approvals", "list", "--state", "pendng", "--api-key", "k"], "--state"),
+    (["approvals", "list", "--url", "http://[bad", "--api-key", "k"], "--url"),
+    (["approvals", "approve", "dec_x"], "--api-key"),
+    (["doctor", "--config", "missing.yaml"], "missing.yaml"),
+    (["envelope", "test", "envelope.yaml", "missing-cases.yaml"], "missing-cases.yaml"),
+    (["envelope", "diff", "envelope.yaml", "missing.yaml"], "missing.yaml"),
+    (["rollback", "dec_x"], "--api-key"),
 ]  # fmt: skip
 
 

@@ -71,7 +71,7 @@ event_app = typer.Typer(
 event_app.command("add")(decide_cmd.event_add)
 event_app.command("list")(decisions_cmd.list_events)
 app.add_typer(event_app, name="event")
-app.add_typer(event_app, name="events")  # `remit events list` reads as well
+app.add_typer(event_app, name="events", hidden=True)  # `remit events list` reads as well
 app.add_typer(decisions_cmd.app, name="decisions")
 app.add_typer(approvals_cmd.app, name="approvals")
 app.command("doctor")(doctor_cmd.doctor)

@@ -10,6 +10,7 @@ refuses the resolution (already resolved, expired, changed); 3 when it cannot be
 from __future__ import annotations
 
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import httpx
 import typer
@@ -52,7 +53,18 @@ def _refused(r: httpx.Response) -> NoReturn:
     fail(f"the service refused ({r.status_code}): {detail}", code)
 
 
+def _check_url(url: str) -> None:
+    try:
+        parsed = urlsplit(url)
+        parsed.port  # noqa: B018  (raises for a bad port)
+    except ValueError as exc:
+        fail(f"--url {url}: not a URL: {exc}")
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        fail(f"--url {url}: expected http(s)://host[:port], e.g. http://127.0.0.1:8700")
+
+
 def _call(method: str, url: str, key: str, path: str, **kw: Any) -> Any:
+    _check_url(url)
     try:
         r = httpx.request(
             method, url.rstrip("/") + path, headers={"Authorization": f"Bearer {key}"},
