@@ -208,3 +208,11 @@ def test_decide_dry_run_records_nothing_and_fail_on_sets_the_exit(world: Path, k
     # a dry run on no ledger at all decides with an empty history and creates nothing
     ok(remit(*DECIDE, "--trusted-keys", keys.ciso_pub, "--db", "none.db", "--dry-run", cwd=world))
     assert not (world / "none.db").exists()
+
+
+@pytest.mark.postgres
+def test_missing_postgres_database_says_how_to_create_it(world: Path) -> None:
+    proc = remit("keys", "list", "--db", "postgresql://127.0.0.1:5432/remit_no_such_db", cwd=world)
+    assert proc.returncode == 3, proc.stderr
+    assert "does not exist" in proc.stderr and "createdb" in proc.stderr
+    assert "docs/postgres.md" in proc.stderr

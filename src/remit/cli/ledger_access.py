@@ -45,7 +45,21 @@ def store_or_fail(db: str | None, *, create: bool = False) -> LedgerStore:
     try:
         return open_store(target, create=create)
     except LedgerUnavailable as exc:
-        fail(str(exc), UNREACHABLE)
+        fail(str(exc) + postgres_hint(target, str(exc)), UNREACHABLE)
+
+
+def postgres_hint(target: str, message: str) -> str:
+    """What to do about a PostgreSQL database that is missing, or a role without rights."""
+    if not is_postgres(target):
+        return ""
+    if "does not exist" in message and "database" in message:
+        return (
+            "\nCreate it first, e.g. `createdb -h HOST -U ADMIN remit`, and grant Remit's role "
+            "CONNECT on it and USAGE, CREATE on schema public (docs/postgres.md)"
+        )
+    if "permission denied" in message:
+        return "\nRemit's role needs CONNECT, and USAGE, CREATE on schema public (docs/postgres.md)"
+    return ""
 
 
 def log_key_or_none(source: str | None) -> SigningKey | None:

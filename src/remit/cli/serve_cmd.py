@@ -28,6 +28,7 @@ from remit.cli.ledger_access import (
     InitOption,
     db_target_or_fail,
     log_key_or_none,
+    postgres_hint,
     store_or_fail,
 )
 from remit.cli.loading import envelope_or_fail, trusted_keys_or_fail
@@ -145,7 +146,7 @@ def serve(
         rt = Runtime(cfg)
     except LedgerUnavailable as exc:
         sock.close()
-        fail(str(exc), UNREACHABLE)
+        fail(str(exc) + postgres_hint(target, str(exc)), UNREACHABLE)
     except Exception as exc:
         sock.close()
         fail(f"cannot start: {exc}")
