@@ -287,7 +287,7 @@ def test_event_requires_revalidation_until_resigned(ws: Path, keys: Keys) -> Non
     text = ok(
         remit(
             "envelope", "status", "envelope.yaml", "--trusted-keys", keys.ciso_pub,
-            "--now", NOW, "--db", "ledger.db", "--init",
+            "--now", NOW, "--db", "ledger.db",
             cwd=ws,
         ),
         1,
