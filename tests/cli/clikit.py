@@ -80,7 +80,7 @@ def decide(
     args: list[str | Path] = ["decide", "--envelope", envelope, "--request", request]
     if trusted is not None:
         args += ["--trusted-keys", trusted]
-    args += ["--now", now, "--db", db, *extra]
+    args += ["--now", now, "--db", db, "--init", *extra]
     return json.loads(ok(remit(*args, cwd=cwd)).stdout)
 
 

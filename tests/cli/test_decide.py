@@ -79,7 +79,7 @@ def test_trusted_key_as_verifier_key_string(ws: Path, keys: Keys) -> None:
 def test_request_from_stdin(ws: Path, keys: Keys) -> None:
     proc = remit(
         "decide", "--envelope", "envelope.yaml", "--trusted-keys", keys.ciso_pub,
-        "--request", "-", "--now", NOW, "--db", "ledger.db",
+        "--request", "-", "--now", NOW, "--db", "ledger.db", "--init",
         cwd=ws, stdin=(ws / "request.json").read_text(),
     )  # fmt: skip
     assert json.loads(ok(proc).stdout)["tier"] == "notify"
@@ -89,7 +89,7 @@ def test_without_trusted_keys_everything_is_denied(ws: Path) -> None:
     proc = ok(
         remit(
             "decide", "--envelope", "envelope.yaml", "--request", "request.json",
-            "--now", NOW, "--db", "ledger.db",
+            "--now", NOW, "--db", "ledger.db", "--init",
             cwd=ws,
         )
     )  # fmt: skip
@@ -127,7 +127,7 @@ def test_insecure_unsigned(unsigned_ws: Path) -> None:
     proc = ok(
         remit(
             "decide", "--envelope", "envelope.yaml", "--request", "request.json",
-            "--now", NOW, "--db", "ledger.db", "--insecure-unsigned",
+            "--now", NOW, "--db", "ledger.db", "--init", "--insecure-unsigned",
             cwd=unsigned_ws,
         )
     )  # fmt: skip
@@ -320,8 +320,8 @@ def test_event_requires_revalidation_until_resigned(ws: Path, keys: Keys) -> Non
 
 def test_event_not_in_revalidate_on_is_ignored(ws: Path, keys: Keys) -> None:
     write_json(ws / "list.json", example_request(action="iam:ListRoles", step="find-stale"))
-    ok(remit("event", "add", "--kind", "office_move", "--at", "2026-11-05T00:00:00Z",
-             "--db", "ledger.db", cwd=ws))  # fmt: skip
+    ok(remit("event", "add", "--kind", "office_move", "--custom", "--at", "2026-11-05T00:00:00Z",
+             "--db", "ledger.db", "--init", cwd=ws))  # fmt: skip
     d = decide(ws, request="list.json", trusted=keys.ciso_pub)
     assert d["tier"] == "autonomous", codes(d)
 

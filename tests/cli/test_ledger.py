@@ -177,8 +177,8 @@ def test_read_commands_do_not_create_a_ledger(tmp_path: Path, keys: Keys) -> Non
         ["ledger", "export"],
         ["ledger", "verify", "--public-key", str(keys.log_pub)],
     ):
-        proc = ok(remit(*args, "--db", "missing.db", cwd=tmp_path), 1)
-        assert "no ledger at missing.db" in proc.stderr
+        proc = ok(remit(*args, "--db", "missing.db", cwd=tmp_path), 2)
+        assert "--db missing.db: no ledger there" in proc.stderr
     assert list(tmp_path.iterdir()) == []
 
 

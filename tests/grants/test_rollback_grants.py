@@ -241,7 +241,7 @@ def served(
         ("ops", "admin", None),
         ("alice", "approver", None),
     ):
-        args = ["keys", "create", "--role", role, "--name", name, "--db", db]
+        args = ["keys", "create", "--role", role, "--name", name, "--db", db, "--init"]
         if agent:
             args += ["--agent", agent]
         r = _cli(env, folder, *args)

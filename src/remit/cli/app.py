@@ -8,15 +8,21 @@ from pathlib import Path
 import typer
 
 from remit.cli import (
+    approvals_cmd,
     audit_cmd,
     cloudtrail_cmd,
     decide_cmd,
+    decisions_cmd,
+    doctor_cmd,
     drift_cmd,
+    envelope_authoring_cmd,
     envelope_cmd,
     evidence_cmd,
+    init_cmd,
     inventory_cmd,
     keygen_cmd,
     ledger_cmd,
+    ledger_log_cmd,
     reconcile_cmd,
     report_cmd,
     review_cmd,
@@ -30,8 +36,32 @@ app = typer.Typer(
     help="Remit: an accountability layer for autonomous AI actions in the cloud.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("remit")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            v = "unknown (not installed)"
+        print(f"remit {v}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Remit: an accountability layer for autonomous AI actions in the cloud."""
+
+
+app.command("init")(init_cmd.init)
 app.command("keygen")(keygen_cmd.keygen)
 app.command("decide")(decide_cmd.decide)
 app.command("inventory")(inventory_cmd.inventory)
@@ -39,6 +69,8 @@ app.add_typer(envelope_cmd.app, name="envelope")
 envelope_cmd.app.command("whatif")(whatif_cmd.whatif)
 app.add_typer(review_cmd.app, name="review")
 app.add_typer(drift_cmd.app, name="drift")
+envelope_cmd.app.command("test")(envelope_authoring_cmd.test)
+envelope_cmd.app.command("diff")(envelope_authoring_cmd.diff)
 app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)
@@ -53,7 +85,13 @@ event_app = typer.Typer(
     help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True
 )
 event_app.command("add")(decide_cmd.event_add)
+event_app.command("list")(decisions_cmd.list_events)
 app.add_typer(event_app, name="event")
+app.add_typer(event_app, name="events", hidden=True)  # `remit events list` reads as well
+app.add_typer(decisions_cmd.app, name="decisions")
+app.add_typer(approvals_cmd.app, name="approvals")
+app.command("doctor")(doctor_cmd.doctor)
+ledger_cmd.app.command("log")(ledger_log_cmd.log)
 
 
 @app.command()

@@ -1,12 +1,17 @@
-"""Shared pieces of the CLI: the console, the error exit, time and path options.
+"""Shared pieces of the CLI: the console, the error exit, exit codes, the one `--format`
+option, time parsing and "did you mean" suggestions.
 
-Exit status 2 means the input was bad (nothing was written); 1 means a check failed.
+Exit status: 0 success, 1 a check failed, 2 bad input or configuration (nothing was
+written), 3 a dependency (database, AWS, the service) is unreachable.
 """
 
 from __future__ import annotations
 
+import difflib
+import enum
 import json
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,6 +27,26 @@ err_console = Console(stderr=True)
 
 DEFAULT_DB = Path(".remit/remit.db")
 
+OK = 0
+CHECK_FAILED = 1
+BAD_INPUT = 2
+UNREACHABLE = 3
+
+
+class OutputFormat(enum.StrEnum):
+    """How a data-printing command prints: a table for people, JSON for programs."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+FormatOption = typer.Option(
+    OutputFormat.TABLE,
+    "--format",
+    help="table (for people) or json (to stdout, for programs).",
+    case_sensitive=False,
+)
+
 DbOption = typer.Option(
     None,
     "--db",
@@ -31,8 +56,9 @@ DbOption = typer.Option(
 )
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print `message` as an error and exit with `code` (2: bad input, 1: check failed)."""
+def fail(message: str, code: int = BAD_INPUT) -> NoReturn:
+    """Print `message` as an error and exit with `code` (2: bad input, 1: check failed,
+    3: a dependency is unreachable)."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
@@ -62,3 +88,9 @@ def print_json(data: Any) -> None:
 
 def iso(t: datetime | None) -> str:
     return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if t else "—"
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" for the closest of `choices`, or "" when none is close."""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

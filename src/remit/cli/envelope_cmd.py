@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,14 +14,25 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from remit.cli.common import DbOption, console, err_console, fail, iso, parse_time, print_json
+from remit.cli.common import (
+    UNREACHABLE,
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    err_console,
+    fail,
+    iso,
+    parse_time,
+    print_json,
+)
 from remit.cli.loading import envelope_or_fail, trust_or_fail, trusted_keys_or_fail
 from remit.domain.envelope import Envelope
 from remit.envelope import LoadedEnvelope
 from remit.envelope.conflicts import find_conflicts, tag_only_regulations
 from remit.envelope.signoff import SignoffError, append_signoff, create_signoff, signoffs_path
 from remit.envelope.status import envelope_status
-from remit.signing.keys import KeyFormatError, load_signing_key
+from remit.signing.keys import KeyFormatError, SigningKey, load_signing_key
 
 if TYPE_CHECKING:
     from remit.ledger.store import LedgerStore
@@ -78,6 +91,7 @@ def sign(
         signing_key = load_signing_key(key)
     except (KeyFormatError, OSError) as exc:
         fail(f"--key {key}: {exc}")
+    refuse_log_key(key, signing_key)
     _show_impact(loaded, db, when)
     record = create_signoff(loaded, signing_key, signer, role, when)
     path = signoffs_path(envelope)
@@ -94,6 +108,24 @@ def sign(
     )
 
 
+def refuse_log_key(source: str, key: SigningKey) -> None:
+    """Key purposes are separate: the ledger's log key (REMIT_LOG_KEY, or a key named as
+    a log origin, like `remit init`'s `<org>/remit-log`) never signs an envelope off."""
+    log_src = os.environ.get("REMIT_LOG_KEY")
+    same = False
+    if log_src:
+        with contextlib.suppress(KeyFormatError, OSError):
+            same = load_signing_key(log_src).verifier() == key.verifier()
+    last = key.name.rsplit("/", 1)[-1]
+    if same or last == "log" or last.endswith("-log"):
+        fail(
+            f"--key {source}: this is a ledger log key ({key.name}"
+            + (", the REMIT_LOG_KEY" if same else "")
+            + "); it signs checkpoints, never an envelope. Sign with a sign-off key "
+            "(e.g. keys/signoff.key from `remit init`, or one made with `remit keygen`)"
+        )
+
+
 @app.command()
 def status(
     envelope: Path = typer.Argument(..., help="Envelope YAML file."),
@@ -102,17 +134,24 @@ def status(
     ),
     now: str | None = typer.Option(None, "--now", help="Evaluate at this time (ISO-8601)."),
     db: str | None = DbOption,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    format_: OutputFormat = FormatOption,
+    as_json: bool = typer.Option(False, "--json", hidden=True, help="Same as --format json."),
 ) -> None:
     """Who signed it off and when, when it was last reviewed and is next due, expiry,
     pending re-validation events and conflicts — on one screen."""
-    from remit.ledger.open import open_existing_store_or_none
+    from remit.ledger.open import UnsupportedDatabase, open_existing_store_or_none
+    from remit.ledger.store import LedgerUnavailable
 
     t = parse_time(now)
     loaded = envelope_or_fail(envelope)
     trusted = trusted_keys_or_fail(trusted_keys)
     trust, checks = trust_or_fail(loaded, envelope, trusted, t)
-    store = open_existing_store_or_none(db)
+    try:
+        store = open_existing_store_or_none(db)
+    except UnsupportedDatabase as exc:
+        fail(f"--db {exc}")
+    except LedgerUnavailable as exc:
+        fail(str(exc), UNREACHABLE)
     events = (
         list(store.events_after(None, frozenset(loaded.envelope.metadata.revalidate_on)))
         if store
@@ -121,7 +160,7 @@ def status(
     st = envelope_status(loaded, trust, checks, events, t)
     overdue = change_review_overdue(store, t, loaded.envelope.metadata.review_every)
     healthy = st.healthy and overdue is None
-    if as_json:
+    if as_json or format_ is OutputFormat.JSON:
         print_json({**st.to_dict(), "change_review_overdue": overdue})
         raise typer.Exit(0 if healthy else 1)
     ok = "[green]yes[/]" if st.trust.valid else "[red]NO[/]"

@@ -28,14 +28,40 @@ def envelope_or_fail(path: Path) -> LoadedEnvelope:
         fail(f"envelope is not valid:\n{exc}")
 
 
-def trusted_keys_or_fail(sources: list[str] | None) -> list[VerifierKey]:
+def trusted_keys_or_fail(
+    sources: list[str] | None, option: str = "--trusted-keys"
+) -> list[VerifierKey]:
+    """The trust anchors: public keys only. A private key is refused, naming the public
+    file to give instead: whoever holds the trust-anchor file must not be able to sign."""
     keys = []
     for src in sources or []:
+        if _is_private(src):
+            hint = f" give {Path(src).with_suffix('.pub')} instead" if src.endswith(".key") else ""
+            fail(
+                f"{option} {_shown(src)}: this is a PRIVATE key; a trust anchor must be the "
+                f"public key (the .pub file `remit keygen` wrote next to it, or its verifier "
+                f"key text);{hint}"
+            )
         try:
             keys.append(load_verifier_key(src))
         except (KeyFormatError, OSError) as exc:
-            fail(f"--trusted-keys {src}: {exc}")
+            fail(f"{option} {_shown(src)}: {exc}")
     return keys
+
+
+def _is_private(src: str) -> bool:
+    text = src
+    if "+" not in src or Path(src).is_file():
+        try:
+            text = Path(src).read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+    return text.strip().startswith("PRIVATE+KEY+")
+
+
+def _shown(src: str) -> str:
+    """A key source as it may be printed (never a private key's text)."""
+    return "(key text)" if src.strip().startswith("PRIVATE+KEY+") else src
 
 
 def trust_or_fail(

@@ -2,18 +2,49 @@
 
 from __future__ import annotations
 
+import enum
 import gc
+import re
+import socket
+import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from remit.cli.common import DbOption, console, fail, warn
-from remit.cli.ledger_access import store_or_fail
+from remit.cli.common import (
+    UNREACHABLE,
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    did_you_mean,
+    fail,
+    print_json,
+    warn,
+)
+from remit.cli.ledger_access import (
+    InitOption,
+    db_target_or_fail,
+    log_key_or_none,
+    postgres_hint,
+    store_or_fail,
+)
+from remit.cli.loading import envelope_or_fail, trusted_keys_or_fail
 from remit.domain.clock import utcnow
 from remit.identity.model import Role
 from remit.identity.store import KeyStore
+from remit.ledger.open import is_postgres
 from remit.ledger.store import LedgerUnavailable
+
+
+class LogLevel(enum.StrEnum):
+    """How much `remit serve` logs."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
 
 
 def serve(
@@ -23,11 +54,19 @@ def serve(
         None, "--trusted-keys", help="Trusted public key file(s)."
     ),
     db: str | None = DbOption,
+    init: bool = InitOption,
     log_key: str | None = typer.Option(
         None, "--log-key", help="Ledger signing key (REMIT_LOG_KEY)."
     ),
     host: str | None = typer.Option(None, "--host", help="Bind address (default 127.0.0.1)."),
     port: int | None = typer.Option(None, "--port", help="Port (default 8700; 0 picks one)."),
+    log_level: LogLevel = typer.Option(
+        LogLevel.INFO,
+        "--log-level",
+        help="info: one JSON line per request and decision on stderr; warning: problems "
+        "only; debug: also the server's own messages.",
+        case_sensitive=False,
+    ),
     insecure_unsigned: bool = typer.Option(
         False, "--insecure-unsigned", help="Accept an unsigned envelope (experiments only)."
     ),
@@ -75,7 +114,9 @@ def serve(
         None, "--max-connections", help="Open connections at most (default: fd limit - 64)."
     ),
 ) -> None:
-    """Run the Remit HTTP service (FastAPI on uvicorn)."""
+    """Run the Remit HTTP service (FastAPI on uvicorn). Every setting is checked, and the
+    port bound, before anything is written; then a banner on stderr says where it
+    listens and what it runs with."""
     import uvicorn
 
     from remit.server.app import create_app
@@ -112,34 +153,122 @@ def serve(
         cfg = load_config(config, overrides)
     except ConfigError as exc:
         fail(str(exc))
+    # Everything the service needs is checked before the ledger is opened (or created).
+    target = db_target_or_fail(cfg.db, init=init)
+    loaded = envelope_or_fail(cfg.envelope)
+    trusted = trusted_keys_or_fail(cfg.trusted_keys)
+    signing = log_key_or_none(cfg.log_key)
+    if signing is not None and signing.verifier() in trusted:
+        fail(
+            "--log-key: the ledger's log key is also a --trusted-keys entry: it could sign "
+            "an envelope off. Key purposes must be separate: sign envelopes with a key of "
+            "their own (remit keygen) and trust only its .pub"
+        )
     if cfg.insecure_unsigned:
         warn(
             "--insecure-unsigned: envelope sign-offs are NOT checked. "
             "Never use this outside experiments."
         )
+    sock = _bind_or_fail(cfg.host, cfg.port)
     try:
         rt = Runtime(cfg)
     except LedgerUnavailable as exc:
-        fail(str(exc), 1)
+        sock.close()
+        fail(str(exc) + postgres_hint(target, str(exc)), UNREACHABLE)
     except Exception as exc:
+        sock.close()
         fail(f"cannot start: {exc}")
-    app = create_app(rt)
+    bound_host, bound_port = sock.getsockname()[:2]
+    view = rt.envelope_view()
+    banner(
+        url=_url(bound_host, bound_port),
+        envelope=f"{loaded.envelope.metadata.name} v{loaded.envelope.metadata.version}",
+        authority=_authority(view.trust.valid, view.trust.insecure, view.trust.detail, view),
+        store=_store_text(target),
+        aws=_aws_text(cfg.aws.backend, cfg.aws.endpoint_url, cfg.aws.region),
+        log_key=signing.name if signing else None,
+    )
+    from remit.server.access_log import AccessLog, App
+    from remit.server.metrics import Metrics
+
+    app: App = Metrics(create_app(rt), rt)  # serves /metrics, times requests
+    if log_level is not LogLevel.WARNING:
+        app = AccessLog(app)
     gc.freeze()  # start-up objects live as long as the service: collections skip them
     limits = HttpLimits(
         max_head_bytes=cfg.max_head_bytes,
         request_read_timeout=cfg.request_read_timeout,
         max_connections=cfg.max_connections or default_max_connections(),
     )
-    uvicorn.run(
-        app,
-        host=cfg.host,
-        port=cfg.port,
-        log_level="warning",
-        access_log=False,
-        http=protocol_class(limits),
-        timeout_keep_alive=cfg.keep_alive_timeout,
-        h11_max_incomplete_event_size=cfg.max_head_bytes,  # if run with --http h11 elsewhere
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="debug" if log_level is LogLevel.DEBUG else "warning",
+            access_log=False,
+            http=protocol_class(limits),
+            timeout_keep_alive=cfg.keep_alive_timeout,
+            h11_max_incomplete_event_size=cfg.max_head_bytes,  # if run with --http h11
+        )
     )
+    server.run(sockets=[sock])
+
+
+def _bind_or_fail(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now: a busy or forbidden port is a configuration
+    error (exit 2) before anything is written, and `--port 0` learns its port here."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        fail(f"--host/--port: cannot listen on {host}:{port}: {why}")
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _authority(valid: bool, insecure: bool, detail: str, view: Any) -> str:
+    if insecure:
+        return "UNSIGNED (--insecure-unsigned: experiments only)"
+    if not valid:
+        return f"NOT authority — {detail}; everything is denied"
+    signers = sorted({f"{c.signoff.signer} ({c.signoff.role})" for c in view.checks if c.valid})
+    return "signed off by " + ", ".join(signers)
+
+
+def _store_text(target: str) -> str:
+    if is_postgres(target):
+        return "PostgreSQL " + re.sub(r"//[^@/]*@", "//***@", target)  # no password shown
+    return f"SQLite {Path(target).absolute()}"
+
+
+def _aws_text(backend: str, endpoint: str | None, region: str) -> str:
+    if backend == "sts":
+        return f"sts in {region}" + (f" at {endpoint}" if endpoint else " (AWS)")
+    return "local (no cloud: credentials are placeholders, not usable with AWS)"
+
+
+def banner(
+    url: str, envelope: str, authority: str, store: str, aws: str, log_key: str | None
+) -> None:
+    """The start-up lines on stderr: where it listens and what it runs with."""
+    lines = [
+        f"remit: serving on {url}",
+        f"  envelope   {envelope}: {authority}",
+        f"  ledger     {store}",
+        f"  log key    {log_key or 'none (no checkpoints are signed)'}",
+        f"  AWS        {aws}",
+        f"  health     {url}/readyz   metrics {url}/metrics   API docs {url}/docs",
+    ]
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
 
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
@@ -152,18 +281,34 @@ def keys_create(
     agent: str | None = typer.Option(
         None, "--agent", help="For agent keys: the envelope agent id."
     ),
+    envelope: Path | None = typer.Option(
+        None,
+        "--envelope",
+        envvar="REMIT_ENVELOPE",
+        help="Check --agent against this envelope's agents (also REMIT_ENVELOPE).",
+    ),
     db: str | None = DbOption,
+    init: bool = InitOption,
     actor: str = typer.Option("cli", "--actor", help="Identity recorded as having created it."),
 ) -> None:
     """Create a key; its secret is printed once, alone on the last line."""
-    store = store_or_fail(db)
+    if agent is not None and envelope is not None:
+        agents = envelope_or_fail(envelope).envelope.agents
+        if agent not in agents:
+            fail(
+                f"--agent {agent!r} is not an agent of {envelope}"
+                f"{did_you_mean(agent, agents)}; its agents: {', '.join(sorted(agents))}"
+            )
+    elif agent is not None:
+        warn("--agent is not checked: give --envelope (or REMIT_ENVELOPE) to check it")
+    store = store_or_fail(db, create=init)
     now = utcnow()
     try:
         record, text = KeyStore(store).create(name, role, agent, now, actor)
     except ValueError as exc:
         fail(str(exc))
     except LedgerUnavailable as exc:
-        fail(str(exc), 1)
+        fail(str(exc), UNREACHABLE)
     console.print(
         f"created {role.value} key {record.id} for {name}"
         + (f" (agent {agent})" if agent else "")
@@ -174,12 +319,31 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(db: str | None = DbOption) -> None:
+def keys_list(db: str | None = DbOption, format_: OutputFormat = FormatOption) -> None:
     """List keys (never their secrets)."""
+    try:
+        keys = KeyStore(store_or_fail(db)).list()
+    except LedgerUnavailable as exc:
+        fail(str(exc), UNREACHABLE)
+    if format_ is OutputFormat.JSON:
+        print_json(
+            [
+                {
+                    "id": k.id,
+                    "name": k.name,
+                    "role": k.role.value,
+                    "agent": k.agent,
+                    "created_at": k.created_at,
+                    "revoked_at": k.revoked_at,
+                }
+                for k in keys
+            ]
+        )
+        return
     t = Table(title="API keys")
     for col in ("id", "name", "role", "agent", "created", "revoked"):
         t.add_column(col)
-    for k in KeyStore(store_or_fail(db, create=False)).list():
+    for k in keys:
         t.add_row(k.id, k.name, k.role.value, k.agent or "—", k.created_at, k.revoked_at or "—")
     console.print(t)
 
@@ -191,12 +355,12 @@ def keys_revoke(
     actor: str = typer.Option("cli", "--actor"),
 ) -> None:
     """Revoke a key at once."""
-    store = store_or_fail(db, create=False)
+    store = store_or_fail(db)
     now = utcnow()
     try:
         revoked = KeyStore(store).revoke(key_id, now, actor)
     except LedgerUnavailable as exc:
-        fail(str(exc), 3)
+        fail(str(exc), UNREACHABLE)
     if not revoked:
         fail(f"no active key {key_id}")
     console.print(f"revoked {key_id}")

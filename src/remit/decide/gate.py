@@ -7,6 +7,9 @@ staleness, model, drift demotion, workflow, severity, protected resources, blast
 confidence) →
 regulations (on the tier so far) → reasoning completeness (on the final tier). Checks
 can only make a decision stricter.
+
+The first reason reads as the answer: it states the final tier and the reason that set
+it (the later reasons keep their codes and say what each check found).
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class Gate:
         now = now.astimezone(UTC)
         did = decision_id or new_id("dec", now)
         reasons: list[Reason] = []
+        deciding: list[Reason] = []  # the reason that set the tier as it stands
 
         def finish(
             tier: Tier,
@@ -93,7 +97,7 @@ class Gate:
             return Decision(
                 did,
                 tier,
-                tuple(reasons),
+                _headed(tier, reasons, deciding[-1] if deciding else None),
                 rules,
                 self.ref,
                 now,
@@ -120,6 +124,7 @@ class Gate:
                     "a trusted key signs off the current envelope.",
                 )
             )
+            deciding.append(reasons[-1])
             return finish(Tier.DENY)
 
         agent = self.envelope.agents.get(request.agent)
@@ -131,6 +136,7 @@ class Gate:
                     f"{self.ref.name} v{self.ref.version}.",
                 )
             )
+            deciding.append(reasons[-1])
             return finish(Tier.DENY)
 
         action = self.catalog.get(request.action)
@@ -141,12 +147,14 @@ class Gate:
                     f"{request.action} is not an action in the IAM action database.",
                 )
             )
+            deciding.append(reasons[-1])
             return finish(Tier.DENY)
 
         fallback_ids: list[str] = []
         if request.fallback is not None:
             tier, reason, fallback_ids = fallback_tier(self.envelope, request)
             reasons.append(reason)
+            deciding.append(reason)
             matched = []
         else:
             hit = self.index.matching(request.agent, request.action, request.resources)
@@ -158,14 +166,16 @@ class Gate:
                 reasons.append(
                     Reason(
                         ReasonCode.RULE_MATCHED,
-                        f"Matched {ids}; strictest tier is {tier.value}.",
+                        f"Matched {ids}; the strictest of the matched rules' tiers is "
+                        f"{tier.value}.",
                     )
                 )
-                if not hit.covered:
-                    tier = tier.at_least(default)
+                deciding.append(reasons[-1])
             else:
                 tier = default
+            ruled = tier if matched else None
             if not hit.covered:
+                tier = default if ruled is None else ruled.at_least(default)
                 what = "these resources" if not matched else "all of these resources"
                 reasons.append(
                     Reason(
@@ -174,6 +184,8 @@ class Gate:
                         f"the envelope's default is {default.value}.",
                     )
                 )
+                if ruled is None or tier is not ruled:
+                    deciding.append(reasons[-1])
         rule_ids = tuple(c.rule.id for c in matched)
         fb_id = ", ".join(fallback_ids) or None
         if tier is Tier.DENY:
@@ -184,14 +196,42 @@ class Gate:
             for check in group:
                 found = check.findings(ctx)
                 if found:
-                    ctx.tier = _apply(ctx.tier, found, reasons)
+                    ctx.tier = _apply(ctx.tier, found, reasons, deciding)
                 if ctx.tier is Tier.DENY:
                     return finish(Tier.DENY, rule_ids, action.access_level, fb_id)
         return finish(ctx.tier, rule_ids, action.access_level, fb_id)
 
 
-def _apply(tier: Tier, found: tuple[Finding, ...], reasons: list[Reason]) -> Tier:
+def _apply(
+    tier: Tier, found: tuple[Finding, ...], reasons: list[Reason], deciding: list[Reason]
+) -> Tier:
     for f in found:
         reasons.append(f.reason)
-        tier = tier.at_least(f.floor)
+        raised = tier.at_least(f.floor)
+        if raised is not tier:
+            deciding.append(f.reason)
+        tier = raised
     return tier
+
+
+_ANSWER = {
+    Tier.AUTONOMOUS: "Autonomous",
+    Tier.NOTIFY: "Notify (runs now, people are told)",
+    Tier.APPROVE: "Approve (held for a person)",
+    Tier.DENY: "Deny",
+}
+
+
+def _headed(tier: Tier, reasons: list[Reason], deciding: Reason | None) -> tuple[Reason, ...]:
+    """The reasons with the first one restated as the answer: the final tier and the
+    reason that set it (the first reason's own finding follows)."""
+    if not reasons:
+        return ()
+    head = reasons[0]
+    if deciding is None or deciding is head:
+        text = f"{_ANSWER[tier]}: {head.message}"
+    else:
+        text = f"{_ANSWER[tier]}, set by {deciding.code.value}: {deciding.message} " + (
+            f"First finding: {head.message}"
+        )
+    return (Reason(head.code, text), *reasons[1:])

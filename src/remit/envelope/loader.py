@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from remit.catalog import ActionCatalog, default_catalog
 from remit.domain.canonical import canonical_json, sha256_hex
 from remit.domain.envelope import Envelope
+from remit.envelope.suggest import for_action, for_validation_error
 
 MAX_ENVELOPE_BYTES = 2 * 1024 * 1024
 
@@ -194,6 +195,7 @@ def load_envelope_text(
                     if m["key"]:
                         loc += tuple(m["key"].split("."))
             line, col = _locate(loc, lines)
+            msg += for_validation_error(err)
             problems.append(Problem(source, line, col, _path_text(loc), msg))
         raise EnvelopeError(problems) from None
     problems = _unknown_actions(envelope, catalog or default_catalog(), lines, source)
@@ -219,7 +221,7 @@ def _unknown_actions(
                         col,
                         _path_text((*path, j)),
                         f"{pattern!r} matches no action in the IAM action database "
-                        "(a typo here would silently never match)",
+                        "(a typo here would silently never match)" + for_action(pattern, catalog),
                     )
                 )
 

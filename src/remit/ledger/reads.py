@@ -275,6 +275,43 @@ class LedgerReads:
         )
         return [self._recorded(int(r[0]), RevocationRecord, decision_id) for r in rows]
 
+    def find_decisions(
+        self,
+        *,
+        agent: str | None = None,
+        tier: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Recorded[DecisionRecord]]:
+        """Recorded decisions matching every filter given (times: when recorded, `since`
+        inclusive, `until` exclusive), newest first, at most `limit`."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("agent", agent), ("tier", tier), ("action", action)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(ts_text(since))
+        if until is not None:
+            where.append("ts < ?")
+            params.append(ts_text(until))
+        query = "SELECT idx FROM decisions"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        rows = self._rows(query + " ORDER BY idx DESC LIMIT ?", (*params, limit))
+        return [self._recorded(int(r[0]), DecisionRecord) for r in rows]
+
+    def all_events(self, limit: int = 1000) -> list[OrgEvent]:
+        """Every recorded organisational event, whatever its kind, newest first."""
+        rows = self._rows(
+            "SELECT idx, kind, at, note FROM events ORDER BY idx DESC LIMIT ?", (limit,)
+        )
+        return [OrgEvent(k, parse_ts(a), n, int(i)) for i, k, a, n in rows]
+
     # -- approvals -----------------------------------------------------------------------
     def resolutions(
         self, since: datetime | None = None, until: datetime | None = None
@@ -350,6 +387,19 @@ class LedgerReads:
         query = _APPROVALS + (" WHERE " + " AND ".join(where) if where else "")
         rows = self._rows(query + " ORDER BY a.idx DESC LIMIT ?", [*params, limit])
         return [_standing(r) for r in rows]
+
+    def tier_counts(self) -> dict[str, int]:
+        """How many decisions are recorded, by tier."""
+        rows = self._rows("SELECT tier, COUNT(*) FROM decisions GROUP BY tier")
+        return {str(t): int(n) for t, n in rows}
+
+    def pending_approvals_count(self, now: datetime) -> int:
+        """How many held decisions await a person as of `now`."""
+        query = (
+            "SELECT COUNT(*) FROM approvals a LEFT JOIN approval_actions x "
+            "ON x.decision_id = a.decision_id WHERE x.state IS NULL AND a.expires_at > ?"
+        )
+        return int(self._rows(query, (ts_text(now),))[0][0])
 
     def approvals_due(self, now: datetime, limit: int | None = None) -> list[ApprovalStanding]:
         """Approvals nobody resolved whose deadline is at or before `now`."""

@@ -7,12 +7,13 @@ from __future__ import annotations
 from remit.decide.checks.base import NONE, Context, Finding
 from remit.domain.decisions import Reason
 from remit.domain.reasons import ReasonCode
-from remit.domain.text import article as _article
 from remit.domain.tiers import Tier
 
 
 class ReasoningCheck:
-    """Missing required reasoning fields for the tier → deny."""
+    """Missing required reasoning fields for the tier → deny. The reason names what the
+    request lacks, never the tier it would otherwise have had: a denied request is not
+    told what another decision would need."""
 
     def findings(self, ctx: Context) -> tuple[Finding, ...]:
         if ctx.tier is Tier.DENY:
@@ -29,8 +30,9 @@ class ReasoningCheck:
                 Tier.DENY,
                 Reason(
                     ReasonCode.REASONING_INCOMPLETE,
-                    f"{_article(ctx.tier.value)} {ctx.tier.value} decision needs reasoning fields "
-                    f"{', '.join(required)}; missing: {', '.join(missing)}.",
+                    f"Denied: the request's reasoning is incomplete (it lacks "
+                    f"{', '.join(missing)}), and the envelope refuses requests without the "
+                    "reasoning it requires.",
                 ),
             ),
         )

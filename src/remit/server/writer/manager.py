@@ -85,6 +85,7 @@ class DecisionWriter:
         self._retry_delay, self._retry_at = 0.5, 0.0
         self._sending = threading.Lock()
         atexit.register(self.close)  # at exit: stop it; a dying writer is not restarted
+        self.launches = 0  # writer processes started (more than 1: restarts; /metrics)
         self._start()
         threading.Thread(target=self._watch, name="remit-writer-deadline", daemon=True).start()
 
@@ -126,6 +127,7 @@ class DecisionWriter:
             daemon=True,
         )
         proc.start()
+        self.launches += 1
         requests_in.close()
         answers_out.close()
         frames = Frames()
