@@ -13,6 +13,7 @@ from remit.cli import (
     inventory_cmd,
     keygen_cmd,
     ledger_cmd,
+    mcp_cmd,
     rollback_cmd,
     serve_cmd,
 )
@@ -32,6 +33,7 @@ app.add_typer(ledger_cmd.app, name="ledger")
 app.command("serve")(serve_cmd.serve)
 app.command("rollback")(rollback_cmd.rollback)
 app.add_typer(serve_cmd.keys_app, name="keys")
+app.add_typer(mcp_cmd.mcp_app, name="mcp")
 
 event_app = typer.Typer(
     help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True
