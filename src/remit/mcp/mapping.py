@@ -159,7 +159,7 @@ def _tool(name: str, raw: Any, source: str) -> ToolMap:
     if not isinstance(res, list) or not res or not all(isinstance(r, str) for r in res):
         raise MappingError(f"{where}.resources: expected a non-empty list of ARN templates")
     for r in res:
-        if not r.startswith("arn:"):
+        if r != "*" and not r.startswith(("arn:", "{")):
             raise MappingError(f"{where}.resources: {r!r} is not an ARN template")
     params = raw.get("parameters") or {}
     if not isinstance(params, Mapping) or not all(isinstance(v, str) for v in params.values()):

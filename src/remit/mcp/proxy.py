@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -21,6 +22,7 @@ import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from remit.mcp.credentials import CredentialBroker
 from remit.mcp.gate import Admission, GateConfig, McpGate, Refusal
@@ -62,6 +64,9 @@ def upstream_env(options: ProxyOptions, broker: CredentialBroker | None) -> dict
     if broker is None:  # the upstream keeps its own credentials: not an AWS server
         return {**os.environ, **options.env}
     base = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+    region = options.gate.context.get("region")
+    if region:  # botocore reads AWS_DEFAULT_REGION; the config file is emptied
+        base.setdefault("AWS_DEFAULT_REGION", base.get("AWS_REGION", region))
     return broker.upstream_env({**base, **options.env})
 
 
@@ -138,7 +143,8 @@ class Proxy:
         if elicitation is not None and elicitation.url is not None and ctx.session.can_send_request:
             tg.start_soon(self._elicit, ctx, message, link, decision["id"])
         await ctx.session.report_progress(0, None, message)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)  # logging, 2026-07-28
             await ctx.session.send_log_message("warning", message, "remit")
 
     @staticmethod
