@@ -61,10 +61,13 @@ def refusal_result(r: Refusal) -> types.CallToolResult:
 
 def upstream_env(options: ProxyOptions, broker: CredentialBroker | None) -> dict[str, str]:
     """What the upstream process is started with (over the SDK's safe defaults)."""
-    if broker is None:  # the upstream keeps its own credentials: not an AWS server
-        return {**os.environ, **options.env}
-    base = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
     region = options.gate.context.get("region")
+    if broker is None:  # the upstream keeps its own credentials: not an AWS server
+        own = {**os.environ, **options.env}
+        if region:
+            own.setdefault("AWS_DEFAULT_REGION", own.get("AWS_REGION", region))
+        return own
+    base = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
     if region:  # botocore reads AWS_DEFAULT_REGION; the config file is emptied
         base.setdefault("AWS_DEFAULT_REGION", base.get("AWS_REGION", region))
     return broker.upstream_env({**base, **options.env})
