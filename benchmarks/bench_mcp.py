@@ -34,7 +34,6 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 from tests.mcp.mcpkit import (  # noqa: E402
     FIND,
     IAM_SERVER,
-    REVOKE,
     Served,
     _cli_env,
     meta,
@@ -119,7 +118,6 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--grant-calls", type=int, default=50)
     args = ap.parse_args()
-    _ = REVOKE
     gen = serve_world(_Tmp())  # type: ignore[arg-type]
     served = next(gen)
     try:
