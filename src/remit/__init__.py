@@ -20,6 +20,7 @@ _SDK = {
     "RemitUnavailable",
     "RemitRefused",
     "RemitError",
+    "SettingsError",
 }
 
 

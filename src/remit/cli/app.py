@@ -23,6 +23,7 @@ from remit.cli import (
     keygen_cmd,
     ledger_cmd,
     ledger_log_cmd,
+    mcp_cmd,
     reconcile_cmd,
     report_cmd,
     review_cmd,
@@ -80,6 +81,7 @@ app.add_typer(serve_cmd.keys_app, name="keys")
 app.add_typer(cloudtrail_cmd.app, name="cloudtrail")
 app.command("reconcile")(reconcile_cmd.reconcile)
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(mcp_cmd.mcp_app, name="mcp")
 
 event_app = typer.Typer(
     help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True

@@ -11,6 +11,7 @@ from remit.sdk.errors import (
     RemitUnavailable,
 )
 from remit.sdk.hook import instrument
+from remit.sdk.settings import SettingsError
 
 __all__ = [
     "ApprovalTimedOut",
@@ -21,5 +22,6 @@ __all__ = [
     "RemitError",
     "RemitRefused",
     "RemitUnavailable",
+    "SettingsError",
     "instrument",
 ]

@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
 
 import httpx
 from botocore.exceptions import ClientError
@@ -27,6 +27,7 @@ from remit.sdk.errors import (
     RemitUnavailable,
 )
 from remit.sdk.session import GovernedSession
+from remit.sdk.settings import resolve
 
 ResourceArg = str | Mapping[str, Any]
 """An ARN, or `{"arn": …, "tags": {…}}`."""
@@ -197,6 +198,31 @@ class Calls(ABC):
         self.provenance = dict(provenance or {})
         self.approval_timeout = approval_timeout
         self._open(timeout)
+
+    @classmethod
+    def from_env(
+        cls,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        agent: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        provenance: Mapping[str, Any] | None = None,
+        approval_timeout: float = 300.0,
+        timeout: float = 30.0,
+    ) -> Self:
+        """A client configured from `REMIT_URL`, `REMIT_API_KEY` and `REMIT_AGENT`
+        (`environ`, default `os.environ`); arguments given here override them. A missing
+        URL or key raises `SettingsError` naming the variable."""
+        s = resolve(url, api_key, agent, environ=environ)
+        return cls(
+            s.url,
+            s.api_key,
+            agent=s.agent,
+            provenance=provenance,
+            approval_timeout=approval_timeout,
+            timeout=timeout,
+        )
 
     @abstractmethod
     def _open(self, timeout: float) -> None:

@@ -1,0 +1,194 @@
+"""The proxy's MCP face: a low-level `mcp` Server over stdio (both protocol eras the SDK
+serves) whose `tools/list` is the upstream's and whose `tools/call` goes through the gate
+first. A refused call is a tool error the model can read (`is_error`, the reason, and a
+`remit` object in structured content); a forwarded call runs in the upstream, with the
+decision's credentials when they are per call, and its outcome is reported to Remit.
+
+Nothing is forwarded that was not decided: the gate's `Admission` is the only path to the
+upstream. When the client goes away, held decisions are recorded as not forwarded."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import anyio
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPDeprecationWarning
+
+from remit.mcp.credentials import CredentialBroker
+from remit.mcp.gate import Admission, GateConfig, McpGate, Refusal
+from remit.mcp.upstream import Upstream, UpstreamFailed, connect
+from remit.sdk import AsyncClient
+
+PASSED_THROUGH = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_IAM")
+"""Variables of the proxy's own environment the upstream gets (besides the SDK's safe
+defaults) when credentials are per call; `--env` adds more."""
+
+
+@dataclass
+class ProxyOptions:
+    """Everything `remit mcp proxy` was told."""
+
+    command: Sequence[str]
+    gate: GateConfig
+    env: dict[str, str] = field(default_factory=dict)
+    call_timeout: float = 60.0
+
+
+def refusal_result(r: Refusal) -> types.CallToolResult:
+    remit: dict[str, Any] = {"refused": r.kind, "message": r.message}
+    if r.decision is not None:
+        remit["decision_id"] = r.decision["id"]
+        remit["tier"] = r.decision["tier"]
+        remit["reasons"] = r.decision.get("reasons", [])
+    if r.link:
+        remit["approval_link"] = r.link
+    return types.CallToolResult(
+        content=[types.TextContent(text=r.message)],
+        structured_content={"remit": remit},
+        is_error=True,
+    )
+
+
+def upstream_env(options: ProxyOptions, broker: CredentialBroker | None) -> dict[str, str]:
+    """What the upstream process is started with (over the SDK's safe defaults)."""
+    region = options.gate.context.get("region")
+    if broker is None:  # the upstream keeps its own credentials: not an AWS server
+        own = {**os.environ, **options.env}
+        if region:
+            own.setdefault("AWS_DEFAULT_REGION", own.get("AWS_REGION", region))
+        return own
+    base = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+    if region:  # botocore reads AWS_DEFAULT_REGION; the config file is emptied
+        base.setdefault("AWS_DEFAULT_REGION", base.get("AWS_REGION", region))
+    return broker.upstream_env({**base, **options.env})
+
+
+class Proxy:
+    """One client connection in front of one upstream."""
+
+    def __init__(self, gate: McpGate, upstream: Upstream, broker: CredentialBroker | None) -> None:
+        self.gate = gate
+        self.upstream = upstream
+        self.broker = broker
+        self.server: Server[Any] = Server(
+            "remit-mcp-proxy",
+            version="0.1.0",
+            instructions="Every tool call is decided by Remit before it runs.",
+            on_list_tools=self.list_tools,
+            on_call_tool=self.call_tool,
+        )
+
+    async def list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return await self.upstream.list_tools(params.cursor if params else None)
+
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        meta: Mapping[str, Any] = dict(params.meta or {})
+        async with anyio.create_task_group() as tg:
+
+            async def notice(decision: dict[str, Any], link: str, budget: float) -> None:
+                await self._notice(ctx, tg, decision, link, budget)
+
+            verdict = await self.gate.admit(params.name, params.arguments, meta, notice)
+            tg.cancel_scope.cancel()  # an unanswered elicitation ends with the hold
+        if isinstance(verdict, Refusal):
+            return refusal_result(verdict)
+        return await self._forward(verdict, params)
+
+    async def _forward(
+        self, admission: Admission, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        d = admission.decision
+        try:
+            async with self.upstream.lock:
+                with contextlib.ExitStack() as stack:
+                    if self.broker is not None and admission.grant is not None:
+                        stack.enter_context(self.broker.active(admission.grant))
+                    result = await self.upstream.call_tool(params.name, params.arguments)
+        except UpstreamFailed as exc:
+            await self.gate.finish(admission, False, str(exc), [])
+            return refusal_result(Refusal("upstream", f"remit: {exc} (decision {d['id']})", d))
+        error = None
+        if result.is_error:
+            texts = [c.text for c in result.content if isinstance(c, types.TextContent)]
+            error = (" ".join(texts) or "the tool reported an error")[:3900]
+        await self.gate.finish(admission, not result.is_error, error, [])
+        stamp = {"remit/decision_id": d["id"], "remit/tier": d["tier"]}
+        return result.model_copy(update={"meta": {**(result.meta or {}), **stamp}})
+
+    async def _notice(
+        self,
+        ctx: ServerRequestContext[Any],
+        tg: anyio.abc.TaskGroup,
+        decision: dict[str, Any],
+        link: str,
+        budget: float,
+    ) -> None:
+        message = (
+            f"Remit holds {decision['action']} for approval (decision {decision['id']}): "
+            f"approve at {link}. Waiting up to {budget:g}s."
+        )
+        caps = ctx.session.client_capabilities
+        elicitation = caps.elicitation if caps is not None else None
+        if elicitation is not None and elicitation.url is not None and ctx.session.can_send_request:
+            tg.start_soon(self._elicit, ctx, message, link, decision["id"])
+        await ctx.session.report_progress(0, None, message)
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)  # logging, 2026-07-28
+            await ctx.session.send_log_message("warning", message, "remit")
+
+    @staticmethod
+    async def _elicit(
+        ctx: ServerRequestContext[Any], message: str, link: str, decision_id: str
+    ) -> None:
+        with contextlib.suppress(Exception):
+            await ctx.session.elicit_url(message, link, f"remit-{decision_id}", ctx.request_id)
+
+
+async def serve(
+    options: ProxyOptions,
+    client: AsyncClient,
+    *,
+    read: Any = None,
+    write: Any = None,
+    errlog: TextIO = sys.stderr,
+) -> None:
+    """Run the proxy until the client closes stdin (or the given streams)."""
+    gate = McpGate(client, options.gate)
+    broker = CredentialBroker() if options.gate.credentials else None
+    try:
+        env = upstream_env(options, broker)
+        async with connect(
+            options.command, env, call_timeout=options.call_timeout, errlog=errlog
+        ) as upstream:
+            proxy = Proxy(gate, upstream, broker)
+            init = proxy.server.create_initialization_options()
+            try:
+                if read is not None and write is not None:
+                    await proxy.server.run(read, write, init)
+                else:
+                    async with stdio_server() as (r, w):
+                        await proxy.server.run(r, w, init)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await gate.abandon(
+                        "the MCP client disconnected while approval was pending; "
+                        "the call was not forwarded and will not be"
+                    )
+    finally:
+        if broker is not None:
+            broker.close()
+        await client.aclose()

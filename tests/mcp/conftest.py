@@ -1,0 +1,13 @@
+"""One proxy world (moto, `remit serve`, keys) per test module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from tests.mcp.mcpkit import Served, serve_world
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    yield from serve_world(tmp_path_factory)
