@@ -12,12 +12,27 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from remit.domain.clock import parse_ts
-from remit.ledger.kinds import AccessRecord, GrantClaimRecord, PreviewRecord, Record
+from remit.ledger.kinds import (
+    AccessRecord,
+    ChangeReviewRecord,
+    DemotionRecord,
+    DriftFindingRecord,
+    DriftReviewRecord,
+    GrantClaimRecord,
+    PreviewRecord,
+    ReconciliationRecord,
+    Record,
+    ReviewSampleRecord,
+    SampleStratum,
+    VerdictRecord,
+)
+from remit.ledger.kinds.cloudtrail import COUNT_NAMES
 from remit.ledger.records import make_entry
 from remit.ledger.schema import INDEX_TABLES
 from remit.ledger.sqlite_store import SqliteStore
@@ -39,7 +54,38 @@ def _newer_kinds() -> list[Record]:
         GrantClaimRecord("d-claim-1", released=True),
         AccessRecord("sign_in", "approver:alice#1", "dashboard", {"role": "approver"}),
         AccessRecord("report", "cli", "cli", {"period": "2026-Q4", "format": "html"}),
-    ]
+        *(_reconciliation(f"rec-{i}") for i in (1, 2)),
+        *(_sample(f"sample-{i}", i) for i in (1, 2)),
+        *(VerdictRecord(f"sample-{i}", "d-1", "appropriate", "fine") for i in (1, 2)),
+        *(_finding(f"drift-{i}") for i in (1, 2)),
+        *(DemotionRecord(f"drift-{i}", "remediator", "approve", "drift") for i in (1, 2)),
+        *(DriftReviewRecord(f"drift-{i}", "remediator", "reviewed") for i in (1, 2)),
+        *(ChangeReviewRecord(T0, T0 + timedelta(days=i), "ab" * 32, {"agents": i}, "ok")
+          for i in (1, 2)),
+    ]  # fmt: skip
+
+
+T0 = parse_ts("2026-11-01T00:00:00Z")
+
+
+def _reconciliation(run_id: str) -> Record:
+    return ReconciliationRecord(
+        run_id, T0, T0 + timedelta(days=1), {"trail": "ab" * 32, "ledger_size": 3},
+        ("arn:aws:iam::1:role/r",), {**dict.fromkeys(COUNT_NAMES, 0)}, (),
+    )  # fmt: skip
+
+
+def _sample(sample_id: str, days: int) -> Record:
+    return ReviewSampleRecord(
+        sample_id, T0, T0 + timedelta(days=days), 10, "cd" * 32, "note", "hmac-sha256",
+        0.95, 0.01, 299, (SampleStratum("autonomous", "remediator", 2, ("d-1", "d-2")),),
+    )  # fmt: skip
+
+
+def _finding(finding_id: str) -> Record:
+    return DriftFindingRecord(
+        finding_id, "remediator", "d-1", 5, 0, {"model": "m"}, 7, 6, 0.2, 0.3, 20000.0, 40, 12,
+    )  # fmt: skip
 
 
 @pytest.fixture

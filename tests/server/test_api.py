@@ -9,6 +9,7 @@ import base64
 import os
 import re
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -69,7 +70,8 @@ def resolve(client: TestClient, key: str, did: str, verb: str = "approve", **bod
 def test_healthz_and_readyz_need_no_key(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"ok": True}
     r = client.get("/readyz")
-    assert r.status_code == 200 and r.json() == {"ready": True}
+    assert r.status_code == 200 and r.json()["ready"] is True
+    assert {"uncovered_entries", "last_checkpoint_at"} <= set(r.json())
 
 
 def test_readyz_503_when_signoff_removed_and_decisions_fail_closed(
@@ -100,7 +102,13 @@ def test_readyz_503_when_the_store_is_unusable(
     r = client.get("/readyz")
     assert r.status_code == 503, r.text
     assert any(p.startswith("store") for p in r.json()["problems"])
-    # A request that cannot even check its key is refused, not a 500.
+    # A request that cannot even check its key is refused, not a 500. (The store heals a
+    # closed connection on its next use, as after any storage error: make reopening fail.)
+    def cannot_reopen(uri: str) -> None:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    rt.store._connect = cannot_reopen  # type: ignore[attr-defined]
+    rt.store._conn.close()  # type: ignore[attr-defined]
     r = client.post("/v1/decisions", json=read_request(), headers=bearer(api_keys.agent))
     assert r.status_code == 503, r.text
 
