@@ -102,6 +102,7 @@ def test_readyz_503_when_the_store_is_unusable(
     r = client.get("/readyz")
     assert r.status_code == 503, r.text
     assert any(p.startswith("store") for p in r.json()["problems"])
+
     # A request that cannot even check its key is refused, not a 500. (The store heals a
     # closed connection on its next use, as after any storage error: make reopening fail.)
     def cannot_reopen(uri: str) -> None:
