@@ -150,8 +150,8 @@ def prepare(folder: Path, db: Path, key: bool = True) -> tuple[Path, Path, str]:
     if not key:
         return envelope, folder / "ciso.pub", ""
     out = ok(
-        remit("keys", "create", "--role", "agent", "--agent", "remediator", "--name", "bot",
-              "--db", db, cwd=folder)
+        remit("keys", "create", "--init", "--role", "agent", "--agent", "remediator",
+              "--name", "bot", "--db", db, cwd=folder)
     ).stdout  # fmt: skip
     return envelope, folder / "ciso.pub", out.rstrip("\n").splitlines()[-1]
 

@@ -64,7 +64,7 @@ def serve(world: AwsWorld, folder: Path) -> Iterator[dict[str, Any]]:
         ("audit", "auditor", None),
         ("ops", "admin", None),
     ):
-        args = ["keys", "create", "--role", role, "--name", name, "--db", db]
+        args = ["keys", "create", "--init", "--role", role, "--name", name, "--db", db]
         if agent:
             args += ["--agent", agent]
         r = ok(remit(*args, cwd=folder, env=env))

@@ -107,7 +107,7 @@ def _serve(world: AwsWorld, folder: Path, recording: Path) -> Iterator[Served]:
     )
     keys = {}
     for name, role, agent in (("bot", "agent", "remediator"), ("alice", "approver", None)):
-        args = ["keys", "create", "--role", role, "--name", name, "--db", db]
+        args = ["keys", "create", "--init", "--role", role, "--name", name, "--db", db]
         args += ["--agent", agent] if agent else []
         r = subprocess.run(remit_cmd(*args), cwd=folder, env=env, capture_output=True,
                            text=True, timeout=120)  # fmt: skip
