@@ -15,19 +15,8 @@ versions=("$@")
 [ ${#versions[@]} -gt 0 ] || versions=(3.11 3.12 3.13)
 required=3.11 # under CI, this one must be there
 
-find_python() { # the interpreter for version $1 (e.g. 3.12), or nothing
-  local v=$1 candidate
-  for candidate in "$(command -v "python$v" 2>/dev/null || true)" \
-    "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/"python$v"; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ] &&
-      "$candidate" -c 'import sys; sys.exit(f"{sys.version_info[0]}.{sys.version_info[1]}" != sys.argv[1])' "$v" 2>/dev/null; then
-      echo "$candidate"
-      return
-    fi
-  done
-}
-
-quiet() { "$@" 2> >(grep -v "^WARNING: Location" >&2); }
+# shellcheck source=lib/pythons.sh
+source scripts/lib/pythons.sh
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
