@@ -5,11 +5,12 @@ nothing, and never logs headers, bodies or keys."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TextIO
+
+import orjson
 
 from remit.domain.clock import ts_text, utcnow
 
@@ -67,14 +68,14 @@ class AccessLog:
                     line["event"] = "decision"
                     line.update(decision)
             out = self.out or sys.stderr
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            out.write(orjson.dumps(line).decode() + "\n")
             out.flush()
 
 
 def _decision(body: bytes) -> dict[str, Any] | None:
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
         return None
     if not isinstance(data, dict) or "tier" not in data:
         return None
