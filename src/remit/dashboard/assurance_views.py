@@ -65,6 +65,7 @@ class SampleItem:
     verdict: str | None
     by: str | None
     index: int | None
+    comment: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def sample_page(rt: Runtime, sample_id: str) -> SamplePage | None:
         for d in s.decision_ids:
             v = given.get(d)
             items.append(SampleItem(d, s.tier, s.agent, v.record.verdict if v else None,
-                                    v.actor if v else None, v.index if v else None))  # fmt: skip
+                                    v.actor if v else None, v.index if v else None,
+                                    v.record.comment if v else ""))  # fmt: skip
     return SamplePage(found, review(rt.ledger, sample_id), items)
 
 
