@@ -64,7 +64,9 @@ def served(tmp_path: Path, pki: Pki) -> Iterator[Served]:
         tmp_path, pki.ciso, signed_at=now - timedelta(days=1), expires_at=now + timedelta(days=365)
     )
     db = str(tmp_path / "remit.db")
-    agent = _key(db, tmp_path, "--role", "agent", "--agent", "remediator", "--name", "bot")
+    agent = _key(
+        db, tmp_path, "--init", "--role", "agent", "--agent", "remediator", "--name", "bot"
+    )  # the first key starts the ledger
     alice = _key(db, tmp_path, "--role", "approver", "--name", "alice")
     auditor = _key(db, tmp_path, "--role", "auditor", "--name", "audit")
     reviewer = _key(db, tmp_path, "--role", "reviewer", "--name", "rita")
