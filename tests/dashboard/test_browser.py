@@ -289,7 +289,9 @@ def test_reviewer_and_auditor_pages_in_the_browser(
                    headers=bearer(s.alice), timeout=30)  # fmt: skip
     assert r.status_code == 200, r.text
     until = datetime.now(UTC) + timedelta(seconds=1)
-    time.sleep(2.5)  # the period closes and a checkpoint after it is signed
+    time.sleep(1.5)  # the period closes; a decision after it, and a checkpoint covering it
+    httpx.post(f"{s.url}/v1/decisions", json=read_request(), headers=bearer(s.agent))
+    time.sleep(2)
     body = {"since": start.isoformat(), "until": until.isoformat(),
             "tiers": ["autonomous", "notify", "approve"]}  # fmt: skip
     r = httpx.post(f"{s.url}/v1/reviews/samples", json=body, headers=bearer(s.reviewer),
