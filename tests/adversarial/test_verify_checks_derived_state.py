@@ -24,6 +24,7 @@ from remit.ledger.kinds import (
     DemotionRecord,
     DriftFindingRecord,
     DriftReviewRecord,
+    EnvelopeVersionRecord,
     GrantClaimRecord,
     PreviewRecord,
     ReconciliationRecord,
@@ -62,7 +63,15 @@ def _newer_kinds() -> list[Record]:
         *(DriftReviewRecord(f"drift-{i}", "remediator", "reviewed") for i in (1, 2)),
         *(ChangeReviewRecord(T0, T0 + timedelta(days=i), "ab" * 32, {"agents": i}, "ok")
           for i in (1, 2)),
+        *(_envelope_version(i) for i in (1, 2)),
     ]  # fmt: skip
+
+
+def _envelope_version(n: int) -> Record:
+    from remit.domain.canonical import canonical_json, sha256_hex
+
+    doc = {"metadata": {"name": "prod", "version": str(n)}}
+    return EnvelopeVersionRecord("sha256:" + sha256_hex(canonical_json(doc)), doc)
 
 
 T0 = parse_ts("2026-11-01T00:00:00Z")

@@ -2,14 +2,18 @@
 Chromium (/usr/bin/chromium) driven by Playwright — never a downloaded browser. An
 approver signs in, sees the approval an agent is waiting on, approves it with a comment,
 and the agent's long-poll returns allowed; an agent key cannot sign in, so cannot approve;
-a form posted without its CSRF token is refused and changes nothing. Screenshots of each
-page go to docs/screenshots/.
+a form posted without its CSRF token is refused and changes nothing. A reviewer records a
+verdict on a drawn sample through the review page, and an auditor reads the findings of a
+`remit reconcile` run over a trail, the decision they name, the agents' drift and audit,
+and the diff between two envelope versions. Screenshots of each page go to
+docs/screenshots/.
 
 Run: scripts/test-browser.sh (pytest -m browser tests/dashboard/test_browser.py).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
@@ -21,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from tests.server.conftest import Pki
 from tests.server.srvkit import REMIT, bearer, cli_env, held_request, ok, read_request, remit
 from tests.server.srvkit import write_envelope as signed_envelope
@@ -39,6 +44,9 @@ class Served:
     agent: str
     alice: str
     auditor: str
+    reviewer: str
+    envelope: Path
+    db: str
     proc: subprocess.Popen[bytes]
     log: Path
 
@@ -56,9 +64,12 @@ def served(tmp_path: Path, pki: Pki) -> Iterator[Served]:
         tmp_path, pki.ciso, signed_at=now - timedelta(days=1), expires_at=now + timedelta(days=365)
     )
     db = str(tmp_path / "remit.db")
-    agent = _key(db, tmp_path, "--role", "agent", "--agent", "remediator", "--name", "bot")
+    agent = _key(
+        db, tmp_path, "--init", "--role", "agent", "--agent", "remediator", "--name", "bot"
+    )  # the first key starts the ledger
     alice = _key(db, tmp_path, "--role", "approver", "--name", "alice")
     auditor = _key(db, tmp_path, "--role", "auditor", "--name", "audit")
+    reviewer = _key(db, tmp_path, "--role", "reviewer", "--name", "rita")
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as fh:
@@ -85,7 +96,7 @@ def served(tmp_path: Path, pki: Pki) -> Iterator[Served]:
             if time.monotonic() > deadline:
                 pytest.fail(f"remit serve not ready:\n{log.read_text()}")
             time.sleep(0.2)
-        yield Served(url, agent, alice, auditor, proc, log)
+        yield Served(url, agent, alice, auditor, reviewer, envelope, db, proc, log)
     finally:
         proc.terminate()
         try:
@@ -229,3 +240,110 @@ def test_an_agent_key_cannot_approve_and_a_form_without_csrf_is_refused(
     assert _status(s, d["id"]) == "pending"
     db = str(s.log.parent / "remit.db")  # sign-ins on the ledger, and it verifies
     ok(remit("ledger", "verify", "--db", db, "--public-key", pki.log_pub, cwd=s.log.parent))
+
+
+XSS = '<script>document.title="pwned"</script>'
+
+
+def _trail(folder: Path, decision_id: str, at: datetime) -> Path:
+    """A CloudTrail file: the AI role used outside Remit (unexplained), a call naming the
+    decision that it did not allow (out of scope), and a human stopping the trail."""
+    account = "111122223333"
+    role = f"arn:aws:iam::{account}:role/ai-remediator"
+
+    def event(n: int, action: str, arn: str, params: dict[str, Any], **ctx: Any) -> Any:
+        service, name = action.split(":")
+        ident: dict[str, Any] = {"arn": arn, "accountId": account, "type": "AssumedRole"}
+        if ctx:
+            ident["sessionContext"] = {"sessionIssuer": {"type": "Role", "arn": role}, **ctx}
+        return {
+            "eventVersion": "1.09", "eventID": f"ev-{n}", "awsRegion": "us-east-1",
+            "eventTime": (at + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": f"{service}.amazonaws.com", "eventName": name,
+            "eventType": "AwsApiCall", "recipientAccountId": account,
+            "userIdentity": ident, "requestParameters": params,
+        }  # fmt: skip
+
+    session = f"arn:aws:sts::{account}:assumed-role/ai-remediator"
+    events = [
+        event(1, "s3:ListBuckets", f"{session}/manual-run", {}, sourceIdentity="manual"),
+        event(2, "iam:DeleteRole", f"{session}/{XSS}", {"roleName": XSS},
+              sourceIdentity=decision_id),
+        event(3, "cloudtrail:StopLogging", f"arn:aws:iam::{account}:user/mallory",
+              {"name": "org-trail"}),
+    ]  # fmt: skip
+    path = folder / "trail.json"
+    path.write_text(json.dumps({"Records": events}), encoding="utf-8")
+    return path
+
+
+def test_reviewer_and_auditor_pages_in_the_browser(
+    served: Served, browser: Any, tmp_path: Path
+) -> None:
+    s = served
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    for _ in range(3):
+        httpx.post(f"{s.url}/v1/decisions", json=read_request(), headers=bearer(s.agent))
+    d = _hold(s)
+    r = httpx.post(f"{s.url}/v1/approvals/{d['id']}/approve", json={"comment": "ok"},
+                   headers=bearer(s.alice), timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    time.sleep(1.5)  # the period closes; a decision after it, and a checkpoint covering it
+    httpx.post(f"{s.url}/v1/decisions", json=read_request(), headers=bearer(s.agent))
+    time.sleep(2)
+    body = {"since": start.isoformat(), "until": until.isoformat(),
+            "tiers": ["autonomous", "notify", "approve"]}  # fmt: skip
+    r = httpx.post(f"{s.url}/v1/reviews/samples", json=body, headers=bearer(s.reviewer),
+                   timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+    sample = r.json()["sample_id"]
+
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    _sign_in(page, s, s.reviewer, "/ui/reviews")
+    page.wait_for_url(f"{s.url}/ui/reviews")
+    assert sample in page.inner_text("main")
+    _shot(page, "reviews")
+    page.click(f"text={sample}")
+    page.wait_for_url(f"{s.url}/ui/reviews/{sample}")
+    form = page.locator("form.verdict").first
+    form.locator("select[name=verdict]").select_option("policy_gap")
+    form.locator("input[name=comment]").fill(XSS)
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "recorded" in page.inner_text("main")
+    assert page.title() != "pwned" and XSS in page.inner_text("main")  # shown, not run
+    _shot(page, "review")
+
+    trail = _trail(tmp_path, d["id"], datetime.now(UTC))
+    ok(remit("cloudtrail", "ingest", trail, "--trail-db", "t.duckdb", cwd=tmp_path))
+    found = remit("reconcile", "--envelope", s.envelope, "--db", s.db, "--trail-db",
+                  "t.duckdb", "--format", "json", cwd=tmp_path)  # fmt: skip
+    assert found.returncode == 1, found.stderr  # findings: a check failed
+
+    data = yaml.safe_load(s.envelope.read_text(encoding="utf-8"))
+    data["metadata"]["version"] = 8
+    data["rules"][0]["tier"] = "notify"
+    s.envelope.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    time.sleep(1)  # the service notices the new file and records the version
+
+    auditor = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    _sign_in(auditor, s, s.auditor, "/ui/findings")
+    auditor.wait_for_url(f"{s.url}/ui/findings")
+    text = auditor.inner_text("main")
+    assert "unexplained" in text and "governance tampering" in text
+    assert auditor.title() != "pwned"
+    _shot(auditor, "findings")
+    auditor.goto(f"{s.url}/ui/decisions/{d['id']}")
+    assert "CloudTrail" in auditor.inner_text("main")
+    _shot(auditor, "decision-cloudtrail")
+    auditor.goto(f"{s.url}/ui/agents")
+    text = auditor.inner_text("main")
+    assert "Drift" in text and "Service-account audit" in text
+    _shot(auditor, "agents-assurance")
+    auditor.goto(f"{s.url}/ui/envelope")
+    assert auditor.locator("select[name=old]").count() == 1, auditor.inner_text("main")
+    auditor.click("text=Compare")
+    auditor.wait_for_load_state()
+    assert "→" in auditor.inner_text("article.diff")
+    _shot(auditor, "envelope-diff")

@@ -25,6 +25,7 @@ from remit.ledger.kinds import (
     ApprovalTerms,
     DecisionRecord,
     EntryFormatError,
+    EnvelopeVersionRecord,
     GrantRecord,
     GrantRefusalRecord,
     IdentityRecord,
@@ -72,7 +73,8 @@ def test_previous_release_ledger_verifies(previous: SqliteStore) -> None:
 def test_every_kind_is_in_the_previous_release_ledger(previous: SqliteStore) -> None:
     """The fixture covers every kind the ledger holds (and both shapes of a grant)."""
     records = [e.read().record for e in previous.entries()]
-    added_since = {"preview", "grant_claim", "access", "reconciliation"} | OVERSIGHT_KINDS
+    added_since = {"preview", "grant_claim", "access", "reconciliation", "envelope_version"}
+    added_since |= OVERSIGHT_KINDS
     assert {r.KIND for r in records} == set(PARSERS) - added_since
     assert {type(r) for r in records} >= {GrantRecord, GrantRefusalRecord}
 
@@ -171,7 +173,25 @@ INVALID: list[tuple[str, Callable[[], object]]] = [
     ("note", lambda: NoteRecord([1, 2])),  # type: ignore[arg-type]
     ("grantable", lambda: PreviewRecord("dec_1", {"why": "no"})),
     ("decision_id", lambda: PreviewRecord("", {"grantable": False})),
+    ("digest", lambda: EnvelopeVersionRecord("", {"metadata": {}})),
+    ("document digest", lambda: EnvelopeVersionRecord("sha256:" + "0" * 64, {"metadata": {}})),
+    ("document", lambda: EnvelopeVersionRecord("sha256:x", [1])),  # type: ignore[arg-type]
 ]
+
+
+def test_an_envelope_version_round_trips_and_is_indexed_by_digest() -> None:
+    from remit.domain.canonical import canonical_json, sha256_hex
+
+    doc = {"metadata": {"name": "prod", "version": "3"}, "rules": [{"id": "R1"}]}
+    digest = "sha256:" + sha256_hex(canonical_json(doc))
+    rec = EnvelopeVersionRecord(digest, doc)
+    entry = make_entry(rec, T, "system:remit")
+    got = StoredEntry(4, entry.kind, entry.ts, entry.body).read()
+    assert got.record == rec and (rec.name, rec.version) == ("prod", "3")
+    (row,) = rec.index_rows(4, entry.ts, "system:remit")
+    assert row.table == "envelope_versions"
+    assert row.values == (digest, 4, "prod", "3", entry.ts)
+    assert len(row.values) == len(INDEX_TABLES[row.table])
 
 
 @pytest.mark.parametrize(

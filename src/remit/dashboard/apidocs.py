@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from remit.dashboard.router import HEADERS, _env
+from remit.dashboard.web import HEADERS, env
 
 router = APIRouter(include_in_schema=False)
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -36,7 +36,7 @@ def api_docs(request: Request) -> HTMLResponse:
                     "secured": bool(op.get("security")),
                 }
             )
-    html = _env.get_template("apidocs.html").render(
+    html = env.get_template("apidocs.html").render(
         info=doc.get("info", {}), routes=routes, who=None, path="/docs"
     )
     return HTMLResponse(html, headers=HEADERS)

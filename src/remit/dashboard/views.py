@@ -1,6 +1,7 @@
 """What each dashboard page shows, gathered from the runtime and the ledger's typed reads:
 a held decision as an approver must see it, a decision's whole life with its inclusion
-proof checked against the latest signed checkpoint, and a page of the decisions list.
+proof checked against the latest signed checkpoint, a page of the decisions list, the
+sign-off history and the diff between two recorded envelope versions.
 No HTML here (the templates render), no HTTP (the router answers)."""
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from remit.approvals.queue import ApprovalRecord
+from remit.catalog import ActionCatalog
+from remit.domain.envelope import Envelope
+from remit.envelope.diff import EnvelopeDiff, diff_envelopes
 from remit.errors import NotFound
 from remit.ledger.kinds import DecisionRecord, GrantRecord, OutcomeRecord, RevocationRecord
-from remit.ledger.reads import DecisionRow
+from remit.ledger.reads import DecisionRow, EnvelopeVersionRow
 from remit.ledger.records import Recorded
 from remit.server.routes.approvals import detail
 from remit.server.runtime import Runtime
@@ -197,3 +201,41 @@ def signoff_history(rt: Runtime) -> list[SignoffLine]:
                         str(doc.get("at")), what, got.record.valid, got.record.problem)
         )  # fmt: skip
     return sorted(out, key=lambda s: -s.index)
+
+
+class NoSuchVersion(LookupError):
+    """A digest no envelope version on the ledger has."""
+
+
+def versions(rt: Runtime) -> list[EnvelopeVersionRow]:
+    """Every envelope version the service recorded, newest first."""
+    return rt.store.reads.envelope_versions()
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """What changed from one recorded envelope version to another."""
+
+    old: EnvelopeVersionRow
+    new: EnvelopeVersionRow
+    diff: EnvelopeDiff
+
+
+def _version(rt: Runtime, digest: str) -> tuple[EnvelopeVersionRow, Envelope]:
+    found = rt.store.reads.envelope_version(digest)
+    if found is None:
+        raise NoSuchVersion(f"no envelope version {digest!r} is recorded on the ledger")
+    rec = found.record
+    row = EnvelopeVersionRow(found.index, rec.digest, rec.name, rec.version, found.ts)
+    return row, Envelope.model_validate(dict(rec.document))
+
+
+def version_diff(
+    rt: Runtime, old: str | None, new: str | None, catalog: ActionCatalog
+) -> VersionDiff | None:
+    """The diff `remit envelope diff` prints, between two recorded versions (None when
+    either is not chosen)."""
+    if not old or not new:
+        return None
+    (a, old_env), (b, new_env) = _version(rt, old), _version(rt, new)
+    return VersionDiff(a, b, diff_envelopes(old_env, new_env, catalog))

@@ -21,6 +21,7 @@ from remit.ledger.gate_reads import LockedReads
 from remit.ledger.kinds import (
     ApprovalTerms,
     DecisionRecord,
+    EnvelopeVersionRecord,
     GrantTerms,
     OrgEventRecord,
     SignoffRecord,
@@ -106,6 +107,22 @@ class Ledger:
         if not checks:
             return []
         return self.store.append_computed(build)[1]
+
+    def record_envelope_version(
+        self, digest: str, document: dict[str, Any], now: datetime, actor: str
+    ) -> int | None:
+        """Put an envelope version (its canonical document) on the ledger once per digest;
+        its ledger index, or None when it was recorded before. Checked under the append
+        lock, so replicas loading the same version at once record it once."""
+        record = EnvelopeVersionRecord(digest, document)
+
+        def build(locked: LockedReads, _size: int) -> list[NewEntry]:
+            if locked.envelope_version(digest) is not None:
+                return []
+            return [make_entry(record, now, actor)]
+
+        made = self.store.append_computed(build)[1]
+        return made[0] if made else None
 
     def checkpoint(self, now: datetime, *, force: bool = False) -> StoredCheckpoint:
         """Sign and store a checkpoint of the current tree if it grew; return the latest."""

@@ -29,6 +29,7 @@ from remit.ledger.errors import LedgerUnavailable
 from remit.ledger.kinds import (
     DecisionRecord,
     EntryFormatError,
+    EnvelopeVersionRecord,
     GrantRecord,
     OutcomeRecord,
     PreviewRecord,
@@ -83,6 +84,17 @@ class DecisionRow:
     tier: str
     ts: str
     actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeVersionRow:
+    """A recorded envelope version as indexed: where, which digest, its name and version."""
+
+    index: int
+    digest: str
+    name: str
+    version: str
+    ts: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,6 +509,20 @@ class LedgerReads:
     def signoff_ids(self) -> set[str]:
         """Ids of the sign-offs already on the ledger."""
         return {str(r[0]) for r in self._rows("SELECT id FROM signoffs")}
+
+    def envelope_versions(self) -> list[EnvelopeVersionRow]:
+        """Every envelope version recorded, newest first."""
+        rows = self._rows(
+            "SELECT idx, digest, name, version, ts FROM envelope_versions ORDER BY idx DESC"
+        )
+        return [
+            EnvelopeVersionRow(int(i), str(d), str(n), str(v), str(t)) for i, d, n, v, t in rows
+        ]
+
+    def envelope_version(self, digest: str) -> Recorded[EnvelopeVersionRecord] | None:
+        """The recorded envelope version with this digest."""
+        rows = self._rows("SELECT idx FROM envelope_versions WHERE digest = ?", (digest,))
+        return self._recorded(int(rows[0][0]), EnvelopeVersionRecord) if rows else None
 
     # -- what the gate reads (GateState) --------------------------------------------------
     def events_after(self, after: datetime | None, kinds: frozenset[str]) -> Sequence[OrgEvent]:

@@ -37,6 +37,7 @@ INDEX_TABLES: dict[str, tuple[str, ...]] = {
     "demotions": ("finding_id", "idx", "agent", "floor", "ts"),
     "drift_reviews": ("finding_id", "idx", "agent", "actor", "ts"),
     "change_reviews": ("since", "until", "idx", "actor", "ts"),
+    "envelope_versions": ("digest", "idx", "name", "version", "ts"),
 }
 """Derived index tables and their columns, in insert order."""
 
@@ -119,6 +120,9 @@ def ddl(blob: str) -> list[str]:
         """CREATE TABLE IF NOT EXISTS change_reviews (
             since TEXT NOT NULL, until TEXT NOT NULL, idx BIGINT NOT NULL, actor TEXT NOT NULL,
             ts TEXT NOT NULL, PRIMARY KEY (since, until))""",
+        """CREATE TABLE IF NOT EXISTS envelope_versions (
+            digest TEXT PRIMARY KEY, idx BIGINT NOT NULL, name TEXT NOT NULL,
+            version TEXT NOT NULL, ts TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS api_keys (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agent TEXT,
             secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",

@@ -6,6 +6,7 @@ Edges (HTTP routes, the dashboard) call this; it calls the core. Nothing here kn
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,7 @@ class Runtime:
         trusted = [load_verifier_key(k) for k in config.trusted_keys]
         self.envelopes = EnvelopeSource(config.envelope, trusted, config.insecure_unsigned)
         self._last_view: EnvelopeView | None = None
+        self._versions_seen: set[str] = set()
         self.envelope_view()  # fail at start if the envelope cannot be loaded
         self.grants = self._grant_service()
         notify = config.notify_dict()
@@ -108,7 +110,12 @@ class Runtime:
     def envelope_view(self, force: bool = False) -> EnvelopeView:
         now = self.clock()
         view = self.envelopes.current(now, force)
-        if view is not self._last_view:  # new or reloaded: put its sign-offs on the ledger
+        if view is not self._last_view:  # new or reloaded: record it and its sign-offs
+            loaded = view.loaded
+            if loaded.digest not in self._versions_seen:
+                document = json.loads(loaded.canonical)
+                self.ledger.record_envelope_version(loaded.digest, document, now, "system:remit")
+                self._versions_seen.add(loaded.digest)
             self.ledger.record_signoffs(view.checks, now, "system:remit")
             self._last_view = view
         return view

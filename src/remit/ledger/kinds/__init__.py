@@ -22,6 +22,7 @@ from remit.ledger.kinds.decision import (
     GrantTerms,
 )
 from remit.ledger.kinds.governance import (
+    EnvelopeVersionRecord,
     IdentityRecord,
     NoteRecord,
     NotificationRecord,
@@ -59,6 +60,7 @@ __all__ = [
     "DriftFindingRecord",
     "DriftReviewRecord",
     "EntryFormatError",
+    "EnvelopeVersionRecord",
     "GrantClaimRecord",
     "GrantRecord",
     "GrantRefusalRecord",
@@ -109,6 +111,7 @@ PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Record]] = {
     "demotion": DemotionRecord.from_data,
     "drift_review": DriftReviewRecord.from_data,
     "change_review": ChangeReviewRecord.from_data,
+    "envelope_version": EnvelopeVersionRecord.from_data,
 }
 """Entry kind → the parser of its `data`. Every kind the ledger holds is here."""
 

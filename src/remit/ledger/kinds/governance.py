@@ -1,5 +1,6 @@
-"""Ledger kinds of governance around decisions: notifications sent, envelope sign-offs,
-organisational events, identities (API keys) and free notes. Pure; no I/O."""
+"""Ledger kinds of governance around decisions: notifications sent, envelope versions and
+their sign-offs, organisational events, identities (API keys) and free notes. Pure; no
+I/O."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+from remit.domain.canonical import canonical_json, sha256_hex
 from remit.domain.clock import ts_text
 from remit.ledger.kinds.base import (
     EntryFormatError,
@@ -96,6 +98,45 @@ class SignoffRecord(Record):
 
     def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
         return [IndexRow("signoffs", (self.id, idx))]
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeVersionRecord(Record):
+    """An envelope version as the service first loaded it: its canonical document (the
+    parsed YAML, as its digest covers it), so any two recorded versions can be compared
+    later. The digest must be the document's: a record that does not match is refused."""
+
+    KIND: ClassVar[str] = "envelope_version"
+    digest: str
+    document: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        _text("digest", self.digest)
+        _mapping("document", self.document)
+        try:
+            actual = "sha256:" + sha256_hex(canonical_json(self.document))
+        except TypeError as exc:
+            raise EntryFormatError(f"document is not canonical JSON: {exc}") from None
+        if actual != self.digest:
+            raise EntryFormatError(f"document digest is {actual}, not {self.digest}")
+
+    @property
+    def name(self) -> str:
+        return str((self.document.get("metadata") or {}).get("name", "?"))
+
+    @property
+    def version(self) -> str:
+        return str((self.document.get("metadata") or {}).get("version", "?"))
+
+    def to_data(self) -> Json:
+        return {"digest": self.digest, "document": dict(self.document)}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> EnvelopeVersionRecord:
+        return cls(_field(data, "digest"), _mapping("document", _field(data, "document")))
+
+    def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
+        return [IndexRow("envelope_versions", (self.digest, idx, self.name, self.version, ts))]
 
 
 @dataclass(frozen=True, slots=True)
