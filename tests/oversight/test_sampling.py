@@ -21,7 +21,9 @@ def test_default_plan_is_299_per_stratum() -> None:
     assert plan_size(0.99, 0.01) == 459
 
 
-@pytest.mark.parametrize(("confidence", "rate"), [(0.0, 0.01), (1.0, 0.01), (0.95, 0.0)])
+@pytest.mark.parametrize(
+    ("confidence", "rate"), [(0.0, 0.01), (1.0, 0.01), (0.95, 0.0), (0.95, 5e-324), (0.95, 1e-7)]
+)
 def test_plan_refuses_impossible_claims(confidence: float, rate: float) -> None:
     with pytest.raises(ValueError):
         plan_size(confidence, rate)

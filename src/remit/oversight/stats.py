@@ -12,15 +12,21 @@ DEFAULT_CONFIDENCE = 0.95
 DEFAULT_MAX_RATE = 0.01
 
 
+MIN_RATE = 1e-6
+"""The smallest error rate a plan may claim (a smaller one asks for millions of draws)."""
+
+
 def plan_size(confidence: float = DEFAULT_CONFIDENCE, max_rate: float = DEFAULT_MAX_RATE) -> int:
     """The smallest n such that finding no deviation in n draws bounds the error rate
     below `max_rate` at `confidence`: (1 - max_rate)^n <= 1 - confidence (299 for the
     defaults)."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be between 0 and 1 exclusive, got {confidence}")
-    if not 0.0 < max_rate < 1.0:
-        raise ValueError(f"the error rate to claim must be between 0 and 1, got {max_rate}")
-    n = math.ceil(math.log(1.0 - confidence) / math.log(1.0 - max_rate))
+    if not MIN_RATE <= max_rate < 1.0:
+        raise ValueError(
+            f"the error rate to claim must be at least {MIN_RATE} and below 1, got {max_rate}"
+        )
+    n = math.ceil(math.log1p(-confidence) / math.log1p(-max_rate))
     while n > 1 and (1.0 - max_rate) ** (n - 1) <= 1.0 - confidence:  # float rounding
         n -= 1
     return n

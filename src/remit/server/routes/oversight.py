@@ -23,6 +23,7 @@ from remit.oversight.drift_runs import plan_of, record_findings, record_review, 
 from remit.oversight.review import draw_sample, record_verdict, review
 from remit.oversight.runs import whatif as run_whatif
 from remit.oversight.sampling import DEFAULT_TIERS
+from remit.oversight.stats import MIN_RATE
 from remit.server.deps import require, runtime
 from remit.server.routes.decisions import ERRORS
 from remit.server.runtime import Runtime
@@ -39,7 +40,7 @@ class SampleIn(_In):
     since: datetime
     until: datetime
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
-    max_rate: float = Field(0.01, gt=0.0, lt=1.0)
+    max_rate: float = Field(0.01, ge=MIN_RATE, lt=1.0)
     size: int | None = Field(None, ge=1, le=100_000)
     tiers: tuple[Tier, ...] = Field(DEFAULT_TIERS, min_length=1)
 
