@@ -1,0 +1,336 @@
+"""A governed Custodian run: for each policy's matched resources and each of its actions,
+ask Remit (one decision per IAM step of the action, per batch of resources), split a batch
+that is denied for what some of its resources are (blast radius, protected resources,
+rules) until the allowed ones stand alone, wait up to the run's budget for held batches,
+then act on the allowed batches with c7n's action classes through `DecisionSessions` —
+every AWS call signed with the granted credentials of the decision covering it — and
+report each decision's outcome (which revokes its credentials).
+
+What it does not do: decide (Remit does), load policies or talk to c7n directly
+(`policies.py`), or print (the CLI).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from remit.custodian.actions import Step, Unmapped, steps_for
+from remit.custodian.policies import Found, act, instance_profiles
+from remit.custodian.results import ResourceResult, RunReport, Status
+from remit.custodian.sessions import DecisionSessions, NoDecision, route_for
+from remit.sdk import Client
+from remit.sdk.calls import LONG_POLL_MAX
+from remit.sdk.errors import RemitUnavailable
+
+NO_SPLIT = frozenset(
+    {
+        "ENVELOPE_SIGNATURE_INVALID",
+        "ENVELOPE_UNSIGNED_INSECURE",
+        "UNKNOWN_AGENT",
+        "ENVELOPE_EXPIRED",
+        "ENVELOPE_REVIEW_OVERDUE",
+        "ENVELOPE_REVALIDATION_PENDING",
+        "MODEL_UNVALIDATED",
+        "OUT_OF_WORKFLOW",
+        "UNKNOWN_ACTION",
+        "CONFIDENCE_TOO_LOW",
+        "REASONING_INCOMPLETE",
+        "LEDGER_UNAVAILABLE",
+        "RATE_LIMIT_EXCEEDED",
+    }
+)
+"""Reason codes about the whole request, not about some of its resources: a batch denied
+for one of these is not split (smaller batches would be denied the same way)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the run asks: batch size (None: a whole action's resources at once), seconds to
+    wait for held batches, what every request carries, and the approval link template."""
+
+    batch_size: int | None = None
+    wait: float = 0.0
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    confidence: float = 1.0
+    region: str = "us-east-1"
+    link_template: str = "{remit_url}/v1/decisions/{decision_id}"
+    environment: str | None = None
+
+
+@dataclass
+class Batch:
+    """Resources asked about together under one action, and the decision for each step."""
+
+    resources: list[dict[str, Any]]
+    arns: list[str]
+    asked: list[tuple[Step, dict[str, Any]]] = field(default_factory=list)
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(d["id"] for _, d in self.asked)
+
+    def status(self) -> str:
+        states = {d["status"] for _, d in self.asked}
+        if "denied" in states:
+            return "denied"
+        if "pending" in states:
+            return "pending"
+        return "allowed"
+
+    def reasons(self) -> str:
+        out = []
+        for step, d in self.asked:
+            if d["status"] == "pending":
+                continue
+            if d["status"] == "denied":
+                state = (d.get("approval") or {}).get("state")
+                why = "; ".join(r["message"] for r in d.get("reasons", []))
+                what = f"approval {state}" if state in ("rejected", "expired") else "denied"
+                out.append(f"{step.iam_action} {what}: {why}")
+        return " | ".join(out)
+
+    def splittable(self) -> bool:
+        if len(self.resources) < 2:
+            return False
+        for _, d in self.asked:
+            if d["status"] == "denied" and any(r["code"] in NO_SPLIT for r in d["reasons"]):
+                return False
+        return True
+
+
+def _tags(resource: Mapping[str, Any]) -> dict[str, str]:
+    tags = resource.get("Tags") or []
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {str(t["Key"]): str(t.get("Value", "")) for t in tags if "Key" in t}
+
+
+class Runner:
+    """Runs the dry-run results of a policy file through Remit and acts on what is allowed."""
+
+    def __init__(
+        self,
+        client: Client,
+        options: RunOptions,
+        *,
+        progress: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.client = client
+        self.options = options
+        self.progress = progress
+
+    # asking ---------------------------------------------------------------------------
+
+    def _request(
+        self, found: Found, action: dict[str, Any], step: Step, batch: Batch, arns: list[str]
+    ) -> dict[str, Any]:
+        by_arn = dict(zip(batch.arns, batch.resources, strict=True))
+        resources = [{"arn": a, "tags": _tags(by_arn.get(a, {}))} for a in arns]
+        summary = (
+            f"Cloud Custodian policy {found.name!r} ({found.resource_type}) would "
+            f"{action['type']} {len(batch.resources)} resource(s)"
+            + (f": {found.description}" if found.description else "")
+        )
+        filters = found.policy.data.get("filters") or []
+        reasoning = {
+            "summary": summary,
+            "signals": [
+                {"name": "custodian_policy", "value": found.name, "source": "c7n"},
+                {"name": "matched_resources", "value": len(found.resources), "source": "c7n"},
+                {"name": "filters", "value": repr(filters)[:500], "source": "c7n dry-run"},
+            ],
+            "confidence": self.options.confidence,
+            "alternatives": [
+                {
+                    "action": "report only (c7n dry-run)",
+                    "rejected_because": "the policy declares this action",
+                }
+            ],
+        }
+        parameters = {
+            "custodian": {
+                "policy": found.name,
+                "resource": found.resource_type,
+                "action": dict(action),
+                "step": step.iam_action,
+                "operations": list(step.covers()),
+            }
+        }
+        extra: dict[str, Any] = {}
+        if self.options.environment:
+            extra["environment"] = self.options.environment
+        return self.client.decide(
+            step.iam_action,
+            resources,
+            reasoning=reasoning,
+            provenance=dict(self.options.provenance),
+            parameters=parameters,
+            **extra,
+        )
+
+    def _ask(
+        self, found: Found, action: dict[str, Any], steps: Sequence[Step], batch: Batch
+    ) -> list[Batch]:
+        """Ask every step for `batch`; a denied batch that can be split is asked again in
+        halves. Returns the batches as finally asked."""
+        batch.asked = []
+        profiles: list[str] | None = None
+        for step in steps:
+            if step.scope == "instance-profiles":
+                if profiles is None:
+                    profiles = instance_profiles(found, batch.resources)
+                arns = profiles
+            else:
+                arns = batch.arns
+            if not arns:
+                continue  # nothing for this step to act on (e.g. a role in no profile)
+            d = self._request(found, action, step, batch, arns)
+            batch.asked.append((step, d))
+            if d["status"] == "denied":
+                break  # the batch cannot run; ask no further steps of it
+        if batch.status() == "denied" and batch.splittable():
+            half = len(batch.resources) // 2
+            self.progress(
+                f"{found.name}: {action['type']} on {len(batch.resources)} resources denied "
+                f"as a batch; asking in halves"
+            )
+            out = []
+            for part in (slice(None, half), slice(half, None)):
+                sub = Batch(batch.resources[part], batch.arns[part])
+                out += self._ask(found, action, steps, sub)
+            return out
+        return [batch]
+
+    def _wait(self, held: Sequence[Batch], deadline: float) -> None:
+        """Long-poll each pending decision until it is resolved or `deadline` passes."""
+        for batch in held:
+            for i, (step, d) in enumerate(batch.asked):
+                while d["status"] == "pending":
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    d = self.client.get(d["id"], wait=min(left, LONG_POLL_MAX))
+                batch.asked[i] = (step, d)
+
+    # acting ---------------------------------------------------------------------------
+
+    def _execute(self, found: Found, index: int, batch: Batch) -> tuple[Status, str]:
+        """Grant every step's decision, act with c7n through the decision sessions, and
+        report each decision's outcome (which revokes its credentials)."""
+        routes = {}
+        granted: list[str] = []
+        endpoint = None
+        error: str | None = None
+        sessions: DecisionSessions | None = None
+        try:
+            for step, d in batch.asked:
+                grant = self.client.grant(d["id"])
+                granted.append(d["id"])
+                endpoint = endpoint or grant.get("endpoint_url")
+                route = route_for(d["id"], grant)
+                for op in step.covers():
+                    routes[op] = route
+            sessions = DecisionSessions(routes, self.options.region, endpoint)
+            act(found, index, batch.resources, sessions)
+        except RemitUnavailable:
+            raise
+        except NoDecision as exc:
+            error = f"refused before sending: {exc}"
+        except Exception as exc:  # c7n and AWS fail in many ways; each is reported
+            error = f"{type(exc).__name__}: {exc}"
+        status = "failed" if error else "succeeded"
+        for did in granted:
+            ids = sessions.request_ids.get(did, []) if sessions is not None else []
+            self.client.report_outcome(did, status, error[:3900] if error else None, ids)
+        return ("failed", error) if error else ("allowed", "")
+
+    # the run --------------------------------------------------------------------------
+
+    def _link(self, batch: Batch) -> str | None:
+        for _, d in batch.asked:
+            if d["status"] == "pending":
+                return self.options.link_template.format(
+                    remit_url=self.client.base_url, decision_id=d["id"]
+                )
+        return None
+
+    def _results(
+        self, found: Found, kind: str, batch: Batch, status: Status, reason: str
+    ) -> list[ResourceResult]:
+        link = self._link(batch) if status == "held" else None
+        return [
+            ResourceResult(found.name, kind, arn, status, reason, batch.ids(), link)
+            for arn in batch.arns
+        ]
+
+    def run_policy(self, found: Found, report: RunReport) -> None:
+        """Every action of one policy, in order; a resource an action did not act on is
+        skipped by the later actions."""
+        eligible = list(zip(found.arns, found.resources, strict=True))
+        report.matched[found.name] = len(found.resources)
+        for index, action in enumerate(found.actions):
+            kind = str(action.get("type"))
+            if not eligible:
+                break
+            arns = [a for a, _ in eligible]
+            res = [r for _, r in eligible]
+            try:
+                steps = steps_for(found.resource_type, action)
+            except Unmapped as exc:
+                report.results += [
+                    ResourceResult(found.name, kind, a, "denied", str(exc)) for a in arns
+                ]
+                eligible = []
+                for later in found.actions[index + 1 :]:
+                    report.results += [
+                        ResourceResult(
+                            found.name, str(later.get("type")), a, "skipped",
+                            f"not run: the earlier action {kind!r} did not run",
+                        )
+                        for a in arns
+                    ]  # fmt: skip
+                break
+            size = self.options.batch_size or len(arns)
+            batches: list[Batch] = []
+            for start in range(0, len(arns), size):
+                first = Batch(res[start : start + size], arns[start : start + size])
+                batches += self._ask(found, action, steps, first)
+            held = [b for b in batches if b.status() == "pending"]
+            if held:
+                self.progress(
+                    f"{found.name}: {len(held)} batch(es) of {kind} held for approval; "
+                    f"waiting up to {self.options.wait:g}s"
+                )
+                self._wait(held, time.monotonic() + self.options.wait)
+            done: set[str] = set()
+            for batch in batches:
+                state = batch.status()
+                if state == "denied":
+                    report.results += self._results(found, kind, batch, "denied", batch.reasons())
+                elif state == "pending":
+                    why = f"still awaiting approval after {self.options.wait:g}s: skipped"
+                    report.results += self._results(found, kind, batch, "held", why)
+                else:
+                    self.progress(f"{found.name}: {kind} on {len(batch.arns)} resource(s)")
+                    status, why = self._execute(found, index, batch)
+                    report.results += self._results(found, kind, batch, status, why)
+                    if status == "allowed":
+                        done.update(batch.arns)
+            not_done = [a for a in arns if a not in done]
+            for later in found.actions[index + 1 :]:
+                report.results += [
+                    ResourceResult(
+                        found.name, str(later.get("type")), a, "skipped",
+                        f"not run: the earlier action {kind!r} did not run on it",
+                    )
+                    for a in not_done
+                ]  # fmt: skip
+            eligible = [(a, r) for a, r in eligible if a in done]
+
+    def run(self, found: Sequence[Found], c7n_version: str) -> RunReport:
+        report = RunReport(c7n_version)
+        for f in found:
+            self.run_policy(f, report)
+        return report
