@@ -18,6 +18,14 @@ Scope = Literal["resources", "instance-profiles"]
 """Which ARNs a step's decision names: the batch's resources, or (for an IAM role batch)
 the instance profiles those roles are in, found before asking."""
 
+Per = Literal["batch", "attached-policy", "inline-policy", "policy-arg"]
+"""How many decisions a step takes. `batch`: one for the whole batch. The others are one
+per exact API call, with its parameters (Remit snapshots the state such a call changes so
+it can be rolled back, and the credentials then cover that call only): `attached-policy`
+one per managed policy attached to each role ({RoleName, PolicyArn}), `inline-policy` one
+per inline policy of each role ({RoleName, PolicyName}), `policy-arg` one per role with
+the action's own `arn` option ({RoleName, PolicyArn})."""
+
 
 @dataclass(frozen=True)
 class Step:
@@ -28,6 +36,7 @@ class Step:
     iam_action: str
     operations: tuple[str, ...] = ()
     scope: Scope = "resources"
+    per: Per = "batch"
 
     def covers(self) -> tuple[str, ...]:
         return self.operations or (self.iam_action,)
@@ -61,11 +70,17 @@ def _s(*names: str) -> tuple[Step, ...]:
     return tuple(Step(n) for n in names)
 
 
+_DETACH_ALL = (
+    Step("iam:ListAttachedRolePolicies"),
+    Step("iam:DetachRolePolicy", per="attached-policy"),
+)
+
 _ROLE_FORCE = (
     # set-policy {state: detached, arn: "*"}: list attached policies, detach each
-    *_s("iam:ListAttachedRolePolicies", "iam:DetachRolePolicy"),
+    *_DETACH_ALL,
     # inline policies
-    *_s("iam:ListRolePolicies", "iam:DeleteRolePolicy"),
+    Step("iam:ListRolePolicies"),
+    Step("iam:DeleteRolePolicy", per="inline-policy"),
     # instance profiles: list, remove the role, delete the profile
     Step("iam:ListInstanceProfilesForRole"),
     Step("iam:RemoveRoleFromInstanceProfile", scope="instance-profiles"),
@@ -83,12 +98,9 @@ TABLE: dict[tuple[str, str], ActionMap] = {
     ),
     ("iam-role", "set-policy"): ActionMap(
         (
-            Variant({"state": "attached"}, _s("iam:AttachRolePolicy")),
-            Variant(
-                {"state": "detached", "arn": "*"},
-                _s("iam:ListAttachedRolePolicies", "iam:DetachRolePolicy"),
-            ),
-            Variant({"state": "detached"}, _s("iam:DetachRolePolicy")),
+            Variant({"state": "attached"}, (Step("iam:AttachRolePolicy", per="policy-arg"),)),
+            Variant({"state": "detached", "arn": "*"}, _DETACH_ALL),
+            Variant({"state": "detached"}, (Step("iam:DetachRolePolicy", per="policy-arg"),)),
         ),
         options=frozenset({"state", "arn"}),
     ),

@@ -144,17 +144,56 @@ def act(
         reset_session_cache()
 
 
-def instance_profiles(found: Found, resources: Sequence[dict[str, Any]]) -> list[str]:
-    """The ARNs of the instance profiles the IAM roles `resources` are in (read with the
-    runner's own credentials, like the dry-run)."""
+def _iam_reads(found: Found, what: str, call: Callable[[Any], list[str]]) -> list[str]:
     from c7n.utils import local_session
 
     client = local_session(found.policy.resource_manager.session_factory).client("iam")
-    arns: list[str] = []
     try:
+        return call(client)
+    except (BotoCoreError, ClientError) as exc:
+        raise AwsUnreachable(f"reading {what}: {exc}") from exc
+
+
+def instance_profiles(found: Found, resources: Sequence[dict[str, Any]]) -> list[str]:
+    """The ARNs of the instance profiles the IAM roles `resources` are in (read with the
+    runner's own credentials, like the dry-run)."""
+
+    def read(client: Any) -> list[str]:
+        arns: list[str] = []
         for r in resources:
             page = client.list_instance_profiles_for_role(RoleName=r["RoleName"])
             arns += [ip["Arn"] for ip in page.get("InstanceProfiles", [])]
-    except (BotoCoreError, ClientError) as exc:
-        raise AwsUnreachable(f"listing instance profiles: {exc}") from exc
-    return arns
+        return arns
+
+    return _iam_reads(found, "instance profiles", read)
+
+
+def attached_policies(found: Found, role: dict[str, Any]) -> list[str]:
+    """The ARNs of the managed policies attached to `role` (the runner's credentials)."""
+
+    def read(client: Any) -> list[str]:
+        page = client.list_attached_role_policies(RoleName=role["RoleName"])
+        return [str(p["PolicyArn"]) for p in page.get("AttachedPolicies", [])]
+
+    return _iam_reads(found, f"the policies attached to {role['RoleName']}", read)
+
+
+def inline_policies(found: Found, role: dict[str, Any]) -> list[str]:
+    """The names of `role`'s inline policies (the runner's credentials)."""
+
+    def read(client: Any) -> list[str]:
+        page = client.list_role_policies(RoleName=role["RoleName"])
+        return [str(n) for n in page.get("PolicyNames", [])]
+
+    return _iam_reads(found, f"the inline policies of {role['RoleName']}", read)
+
+
+def policy_arn(found: Found, arn: str) -> str:
+    """The managed policy ARN an action's `arn` option names, as c7n resolves it (a bare
+    name is a policy of the policy's account)."""
+    if arn.startswith("arn"):
+        return arn
+    from c7n.utils import get_partition
+
+    manager = found.policy.resource_manager
+    return f"arn:{get_partition(manager.config.region)}:iam::{manager.account_id}:policy/{arn}"

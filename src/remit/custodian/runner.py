@@ -18,9 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from remit.custodian.actions import Step, Unmapped, steps_for
-from remit.custodian.policies import Found, act, instance_profiles
+from remit.custodian.policies import (
+    Found,
+    act,
+    attached_policies,
+    inline_policies,
+    instance_profiles,
+    policy_arn,
+)
 from remit.custodian.results import ResourceResult, RunReport, Status
-from remit.custodian.sessions import DecisionSessions, NoDecision, route_for
+from remit.custodian.sessions import DecisionSessions, NoDecision, Route, route_for
 from remit.sdk import Client
 from remit.sdk.calls import LONG_POLL_MAX
 from remit.sdk.errors import RemitUnavailable
@@ -61,18 +68,36 @@ class RunOptions:
 
 
 @dataclass
+class Ask:
+    """One request of a step: the ARNs it names and, for a decision about one exact call,
+    that call's parameters (the credentials then cover only calls carrying them)."""
+
+    arns: list[str]
+    call: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Asked:
+    """A step, the request made for it, and Remit's decision (as it stands)."""
+
+    step: Step
+    ask: Ask
+    decision: dict[str, Any]
+
+
+@dataclass
 class Batch:
     """Resources asked about together under one action, and the decision for each step."""
 
     resources: list[dict[str, Any]]
     arns: list[str]
-    asked: list[tuple[Step, dict[str, Any]]] = field(default_factory=list)
+    asked: list[Asked] = field(default_factory=list)
 
     def ids(self) -> tuple[str, ...]:
-        return tuple(d["id"] for _, d in self.asked)
+        return tuple(a.decision["id"] for a in self.asked)
 
     def status(self) -> str:
-        states = {d["status"] for _, d in self.asked}
+        states = {a.decision["status"] for a in self.asked}
         if "denied" in states:
             return "denied"
         if "pending" in states:
@@ -81,9 +106,8 @@ class Batch:
 
     def reasons(self) -> str:
         out = []
-        for step, d in self.asked:
-            if d["status"] == "pending":
-                continue
+        for a in self.asked:
+            step, d = a.step, a.decision
             if d["status"] == "denied":
                 state = (d.get("approval") or {}).get("state")
                 why = "; ".join(r["message"] for r in d.get("reasons", []))
@@ -94,7 +118,8 @@ class Batch:
     def splittable(self) -> bool:
         if len(self.resources) < 2:
             return False
-        for _, d in self.asked:
+        for a in self.asked:
+            d = a.decision
             if d["status"] == "denied" and any(r["code"] in NO_SPLIT for r in d["reasons"]):
                 return False
         return True
@@ -124,10 +149,10 @@ class Runner:
     # asking ---------------------------------------------------------------------------
 
     def _request(
-        self, found: Found, action: dict[str, Any], step: Step, batch: Batch, arns: list[str]
+        self, found: Found, action: dict[str, Any], step: Step, batch: Batch, ask: Ask
     ) -> dict[str, Any]:
         by_arn = dict(zip(batch.arns, batch.resources, strict=True))
-        resources = [{"arn": a, "tags": _tags(by_arn.get(a, {}))} for a in arns]
+        resources = [{"arn": a, "tags": _tags(by_arn.get(a, {}))} for a in ask.arns]
         summary = (
             f"Cloud Custodian policy {found.name!r} ({found.resource_type}) would "
             f"{action['type']} {len(batch.resources)} resource(s)"
@@ -149,14 +174,15 @@ class Runner:
                 }
             ],
         }
-        parameters = {
+        parameters: dict[str, Any] = {
+            **ask.call,
             "custodian": {
                 "policy": found.name,
                 "resource": found.resource_type,
                 "action": dict(action),
                 "step": step.iam_action,
                 "operations": list(step.covers()),
-            }
+            },
         }
         extra: dict[str, Any] = {}
         if self.options.environment:
@@ -170,26 +196,42 @@ class Runner:
             **extra,
         )
 
+    def _asks(self, found: Found, action: dict[str, Any], step: Step, batch: Batch) -> list[Ask]:
+        """The requests `step` takes for `batch` (none when it has nothing to act on, e.g.
+        a role in no instance profile: c7n then makes no such call either)."""
+        if step.scope == "instance-profiles":
+            profiles = instance_profiles(found, batch.resources)
+            return [Ask(profiles)] if profiles else []
+        if step.per == "batch":
+            return [Ask(list(batch.arns))]
+        out = []
+        for arn, role in zip(batch.arns, batch.resources, strict=True):
+            name = str(role["RoleName"])
+            if step.per == "attached-policy":
+                out += [Ask([arn], {"RoleName": name, "PolicyArn": p})
+                        for p in attached_policies(found, role)]  # fmt: skip
+            elif step.per == "inline-policy":
+                out += [Ask([arn], {"RoleName": name, "PolicyName": p})
+                        for p in inline_policies(found, role)]  # fmt: skip
+            else:  # policy-arg
+                managed = policy_arn(found, str(action["arn"]))
+                out.append(Ask([arn], {"RoleName": name, "PolicyArn": managed}))
+        return out
+
     def _ask(
         self, found: Found, action: dict[str, Any], steps: Sequence[Step], batch: Batch
     ) -> list[Batch]:
         """Ask every step for `batch`; a denied batch that can be split is asked again in
         halves. Returns the batches as finally asked."""
         batch.asked = []
-        profiles: list[str] | None = None
         for step in steps:
-            if step.scope == "instance-profiles":
-                if profiles is None:
-                    profiles = instance_profiles(found, batch.resources)
-                arns = profiles
-            else:
-                arns = batch.arns
-            if not arns:
-                continue  # nothing for this step to act on (e.g. a role in no profile)
-            d = self._request(found, action, step, batch, arns)
-            batch.asked.append((step, d))
-            if d["status"] == "denied":
-                break  # the batch cannot run; ask no further steps of it
+            for ask in self._asks(found, action, step, batch):
+                d = self._request(found, action, step, batch, ask)
+                batch.asked.append(Asked(step, ask, d))
+                if d["status"] == "denied":
+                    break  # the batch cannot run; ask no further steps of it
+            if batch.status() == "denied":
+                break
         if batch.status() == "denied" and batch.splittable():
             half = len(batch.resources) // 2
             self.progress(
@@ -206,32 +248,34 @@ class Runner:
     def _wait(self, held: Sequence[Batch], deadline: float) -> None:
         """Long-poll each pending decision until it is resolved or `deadline` passes."""
         for batch in held:
-            for i, (step, d) in enumerate(batch.asked):
-                while d["status"] == "pending":
+            for asked in batch.asked:
+                while asked.decision["status"] == "pending":
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
-                    d = self.client.get(d["id"], wait=min(left, LONG_POLL_MAX))
-                batch.asked[i] = (step, d)
+                    asked.decision = self.client.get(
+                        asked.decision["id"], wait=min(left, LONG_POLL_MAX)
+                    )
 
     # acting ---------------------------------------------------------------------------
 
     def _execute(self, found: Found, index: int, batch: Batch) -> tuple[Status, str]:
         """Grant every step's decision, act with c7n through the decision sessions, and
         report each decision's outcome (which revokes its credentials)."""
-        routes = {}
+        routes: dict[str, list[Route]] = {}
         granted: list[str] = []
         endpoint = None
         error: str | None = None
         sessions: DecisionSessions | None = None
         try:
-            for step, d in batch.asked:
-                grant = self.client.grant(d["id"])
-                granted.append(d["id"])
+            for asked in batch.asked:
+                did = asked.decision["id"]
+                grant = self.client.grant(did)
+                granted.append(did)
                 endpoint = endpoint or grant.get("endpoint_url")
-                route = route_for(d["id"], grant)
-                for op in step.covers():
-                    routes[op] = route
+                route = route_for(did, grant, asked.ask.call)
+                for op in asked.step.covers():
+                    routes.setdefault(op, []).append(route)
             sessions = DecisionSessions(routes, self.options.region, endpoint)
             act(found, index, batch.resources, sessions)
         except RemitUnavailable:
@@ -249,10 +293,10 @@ class Runner:
     # the run --------------------------------------------------------------------------
 
     def _link(self, batch: Batch) -> str | None:
-        for _, d in batch.asked:
-            if d["status"] == "pending":
+        for asked in batch.asked:
+            if asked.decision["status"] == "pending":
                 return self.options.link_template.format(
-                    remit_url=self.client.base_url, decision_id=d["id"]
+                    remit_url=self.client.base_url, decision_id=asked.decision["id"]
                 )
         return None
 
