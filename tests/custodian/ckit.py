@@ -102,6 +102,7 @@ def custodian(
     policy: Path,
     *options: str,
     url: str | None = None,
+    aws_endpoint: str | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """`remit custodian run POLICY --format json …`, configured through the environment;
@@ -111,7 +112,7 @@ def custodian(
         REMIT_URL=url or served.url,
         REMIT_API_KEY=served.keys["bot"],
         REMIT_AGENT="remediator",
-        AWS_ENDPOINT_URL=served.world.moto.endpoint_url,
+        AWS_ENDPOINT_URL=aws_endpoint or served.world.moto.endpoint_url,
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ACCESS_KEY_ID=served.world.boot["remit_access_key_id"],
         AWS_SECRET_ACCESS_KEY=served.world.boot["remit_secret_access_key"],
