@@ -297,3 +297,23 @@ def test_aws_unreachable_exits_3_and_runs_nothing(served: Served) -> None:
     assert "AWS unreachable" in run.stderr and "nothing was run" in run.stderr
     assert len(decisions(served)) == before
     assert _state(served, [instance])[instance] == "running"
+
+
+def test_with_the_envelope_batches_are_sized_within_its_blast_radius(served: Served) -> None:
+    ids = _instances(served, "sized", 3)
+    policy = write_policy(served.folder, "sized", STOP.format(group="sized"))
+
+    run = custodian(served, policy, "--envelope", str(served.folder / "envelope.yaml"))
+
+    assert run.returncode == 0, run.stderr
+    results = by_arn(report_of(run))
+    assert {results[_arn(i)]["status"] for i in ids} == {"allowed"}
+    recorded = decisions(served)
+    asked = [
+        d for d in recorded.values()
+        if d["request"]["action"] == "ec2:StopInstances"
+        and {r["arn"] for r in d["request"]["resources"]} <= {_arn(i) for i in ids}
+    ]  # fmt: skip
+    assert sorted(len(d["request"]["resources"]) for d in asked) == [1, 2]  # none of 3
+    assert {d["decision"]["tier"] for d in asked} == {"autonomous"}
+    assert set(_state(served, ids).values()) <= {"stopping", "stopped"}

@@ -106,6 +106,12 @@ def run(
         1.0, "--confidence", help="Confidence sent with every request (0..1)."
     ),
     environment: str | None = typer.Option(None, "--environment", help="e.g. production."),
+    envelope: Path | None = typer.Option(
+        None,
+        "--envelope",
+        help="The envelope Remit serves: batches are sized within its blast radius "
+        "(a hint only; Remit decides every batch, and splits what it denies for size).",
+    ),
     link: str = typer.Option(
         "{remit_url}/v1/decisions/{decision_id}", "--approval-link", help="Approval link template."
     ),
@@ -132,6 +138,14 @@ def run(
         policies = load(policy_file, region, account)
     except PolicyFileError as exc:
         fail(f"bad policy file: {exc}; nothing was run", BAD_INPUT)
+    loaded = None
+    if envelope is not None:
+        from remit.envelope import EnvelopeError, load_envelope
+
+        try:
+            loaded = load_envelope(envelope).envelope
+        except EnvelopeError as exc:
+            fail(f"--envelope: {exc}")
     options = RunOptions(
         batch_size=batch_size,
         wait=wait,
@@ -140,6 +154,7 @@ def run(
         region=region,
         link_template=link,
         environment=environment,
+        envelope=loaded,
     )
     _check_reachable(settings.url)
     tty = sys.stderr.isatty()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from remit.custodian.actions import Step, Unmapped, steps_for
+from remit.custodian.limits import batch_limit
 from remit.custodian.policies import (
     Found,
     act,
@@ -28,6 +29,7 @@ from remit.custodian.policies import (
 )
 from remit.custodian.results import ResourceResult, RunReport, Status
 from remit.custodian.sessions import DecisionSessions, NoDecision, Route, route_for
+from remit.domain.envelope import Envelope
 from remit.sdk import Client
 from remit.sdk.calls import LONG_POLL_MAX
 from remit.sdk.errors import RemitUnavailable
@@ -65,6 +67,8 @@ class RunOptions:
     region: str = "us-east-1"
     link_template: str = "{remit_url}/v1/decisions/{decision_id}"
     environment: str | None = None
+    envelope: Envelope | None = None
+    """When given, batches are sized within its blast radius (`limits.batch_limit`)."""
 
 
 @dataclass
@@ -309,6 +313,17 @@ class Runner:
             for arn in batch.arns
         ]
 
+    def _batch_size(self, steps: Sequence[Step], arns: list[str]) -> int:
+        """--batch-size, within the envelope's `max_resources` for the agent's steps."""
+        size = self.options.batch_size or len(arns)
+        env, agent = self.options.envelope, self.client.agent
+        if env is not None and agent:
+            for step in steps:
+                limit = batch_limit(env, agent, step.iam_action, arns)
+                if limit is not None and limit < size:
+                    size = limit
+        return max(size, 1)
+
     def run_policy(self, found: Found, report: RunReport) -> None:
         """Every action of one policy, in order; a resource an action did not act on is
         skipped by the later actions."""
@@ -336,7 +351,7 @@ class Runner:
                         for a in arns
                     ]  # fmt: skip
                 break
-            size = self.options.batch_size or len(arns)
+            size = self._batch_size(steps, arns)
             batches: list[Batch] = []
             for start in range(0, len(arns), size):
                 first = Batch(res[start : start + size], arns[start : start + size])
