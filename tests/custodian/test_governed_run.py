@@ -23,7 +23,7 @@ from tests.custodian.ckit import (
     report_of,
     write_policy,
 )
-from tests.mcp.mcpkit import Approver, Served
+from tests.mcp.mcpkit import Approver, Served, recorded_requests
 
 from remit.aws.moto_server import free_port
 
@@ -317,3 +317,42 @@ def test_with_the_envelope_batches_are_sized_within_its_blast_radius(served: Ser
     assert sorted(len(d["request"]["resources"]) for d in asked) == [1, 2]  # none of 3
     assert {d["decision"]["tier"] for d in asked} == {"autonomous"}
     assert set(_state(served, ids).values()) <= {"stopping", "stopped"}
+
+
+PUBLIC_BLOCK = """
+policies:
+  - name: block-public-buckets
+    resource: s3
+    filters:
+      - type: value
+        key: Name
+        op: glob
+        value: "c7n-*"
+    actions:
+      - type: set-public-block
+        BlockPublicAcls: true
+        BlockPublicPolicy: true
+"""
+
+
+def test_s3_public_access_block_is_set_with_the_decisions_session(served: Served) -> None:
+    s3 = served.world.moto.client("s3")
+    s3.create_bucket(Bucket="c7n-open-data")
+    policy = write_policy(served.folder, "public-block", PUBLIC_BLOCK)
+
+    run = custodian(served, policy)
+
+    assert run.returncode == 0, run.stderr
+    result = by_arn(report_of(run))["arn:aws:s3:::c7n-open-data"]
+    assert result["status"] == "allowed", result
+    config = s3.get_public_access_block(Bucket="c7n-open-data")["PublicAccessBlockConfiguration"]
+    assert config["BlockPublicAcls"] is True and config["BlockPublicPolicy"] is True
+    recorded = decisions(served)
+    by_action = {recorded[d]["request"]["action"]: d for d in result["decisions"]}
+    put = by_action["s3:PutBucketPublicAccessBlock"]
+    calls = [
+        r for r in recorded_requests(served)
+        if r.get("method") == "PUT" and r["url"].endswith("/c7n-open-data?publicAccessBlock")
+    ]  # fmt: skip
+    assert calls
+    assert {access_key(r) for r in calls} == {grants(served)[put]["access_key_id"]}
