@@ -237,6 +237,12 @@ def test_an_unmapped_action_is_refused_naming_it_and_nothing_is_asked(served: Se
     assert stop["status"] == "skipped"
     assert len(decisions(served)) == before
     assert _state(served, [instance])[instance] == "running"
+    # the same for people: a table on stdout, the summary line, the same exit code
+    table = custodian(served, policy, "--format", "table")
+    assert table.returncode == 1, table.stderr
+    assert "denied" in table.stdout and "skipped" in table.stdout
+    assert "has no declared IAM mapping" in table.stdout
+    assert "matched stop-idle: 1; 1 denied, 1 skipped" in table.stdout
 
 
 BAD = {

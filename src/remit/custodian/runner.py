@@ -282,6 +282,11 @@ class Runner:
                     routes.setdefault(op, []).append(route)
             sessions = DecisionSessions(routes, self.options.region, endpoint)
             act(found, index, batch.resources, sessions)
+            if sessions.refused:  # c7n swallowed the refusal; the action did not all run
+                raise NoDecision(
+                    f"{', '.join(sorted(set(sessions.refused)))} not covered by an allowed "
+                    "decision of this batch"
+                )
         except RemitUnavailable:
             raise
         except NoDecision as exc:
