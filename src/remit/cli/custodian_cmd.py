@@ -44,7 +44,10 @@ STYLE = {
 def _provenance(value: str | None) -> dict[str, Any]:
     if not value:
         return {}
-    text = value if value.lstrip().startswith("{") else Path(value).read_text()
+    try:
+        text = value if value.lstrip().startswith("{") else Path(value).read_text()
+    except OSError as exc:
+        fail(f"--provenance: cannot read {value}: {exc}")
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -118,7 +121,14 @@ def run(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Run POLICY.yml under Remit: dry-run, ask, act on what is allowed, report."""
-    from remit.custodian.policies import AwsUnreachable, PolicyFileError, c7n_version, dry_run, load
+    from remit.custodian.policies import (
+        AwsUnreachable,
+        C7nMissing,
+        PolicyFileError,
+        c7n_version,
+        dry_run,
+        load,
+    )
     from remit.custodian.runner import Runner, RunOptions
     from remit.sdk import Client
     from remit.sdk.errors import RemitError, RemitUnavailable
@@ -136,6 +146,8 @@ def run(
         fail(str(exc))
     try:
         policies = load(policy_file, region, account)
+    except C7nMissing as exc:
+        fail(str(exc), UNREACHABLE)
     except PolicyFileError as exc:
         fail(f"bad policy file: {exc}; nothing was run", BAD_INPUT)
     loaded = None

@@ -23,6 +23,10 @@ class PolicyFileError(ValueError):
     run cannot do (a mode other than pull); nothing was run."""
 
 
+class C7nMissing(RuntimeError):
+    """The `custodian` extra (c7n) is not installed."""
+
+
 class AwsUnreachable(RuntimeError):
     """AWS could not be reached (or refused the runner's own credentials) during the
     dry-run; nothing was acted on."""
@@ -58,7 +62,9 @@ def load(path: Path, region: str, account_id: str | None = None) -> list[Any]:
         from c7n.exceptions import PolicyValidationError
         from c7n.loader import PolicyLoader
     except ImportError as exc:  # the custodian extra is not installed
-        raise PolicyFileError("c7n is not installed: pip install 'remit[custodian]'") from exc
+        raise C7nMissing(
+            "c7n (Cloud Custodian) is not installed: pip install 'remit[custodian]'"
+        ) from exc
     import yaml
 
     if not path.is_file():
