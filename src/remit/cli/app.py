@@ -11,6 +11,7 @@ from remit.cli import (
     approvals_cmd,
     audit_cmd,
     cloudtrail_cmd,
+    custodian_cmd,
     decide_cmd,
     decisions_cmd,
     doctor_cmd,
@@ -82,6 +83,7 @@ app.add_typer(cloudtrail_cmd.app, name="cloudtrail")
 app.command("reconcile")(reconcile_cmd.reconcile)
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(mcp_cmd.mcp_app, name="mcp")
+app.add_typer(custodian_cmd.app, name="custodian")
 
 event_app = typer.Typer(
     help="Organisational events (acquisitions, model updates, …).", no_args_is_help=True
