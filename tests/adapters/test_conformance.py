@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.adapters.drivers import DRIVERS, Adapter, Driver, Settings
+from tests.adapters.drivers import DRIVERS, Adapter, Driver, Settings, available
 from tests.mcp.mcpkit import Approver, Served, _cli_env, ledger, remit_cmd
 
 from remit.aws.moto_server import free_port
@@ -24,6 +24,9 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture(params=sorted(DRIVERS))
 def driver(request: pytest.FixtureRequest) -> Driver:
+    why = available(request.param)
+    if why is not None:
+        pytest.skip(why)
     return DRIVERS[request.param]()
 
 
