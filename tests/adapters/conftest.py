@@ -1,5 +1,6 @@
-"""One world (moto, `remit serve` with `--init`-created keys, the approver) per test module,
-the same one the MCP proxy's tests use."""
+"""One world (moto, `remit serve` with `--init`-created keys, the approver) for all the
+adapter tests (it takes tens of seconds to build), the same one the MCP proxy's tests use.
+Each test names its own roles, so they do not see each other's decisions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,6 @@ import pytest
 from tests.mcp.mcpkit import Served, serve_world
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     yield from serve_world(tmp_path_factory)

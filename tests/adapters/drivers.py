@@ -13,11 +13,15 @@ The tools are test fixtures: they record that they ran and touch nothing else.""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.mcp.mcpkit import FIND, PROVENANCE, REASONING, REVOKE
+
+from remit.toolgate import Refusal
 
 ACCOUNT = "123456789012"
 TOOLS: dict[str, Any] = {
@@ -46,6 +50,8 @@ class Outcome:
     message: str
     decision_id: str | None
     link: str | None = None
+    interrupted: bool = False
+    """The framework's own interrupt stopped the run (the call is held)."""
 
 
 @dataclass
@@ -100,7 +106,13 @@ def _lc_tools(ran: Ran) -> list[Any]:
                                                  "policy_name": policy_name}))  # fmt: skip
         return f"deleted {policy_name} from {role_name}"
 
-    return [list_roles, delete_role_policy]
+    @tool
+    def tag_role(role_name: str, tag: str) -> str:
+        """Tag a role (declared to no one: Remit must refuse it)."""
+        ran.calls.append(("tag_role", {"role_name": role_name, "tag": tag}))
+        return "tagged"
+
+    return [list_roles, delete_role_policy, tag_role]
 
 
 def lc_outcome(message: Any) -> Outcome:
@@ -170,4 +182,85 @@ class LangGraphAsync(Driver):
         return LangGraphNode(self.ran, settings, use_async=True)
 
 
-DRIVERS: dict[str, Callable[[], Driver]] = {d.name: d for d in (LangGraphSync, LangGraphAsync)}
+class AgentsRun(Adapter):
+    """An Agents SDK `Runner.run` whose model is the SDK's own `ScriptedModel`: it asks for
+    one function-tool call, then says "done"."""
+
+    def __init__(self, ran: Ran, settings: Settings) -> None:
+        from agents import function_tool, set_tracing_disabled
+
+        from remit.adapters.openai_agents import RemitToolGuard
+
+        set_tracing_disabled(True)  # nothing is exported anywhere
+        kw = {"provenance": {"model": PROVENANCE["model"]}, "meta": call_meta, **settings}
+        self.guard = RemitToolGuard(TOOLS, account=ACCOUNT, **kw)
+
+        @function_tool
+        def list_roles() -> str:
+            """List the account's IAM roles."""
+            ran.calls.append(("list_roles", {}))
+            return "prod-batch, stale-ci-role"
+
+        @function_tool
+        def delete_role_policy(role_name: str, policy_name: str) -> str:
+            """Delete an inline policy of a role."""
+            ran.calls.append(("delete_role_policy", {"role_name": role_name,
+                                                     "policy_name": policy_name}))  # fmt: skip
+            return f"deleted {policy_name} from {role_name}"
+
+        @function_tool
+        def tag_role(role_name: str, tag: str) -> str:
+            """Tag a role (declared to no one: Remit must refuse it)."""
+            ran.calls.append(("tag_role", {"role_name": role_name, "tag": tag}))
+            return "tagged"
+
+        self.tools = [self.guard.govern(t) for t in (list_roles, delete_role_policy, tag_role)]
+
+    def call(self, tool: str, args: dict[str, Any]) -> Outcome:
+        from agents import Agent, Runner
+        from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
+
+        call_id = f"call-{uuid.uuid4().hex[:8]}"
+        model = ScriptedModel([ModelStep(output=[function_call(tool, args, call_id=call_id)]),
+                               ModelStep(output=[assistant_message("done")])])  # fmt: skip
+        agent = Agent(name="remediator", model=model, tools=self.tools)
+        result = asyncio.run(Runner.run(agent, "tidy up IAM"))
+        interrupted = bool(result.interruptions)
+        if interrupted:  # the SDK's own approval stop: an application that approves it all
+            state = result.to_state()
+            for item in result.interruptions:
+                state.approve(item)
+            result = asyncio.run(Runner.run(agent, state))  # …still gets Remit's answer
+        (item,) = [i for i in result.new_items if i.type == "tool_call_output_item"]
+        verdict = self.guard.verdict(call_id)
+        if verdict is None:  # the SDK refused the call itself (e.g. its schema validation)
+            return Outcome(False, "framework", str(item.output), None, None, interrupted)
+        if isinstance(verdict, Refusal):
+            did = verdict.decision["id"] if verdict.decision else None
+            return Outcome(False, verdict.kind, str(item.output), did, verdict.link, interrupted)
+        return Outcome(True, None, str(item.output), verdict.decision["id"],
+                       interrupted=interrupted)  # fmt: skip
+
+    def close(self) -> None:
+        self.guard.close()
+
+
+class OpenAIAgents(Driver):
+    name = "openai-agents"
+
+    def adapter(self, settings: Settings) -> Adapter:
+        return AgentsRun(self.ran, settings)
+
+
+def available(name: str) -> str | None:
+    """Why the driver `name` cannot run here (its framework is not installed), or None."""
+    module = {"openai-agents": "agents"}.get(name, "langgraph")
+    if importlib.util.find_spec(module) is None:
+        return (f"{module} is not installed: the {name} extra cannot share this environment "
+                "(docs/adapters.md says why)")  # fmt: skip
+    return None
+
+
+DRIVERS: dict[str, Callable[[], Driver]] = {
+    d.name: d for d in (LangGraphSync, LangGraphAsync, OpenAIAgents)
+}

@@ -104,9 +104,24 @@ def test_a_tool_without_a_declaration_is_refused_by_name(
 ) -> None:
     a = adapter(served, open_adapter, driver, hold=0)
     before = len(ledger(served, "decision"))
-    out = a.call("delete_role_policy", {"policy_name": "s3-all"})  # role_name missing
-    assert not out.ran and out.kind == "bad-arguments" and "role_name" in out.message, out
+    out = a.call("tag_role", {"role_name": "prod-batch", "tag": "x"})
+    assert not out.ran and out.kind == "unmapped", out
+    assert "'tag_role'" in out.message and "denied by default" in out.message
+    assert driver.ran.count("tag_role") == 0
     assert len(ledger(served, "decision")) == before  # nothing asked, nothing run
+
+
+def test_arguments_that_do_not_fill_the_declaration_are_refused(
+    served: Served, driver: Driver, open_adapter: list[Adapter]
+) -> None:
+    a = adapter(served, open_adapter, driver, hold=0)
+    before = len(ledger(served, "decision"))
+    out = a.call("delete_role_policy", {"policy_name": "s3-all"})  # role_name missing
+    assert not out.ran and "role_name" in out.message, out
+    # Remit's own check, or the framework's schema validation before it (Agents SDK)
+    assert out.kind in ("bad-arguments", "framework"), out
+    assert driver.ran.count("delete_role_policy") == 0
+    assert len(ledger(served, "decision")) == before
 
 
 def test_approve_then_allowed_while_the_adapter_waits(
@@ -139,6 +154,9 @@ def test_approval_timed_out_is_pending_with_the_link(
     assert out.link is not None and out.decision_id is not None
     assert out.link.endswith(out.decision_id) and out.link in out.message
     assert "call again" in out.message
+    # the framework's own interrupt where the path has one (the Agents SDK's approval stop;
+    # approving it there and resuming still got Remit's "pending"); an error otherwise
+    assert out.interrupted == (driver.name == "openai-agents")
     assert driver.ran.count("delete_role_policy", role_name=role) == 0
 
 

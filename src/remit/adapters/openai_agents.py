@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -34,6 +35,9 @@ from agents.tool_guardrails import (
 from remit.adapters.base import Governance, Meta
 from remit.mcp.mapping import ToolMapping
 from remit.toolgate import Admission, Refusal
+
+KEPT = 1024
+"""How many calls' final answers `verdict(call_id)` remembers."""
 
 
 def remit_payload(r: Refusal) -> dict[str, Any]:
@@ -98,6 +102,8 @@ class RemitToolGuard:
         self._running: dict[str, Admission] = {}
         """call id → the admission of a tool now running, for the output guardrail."""
         self._pending: dict[str, Refusal] = {}
+        self._verdicts: OrderedDict[str, Admission | Refusal] = OrderedDict()
+        """call id → Remit's final answer, for the most recent `KEPT` calls."""
         self.input_guardrail: ToolInputGuardrail[Any] = ToolInputGuardrail(
             guardrail_function=self._before, name="remit"
         )
@@ -117,6 +123,15 @@ class RemitToolGuard:
     def pending(self, call_id: str) -> Refusal | None:
         """The pending decision that interrupted the run at this call, if any."""
         return self._pending.get(call_id)
+
+    def verdict(self, call_id: str) -> Admission | Refusal | None:
+        """Remit's final answer for this call (its input guardrail's), if it got one."""
+        return self._verdicts.get(call_id)
+
+    def _keep(self, call_id: str, verdict: Admission | Refusal) -> None:
+        self._verdicts[call_id] = verdict
+        while len(self._verdicts) > KEPT:
+            self._verdicts.popitem(last=False)
 
     async def _admit(
         self, tool: str, args: dict[str, Any] | None, budget: float | None = None
@@ -152,6 +167,7 @@ class RemitToolGuard:
             held = self._pending.pop(ctx.tool_call_id, None) is not None
             args = _arguments(ctx.tool_arguments)
             verdict = await self._admit(ctx.tool_name, args, budget=0 if held else None)
+        self._keep(ctx.tool_call_id, verdict)
         if isinstance(verdict, Refusal):
             return ToolGuardrailFunctionOutput.reject_content(
                 verdict.message, output_info=remit_payload(verdict)
