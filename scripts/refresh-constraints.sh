@@ -9,7 +9,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$PY" -m venv "$tmp/venv"
 "$tmp/venv/bin/python" -m pip install -q --upgrade pip 2> >(grep -v "^WARNING: Location" >&2)
-"$tmp/venv/bin/python" -m pip install -q ".[server,postgres,demo,dev,bench]" 2> >(grep -v "^WARNING: Location" >&2)
+"$tmp/venv/bin/python" -m pip install -q ".[server,postgres,demo,dev,bench,custodian,langchain]" 2> >(grep -v "^WARNING: Location" >&2)
 {
   sed -n '1,3p' constraints.txt
   "$tmp/venv/bin/python" -m pip freeze | grep -v "^remit[= @]"

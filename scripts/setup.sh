@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Creates .venv (Python 3.11, or $PYTHON) and installs Remit with the extras the README's
-# commands need (REMIT_EXTRAS, default server,postgres,demo,dev,custodian), at the exact versions in
-# constraints.txt. Idempotent: re-installs only when pyproject.toml, constraints.txt or
-# the extras asked for changed since the last run. A .venv made by another Python, or one
-# whose python no longer runs, is made again.
+# commands and the tests need (REMIT_EXTRAS, default
+# server,postgres,demo,dev,custodian,langchain), at the exact versions in constraints.txt.
+# Idempotent: re-installs only when pyproject.toml, constraints.txt or the extras asked for
+# changed since the last run. A .venv made by another Python, or one whose python no longer
+# runs, is made again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
-EXTRAS=${REMIT_EXTRAS-server,postgres,demo,dev,custodian}
+EXTRAS=${REMIT_EXTRAS-server,postgres,demo,dev,custodian,langchain}
 version='import sys; print("%d.%d" % sys.version_info[:2])'
 wanted=$("$PY" -c "$version")
 have=$(.venv/bin/python -c "$version" 2>/dev/null || echo "none")
