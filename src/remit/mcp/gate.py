@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from remit.mcp.mapping import MappingError, ResolvedCall, ToolMapping
 from remit.sdk import AsyncClient, RemitRefused, RemitUnavailable
 
@@ -33,8 +35,9 @@ Notice = Callable[[dict[str, Any], str, float], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Refusal:
-    """Not forwarded: `kind` is unmapped, bad-arguments, denied, pending, refused or
-    unavailable; `message` is what the client reads."""
+    """Not forwarded: `kind` is unmapped, bad-arguments, denied, pending, refused,
+    unavailable or abandoned (or, from the proxy, upstream: forwarded but failed);
+    `message` is what the client reads."""
 
     kind: str
     message: str
@@ -69,6 +72,17 @@ def _reasons(d: Mapping[str, Any]) -> str:
     return "; ".join(f"{r['code']}: {r['message']}" for r in d.get("reasons", [])) or "no reason"
 
 
+def _bad_meta(meta: Mapping[str, Any]) -> str | None:
+    """What is wrong with the `remit/…` keys of a call's `_meta`, if anything."""
+    for key in (META_REASONING, META_PROVENANCE):
+        if meta.get(key) is not None and not isinstance(meta[key], Mapping):
+            return f"_meta {key!r} must be an object, not {type(meta[key]).__name__}"
+    for key in (META_ON_BEHALF_OF, META_ENVIRONMENT):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            return f"_meta {key!r} must be a string, not {type(meta[key]).__name__}"
+    return None
+
+
 class McpGate:
     """Decides calls for one proxy (one agent key)."""
 
@@ -79,6 +93,11 @@ class McpGate:
         self.config = config
         self.held: dict[str, str] = {}
         """arguments digest → the id of the decision held for exactly those arguments."""
+        self.holding: dict[str, str] = {}
+        """arguments digest → the id of a decision a call is waiting on right now."""
+        self.closed = False
+        """Set when the client has gone: nothing is admitted any more."""
+        self._holds: set[anyio.CancelScope] = set()
 
     def link(self, decision_id: str) -> str:
         return self.config.link_template.format(
@@ -98,10 +117,24 @@ class McpGate:
         except MappingError as exc:
             kind = "unmapped" if tool not in self.config.mapping.tools else "bad-arguments"
             return Refusal(kind, f"remit: {exc}; not forwarded")
+        bad = _bad_meta(meta or {})
+        if bad is not None:
+            return Refusal("bad-arguments", f"remit: tool {tool!r}: {bad}; not forwarded")
         try:
             d = await self._decision(call, meta or {})
             if d["status"] == "pending":
-                d = await self._hold(call, d, notice)
+                self.holding[call.arguments_sha256] = d["id"]
+                try:
+                    d = await self._hold(call, d, notice)
+                finally:
+                    self.holding.pop(call.arguments_sha256, None)
+            if self.closed:
+                return Refusal(
+                    "abandoned",
+                    f"remit: the client went away while {call.action} was held; not forwarded "
+                    f"(decision {d['id']})",
+                    d,
+                )
             if d["status"] == "pending":
                 link = self.link(d["id"])
                 self.held[call.arguments_sha256] = d["id"]
@@ -159,14 +192,19 @@ class McpGate:
         self, call: ResolvedCall, d: dict[str, Any], notice: Notice | None
     ) -> dict[str, Any]:
         deadline = time.monotonic() + self.config.hold_budget
-        if notice is not None:
-            with contextlib.suppress(Exception):  # telling the user must not decide anything
-                await notice(d, self.link(d["id"]), self.config.hold_budget)
-        while d["status"] == "pending":
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            d = await self.client.get(d["id"], wait=min(left, 30.0))
+        with anyio.CancelScope() as scope:  # `close()` ends every hold at once
+            self._holds.add(scope)
+            try:
+                if notice is not None:
+                    with contextlib.suppress(Exception):  # telling the user decides nothing
+                        await notice(d, self.link(d["id"]), self.config.hold_budget)
+                while d["status"] == "pending":
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    d = await self.client.get(d["id"], wait=min(left, 30.0))
+            finally:
+                self._holds.discard(scope)
         return d
 
     async def finish(
@@ -184,9 +222,18 @@ class McpGate:
                 with contextlib.suppress(RemitUnavailable, RemitRefused):
                     await self.client.revoke(did)
 
+    def close(self) -> None:
+        """The client has gone: admit nothing more, and end every hold now (what was held
+        is remembered for `abandon`)."""
+        self.closed = True
+        self.held.update(self.holding)
+        for scope in list(self._holds):
+            scope.cancel()
+
     async def abandon(self, reason: str) -> None:
         """The client went away: record on each held decision that its call was not
         forwarded and never will be (this proxy forgets it)."""
+        self.close()
         held, self.held = dict(self.held), {}
         for did in held.values():
             with contextlib.suppress(RemitUnavailable, RemitRefused):
