@@ -13,10 +13,10 @@ import anyio
 import httpx
 import mcp_types as types
 import pytest
+from mcp.client.session import ClientRequestContext
 from tests.mcp.mcpkit import FIND, Served, ledger, meta, received, toy_params
 
 from mcp import ClientSession, stdio_client
-from mcp.client.session import ClientRequestContext
 
 ROLE = "arn:aws:iam::123456789012:role/"
 
@@ -71,9 +71,8 @@ def test_url_elicitation_names_the_link_and_the_call_runs_once_approved(
     (e,) = elicited
     assert e.url == f"{served.url}/v1/decisions/{did}" and did in e.message
     assert e.elicitation_id == f"remit-{did}"
-    assert received(log) == [
-        {"tool": "delete_role_policy", "arguments": {"role_name": "prod-elicit", "policy_name": "p"}}
-    ]
+    args = {"role_name": "prod-elicit", "policy_name": "p"}
+    assert received(log) == [{"tool": "delete_role_policy", "arguments": args}]
 
 
 def test_without_elicitation_a_progress_message_names_the_link(

@@ -113,7 +113,7 @@ def test_malformed_tool_calls_are_answered_and_nothing_is_forwarded(
     for rid in (2, 3, 4):  # not a tools/call the protocol accepts: a JSON-RPC error
         assert out[rid]["error"]["code"] == -32602, out[rid]
     tool_errors = {rid: out[rid]["result"] for rid in (5, 6, 7, 8, 9)}
-    for rid, r in tool_errors.items():
+    for r in tool_errors.values():
         assert r["isError"] is True, r
         assert r["structuredContent"]["remit"]["refused"] in ("bad-arguments", "unmapped")
     text = {rid: r["content"][0]["text"] for rid, r in tool_errors.items()}
@@ -189,19 +189,21 @@ def test_a_client_that_disconnects_mid_hold_never_gets_its_call_run(
     seen: dict[str, Any] = {}
 
     async def run() -> float:
-        async with mcp_client(toy_params(served, log, "--hold", "60")) as s:
-            async with anyio.create_task_group() as tg:
+        async with (
+            mcp_client(toy_params(served, log, "--hold", "60")) as s,
+            anyio.create_task_group() as tg,
+        ):
 
-                async def call() -> None:
-                    await s.call_tool(
-                        "delete_role_policy",
-                        {"role_name": "prod-left-behind", "policy_name": "s3-all"},
-                        meta=meta(FIND),
-                    )
+            async def call() -> None:
+                await s.call_tool(
+                    "delete_role_policy",
+                    {"role_name": "prod-left-behind", "policy_name": "s3-all"},
+                    meta=meta(FIND),
+                )
 
-                tg.start_soon(call)
-                seen.update(await anyio.to_thread.run_sync(_pending_for, served, arn))
-                tg.cancel_scope.cancel()  # the client gives up ...
+            tg.start_soon(call)
+            seen.update(await anyio.to_thread.run_sync(_pending_for, served, arn))
+            tg.cancel_scope.cancel()  # the client gives up ...
         return time.monotonic()  # ... and closes the session (the proxy's stdin)
 
     anyio.run(run)
