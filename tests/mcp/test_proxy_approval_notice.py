@@ -132,3 +132,46 @@ def test_a_call_without_remit_meta_is_decided_as_such(served: Served, tmp_path: 
     assert reasoning["signals"] == [] and reasoning["alternatives"] == []
     # the envelope's autonomous tier requires reasoning: this call is not given it
     assert d["decision"]["tier"] != "autonomous"
+
+
+def test_intent_the_declared_workflow_step_and_the_agent_key_on_the_receipt(
+    served: Served, tmp_path: Path
+) -> None:
+    """A call is forwarded under the workflow step that declares its action and held under
+    one that does not (the stated intent is part of the decision); each receipt names the
+    agent key that asked."""
+    import json as _json
+
+    from remit.ledger.open import open_store
+
+    log = tmp_path / "calls.jsonl"
+    revoke = {"workflow": {"name": "iam-hygiene", "run": "r-intent", "step": "revoke-stale"}}
+    args = {"role_name": "stale-intent", "policy_name": "p"}
+    other = {"role_name": "stale-intent", "policy_name": "q"}  # same arguments: the held one
+
+    async def run() -> tuple[Any, Any]:
+        with (tmp_path / "err.log").open("a") as err:
+            params = toy_params(served, log, "--hold", "0")
+            async with stdio_client(params, errlog=err) as (r, w), ClientSession(r, w) as s:
+                await s.initialize()
+                off_step = await s.call_tool("delete_role_policy", args, meta=meta(FIND))
+                on_step = await s.call_tool("delete_role_policy", other, meta=meta(revoke))
+                return off_step, on_step
+
+    off_step, on_step = anyio.run(run)
+    held = off_step.structured_content["remit"]
+    assert off_step.is_error and held["refused"] == "pending"
+    assert any("workflow" in r["message"].lower() for r in held["reasons"]), held["reasons"]
+    assert not on_step.is_error and on_step.meta["remit/tier"] == "notify"
+    assert [c["arguments"] for c in received(log)] == [other]  # only the in-step call ran
+    store = open_store(served.db, create=False)
+    try:
+        actors = {
+            _json.loads(e.body)["data"]["decision"]["id"]: _json.loads(e.body)["actor"]
+            for e in store.entries()
+            if e.kind == "decision"
+        }
+    finally:
+        store.close()
+    assert actors[held["decision_id"]] == actors[on_step.meta["remit/decision_id"]]
+    assert "bot" in actors[held["decision_id"]]

@@ -17,6 +17,10 @@ import mcp_types as types
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 
+START_TIMEOUT = 60.0
+"""How long the upstream may take to start and answer `initialize`."""
+
+
 class UpstreamFailed(Exception):
     """The upstream crashed, hung, or answered with a protocol error."""
 
@@ -61,9 +65,12 @@ async def connect(
     env: Mapping[str, str],
     *,
     call_timeout: float = 60.0,
+    start_timeout: float = START_TIMEOUT,
     errlog: TextIO = sys.stderr,
 ) -> AsyncIterator[Upstream]:
-    """Start `command` with exactly `env` (over the SDK's safe defaults) and initialise."""
+    """Start `command` with exactly `env` (over the SDK's safe defaults) and initialise
+    within `start_timeout` (a server's start is not one of its calls: a short
+    `call_timeout` must not fail a slow start)."""
     if not command:
         raise UpstreamFailed("no upstream command given (after --)")
     params = StdioServerParameters(command=command[0], args=list(command[1:]), env=dict(env))
@@ -72,8 +79,12 @@ async def connect(
         ClientSession(read, write) as session,
     ):
         try:
-            with anyio.fail_after(call_timeout):
+            with anyio.fail_after(start_timeout):
                 await session.initialize()
+        except TimeoutError as exc:
+            raise UpstreamFailed(
+                f"upstream {command[0]} did not initialise within {start_timeout:g}s"
+            ) from exc
         except Exception as exc:
             raise UpstreamFailed(f"upstream {command[0]} did not initialise: {exc}") from exc
         yield Upstream(session, command, call_timeout)
