@@ -16,7 +16,6 @@ import mcp_types as types
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-
 START_TIMEOUT = 60.0
 """How long the upstream may take to start and answer `initialize`."""
 
