@@ -29,6 +29,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from remit.mcp.credentials import CredentialBroker
 from remit.mcp.gate import Admission, GateConfig, McpGate, Refusal
+from remit.mcp.stdio import event_loop_stdio
 from remit.mcp.upstream import Upstream, UpstreamFailed, connect
 from remit.sdk import AsyncClient
 
@@ -258,8 +259,10 @@ async def serve(
                 if read is not None and write is not None:
                     await _run(proxy, gate, read, write)
                 else:
-                    async with stdio_server() as (r, w):
-                        await _run(proxy, gate, r, w)
+                    async with event_loop_stdio() as pipes:
+                        stdin, stdout = pipes if pipes is not None else (None, None)
+                        async with stdio_server(stdin, stdout) as (r, w):
+                            await _run(proxy, gate, r, w)
             finally:
                 with anyio.CancelScope(shield=True):
                     await gate.abandon(
