@@ -46,6 +46,8 @@ class Served:
     folder: Path
     world: AwsWorld
     recording: Path
+    pid: int = 0
+    """`remit serve`'s process id."""
 
 
 def _cli_env() -> dict[str, str]:
@@ -142,7 +144,7 @@ def _serve(world: AwsWorld, folder: Path, recording: Path) -> Iterator[Served]:
             if time.monotonic() > deadline:
                 pytest.fail(f"remit serve not ready: {log_path.read_text()}")
             time.sleep(0.2)
-        yield Served(url, keys, db, folder, world, recording)
+        yield Served(url, keys, db, folder, world, recording, proc.pid)
     finally:
         proc.terminate()
         try:

@@ -72,6 +72,12 @@ def _reasons(d: Mapping[str, Any]) -> str:
     return "; ".join(f"{r['code']}: {r['message']}" for r in d.get("reasons", [])) or "no reason"
 
 
+def _unrecorded(d: Mapping[str, Any]) -> bool:
+    """Remit answered but could not record (its ledger is down): not a decision."""
+    codes = {r.get("code") for r in d.get("reasons", [])}
+    return d.get("recorded") is False or "LEDGER_UNAVAILABLE" in codes
+
+
 def _bad_meta(meta: Mapping[str, Any]) -> str | None:
     """What is wrong with the `remit/…` keys of a call's `_meta`, if anything."""
     for key in (META_REASONING, META_PROVENANCE):
@@ -122,6 +128,14 @@ class McpGate:
             return Refusal("bad-arguments", f"remit: tool {tool!r}: {bad}; not forwarded")
         try:
             d = await self._decision(call, meta or {})
+            if _unrecorded(d):
+                return Refusal(
+                    "unavailable",
+                    f"remit: unavailable — the ledger could not record the decision on "
+                    f"{call.action}, so the call was refused, not denied: {_reasons(d)}; "
+                    "nothing was forwarded",
+                    d,
+                )
             if d["status"] == "pending":
                 self.holding[call.arguments_sha256] = d["id"]
                 try:
