@@ -104,6 +104,9 @@ class McpGate:
         self.closed = False
         """Set when the client has gone: nothing is admitted any more."""
         self._holds: set[anyio.CancelScope] = set()
+        self._asking = 0
+        self._quiet = anyio.Event()
+        self._quiet.set()
 
     def link(self, decision_id: str) -> str:
         return self.config.link_template.format(
@@ -127,7 +130,14 @@ class McpGate:
         if bad is not None:
             return Refusal("bad-arguments", f"remit: tool {tool!r}: {bad}; not forwarded")
         try:
-            d = await self._decision(call, meta or {})
+            self._asking += 1
+            self._quiet = anyio.Event() if self._quiet.is_set() else self._quiet
+            try:
+                d = await self._decision(call, meta or {})
+            finally:
+                self._asking -= 1
+                if not self._asking:
+                    self._quiet.set()
             if _unrecorded(d):
                 return Refusal(
                     "unavailable",
@@ -220,6 +230,12 @@ class McpGate:
             finally:
                 self._holds.discard(scope)
         return d
+
+    async def after_decisions(self, at_most: float) -> None:
+        """Wait (up to `at_most` seconds) until no decision is being asked: an outcome
+        report sent meanwhile would queue in Remit ahead of the next call's decision."""
+        with anyio.move_on_after(at_most):
+            await self._quiet.wait()
 
     async def finish(
         self, admission: Admission, ok: bool, error: str | None, request_ids: list[str]

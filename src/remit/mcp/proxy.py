@@ -38,6 +38,11 @@ PASSED_THROUGH = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_E
 defaults) when credentials are per call; `--env` adds more."""
 
 
+REPORT_YIELDS_AT_MOST = 0.05
+"""An outcome report waits at most this long for a decision being asked (the next call's)
+to come back first: reports then overlap the upstream's work rather than Remit's."""
+
+
 @dataclass
 class ProxyOptions:
     """Everything `remit mcp proxy` was told."""
@@ -161,6 +166,7 @@ class Proxy:
         its response is queued); shielded, so a closing proxy still records it."""
         with anyio.CancelScope(shield=True):
             await anyio.sleep(0)  # let the answer go out first
+            await self.gate.after_decisions(REPORT_YIELDS_AT_MOST)
             r0 = time.perf_counter()
             await self.gate.finish(admission, ok, error, [])
             if len(marks) == 4:

@@ -46,7 +46,17 @@ class Upstream:
         """Forward one call (the caller holds `lock` when credentials are per call)."""
         try:
             with anyio.fail_after(self.call_timeout):
-                result = await self.session.call_tool(name, dict(arguments or {}))
+                # The result is passed through as the upstream gave it: the client's own SDK
+                # checks it against the tool's output schema (checking here too would only
+                # add a second schema validation to every call).
+                result = await self.session.send_request(
+                    types.CallToolRequest(
+                        params=types.CallToolRequestParams(
+                            name=name, arguments=dict(arguments or {})
+                        )
+                    ),
+                    types.CallToolResult,
+                )
         except TimeoutError as exc:
             raise UpstreamFailed(
                 f"upstream {self.command[0]} did not answer {name} within {self.call_timeout:g}s"
