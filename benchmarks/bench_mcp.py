@@ -98,10 +98,17 @@ async def interleaved(
     arguments: dict[str, Any],
     n: int,
     think: float,
-) -> tuple[list[float], list[float]]:
-    """n calls on each session, alternating which goes first; ms per call."""
+    served: Served | None = None,
+) -> tuple[list[float], list[float], list[float]]:
+    """n calls on each session, alternating which goes first; ms per call. With `served`,
+    a third leg in the same loop: the decision alone, asked with `remit.AsyncClient` (one
+    kept-alive connection, as the proxy asks), then its outcome reported."""
     d_ms: list[float] = []
     p_ms: list[float] = []
+    r_ms: list[float] = []
+    alone = (remit.AsyncClient(served.url, served.keys["bot"], agent="remediator")
+             if served else None)  # fmt: skip
+    provenance = {"model": {"name": "claude-sonnet", "version": "2026-10-01"}, **FIND}
     m = meta(FIND)
     with open(Path(proxied.cwd or ".") / "bench-stderr.log", "a") as err:
         async with (
@@ -121,6 +128,14 @@ async def interleaved(
                 if res.is_error:
                     raise SystemExit(f"call failed: {res.content}")
 
+            async def decide_alone() -> None:
+                assert alone is not None
+                t0 = time.perf_counter()
+                d = await alone.decide("iam:ListRoles", ["*"], provenance=provenance,
+                                       reasoning=m["remit/reasoning"])  # fmt: skip
+                r_ms.append((time.perf_counter() - t0) * 1000)
+                await alone.report_outcome(d["id"], "succeeded")
+
             for _ in range(10):  # warm up both
                 await one(ds, None)
                 await one(ps, None)
@@ -130,7 +145,13 @@ async def interleaved(
                     await one(s, out)
                     if think:
                         await anyio.sleep(think / 1000)
-    return d_ms, p_ms
+                if alone is not None:
+                    await decide_alone()
+                    if think:
+                        await anyio.sleep(think / 1000)
+    if alone is not None:
+        await alone.aclose()
+    return d_ms, p_ms, r_ms
 
 
 def breakdown(served: Served, n: int) -> dict[str, list[float]]:
@@ -197,7 +218,8 @@ def main() -> None:
                             "list_roles", {"max_items": 5}, args.grant_calls, t))  # fmt: skip
         for name, direct, proxied, tool, arguments, n, timings in configs:
             load = os.getloadavg()[0]
-            d, p = anyio.run(interleaved, direct, proxied, tool, arguments, n, args.think)
+            d, p, r = anyio.run(interleaved, direct, proxied, tool, arguments, n, args.think,
+                                served if name.startswith("toy") else None)  # fmt: skip
             diff = [b - a for a, b in zip(d, p, strict=True)]
             paths[name] = {
                 "calls": n,
@@ -212,6 +234,9 @@ def main() -> None:
                 "paired_difference": {"p50": statistics.median(diff), "p99": pct(diff, 0.99)},
                 "proxy_clock": own_clock(timings),
             }
+            if r:
+                paths[name]["remit_decide_alone"] = {"p50": statistics.median(r),
+                                                     "p99": pct(r, 0.99)}  # fmt: skip
         parts = breakdown(served, args.grant_calls) if "grant" in only else {}
     finally:
         gen.close()
@@ -226,11 +251,19 @@ def main() -> None:
             f"{r['added']['p50']:7.2f}/{r['added']['p99']:7.2f} "
             f"{r['paired_difference']['p50']:7.2f}/{r['paired_difference']['p99']:7.2f}"
         )
-    print("the proxy's own clock (ms, p50/p99):")
+    print("the proxy's own clock (ms, p50/p99); beyond = paired p50 − decide p50 (what the")
+    print("proxy adds besides Remit's decision: the extra stdio hop, mapping, digest, answer):")
     for name, r in paths.items():
         c = r["proxy_clock"]
+        r["beyond_decide_p50"] = r["paired_difference"]["p50"] - c["decide_ms"]["p50"]
         print(f"  {name:28} " + "  ".join(
-            f"{k[:-3]} {v['p50']:.2f}/{v['p99']:.2f}" for k, v in c.items()))  # fmt: skip
+            f"{k[:-3]} {v['p50']:.2f}/{v['p99']:.2f}" for k, v in c.items())
+            + f"  beyond {r['beyond_decide_p50']:.2f}")  # fmt: skip
+    for name, r in paths.items():
+        if "remit_decide_alone" in r:
+            a = r["remit_decide_alone"]
+            print(f"  {name:28} Remit decide alone, same loop (AsyncClient): "
+                  f"{a['p50']:.2f}/{a['p99']:.2f}")  # fmt: skip
     result: dict[str, Any] = {"calls": args.calls, "grant_calls": args.grant_calls,
                               "think_ms": args.think, "paths": paths}  # fmt: skip
     if parts:
