@@ -46,6 +46,8 @@ class Served:
     folder: Path
     world: AwsWorld
     recording: Path
+    pid: int = 0
+    """`remit serve`'s process id."""
 
 
 def _cli_env() -> dict[str, str]:
@@ -142,7 +144,7 @@ def _serve(world: AwsWorld, folder: Path, recording: Path) -> Iterator[Served]:
             if time.monotonic() > deadline:
                 pytest.fail(f"remit serve not ready: {log_path.read_text()}")
             time.sleep(0.2)
-        yield Served(url, keys, db, folder, world, recording)
+        yield Served(url, keys, db, folder, world, recording, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -248,3 +250,25 @@ def recorded_requests(served: Served) -> list[dict[str, Any]]:
                 req["body"] = base64.b64decode(req["body"]).decode(errors="replace")
             out.append(req)
     return out
+
+
+def toy_upstream(log: Path) -> list[str]:
+    """The command of tests/mcp/toy_upstream.py, recording each call it receives in `log`."""
+    from tests.mcp.toy_upstream import TOY
+
+    return [sys.executable, str(TOY), "--log", str(log)]
+
+
+def toy_params(served: Served, log: Path, *options: str, **kw: Any) -> StdioServerParameters:
+    """`remit mcp proxy --mapping <toy> --credentials none` in front of the toy upstream."""
+    from tests.mcp.toy_upstream import TOY_MAPPING
+
+    return proxy_params(served, "--mapping", str(TOY_MAPPING), "--credentials", "none",
+                        *options, upstream=toy_upstream(log), **kw)  # fmt: skip
+
+
+def received(log: Path) -> list[dict[str, Any]]:
+    """The calls the toy upstream received."""
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line]

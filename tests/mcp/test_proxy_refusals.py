@@ -1,24 +1,32 @@
 """What the proxy refuses, and how: an unmapped tool (named), arguments that do not fill
-the template, Remit unreachable (distinct from a denial), an approval that does not come
+the template, Remit unreachable or its ledger down (distinct from a denial), an approval that does not come
 within the budget (pending link; the same arguments later are forwarded once approved,
 other arguments are a new decision, and an approval forwards one call only), and a client
 that goes away while a call is held (recorded as never forwarded)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import time
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 from tests.mcp.mcpkit import (
+    FIND,
     REVOKE,
     Served,
     ledger,
     mcp_client,
     meta,
     proxy_params,
+    received,
     text_of,
+    toy_params,
 )
 
 from remit.aws.moto_server import free_port
@@ -151,3 +159,56 @@ def test_a_client_that_leaves_while_held_is_recorded_as_not_forwarded(served: Se
     _approve(served, did)  # approving now runs nothing: nobody will forward it
     anyio.run(anyio.sleep, 0.5)
     assert _inline(served, "prod-abandoned") == ["s3-all"]
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(x) for x in text.split()]
+
+
+def test_the_ledger_down_refuses_and_is_not_a_denial(served: Served, tmp_path: Path) -> None:
+    """`remit serve`'s decision writer is stopped mid-request, then killed: Remit answers
+    deny LEDGER_UNAVAILABLE, unrecorded; the proxy refuses the call as unavailable (not
+    denied) and forwards nothing. The writer is started again afterwards."""
+    log = tmp_path / "calls.jsonl"
+    (writer,) = _writers(served.pid)
+
+    async def run() -> Any:
+        async with mcp_client(toy_params(served, log)) as s:
+            os.kill(writer, signal.SIGSTOP)  # the request waits on a writer that then dies
+            try:
+                async with anyio.create_task_group() as tg:
+                    out: list[Any] = []
+
+                    async def call() -> None:
+                        out.append(await s.call_tool("echo", {"ledger": "down"}, meta=meta(FIND)))
+
+                    tg.start_soon(call)
+                    await anyio.sleep(0.5)
+                    os.kill(writer, signal.SIGKILL)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(writer, signal.SIGKILL)
+            return out[0]
+
+    r = anyio.run(run)
+    assert r.is_error and r.structured_content["remit"]["refused"] == "unavailable", text_of(r)
+    assert "ledger could not record" in text_of(r) and "not denied" in text_of(r)
+    assert "LEDGER_UNAVAILABLE" in text_of(r)
+    assert received(log) == []
+    deadline = time.monotonic() + 30  # the service starts its writer again
+    while time.monotonic() < deadline:
+        if httpx.get(f"{served.url}/readyz", timeout=5).status_code == 200:
+            break
+        time.sleep(0.2)
+    assert httpx.get(f"{served.url}/readyz", timeout=5).status_code == 200
+
+
+def _writers(serve_pid: int) -> list[int]:
+    """The decision writer: started by `remit serve`'s multiprocessing fork server."""
+    servers = [p for p in _children(serve_pid) if b"forkserver" in _cmdline(p)]
+    return [w for f in servers for w in _children(f)]
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()

@@ -59,6 +59,12 @@ def proxy(
     link: str = typer.Option(
         "{remit_url}/v1/decisions/{decision_id}", "--approval-link", help="Approval link template."
     ),
+    timings: Path | None = typer.Option(
+        None,
+        "--timings",
+        help="Append one JSON line per tools/call with the proxy's own time (decide, added, "
+        "forward, report), in ms.",
+    ),
 ) -> None:
     """Serve MCP on stdio in front of the upstream `CMD ARGS…`."""
     from remit.mcp.gate import MAX_HOLD, GateConfig
@@ -98,7 +104,7 @@ def proxy(
     except (SettingsError, MappingError, typer.BadParameter, OSError) as exc:
         err(f"remit mcp proxy: {exc}", err=True)
         raise typer.Exit(2) from exc
-    options = ProxyOptions(command, gate, pairs, call_timeout)
+    options = ProxyOptions(command, gate, pairs, call_timeout, timings)
 
     async def run() -> None:
         client = AsyncClient(settings.url, settings.api_key, agent=settings.agent)

@@ -10,11 +10,14 @@ upstream. When the client goes away, held decisions are recorded as not forwarde
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
@@ -26,12 +29,18 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from remit.mcp.credentials import CredentialBroker
 from remit.mcp.gate import Admission, GateConfig, McpGate, Refusal
+from remit.mcp.stdio import event_loop_stdio
 from remit.mcp.upstream import Upstream, UpstreamFailed, connect
 from remit.sdk import AsyncClient
 
 PASSED_THROUGH = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_IAM")
 """Variables of the proxy's own environment the upstream gets (besides the SDK's safe
 defaults) when credentials are per call; `--env` adds more."""
+
+
+REPORT_YIELDS_AT_MOST = 0.05
+"""An outcome report waits at most this long for a decision being asked (the next call's)
+to come back first: reports then overlap the upstream's work rather than Remit's."""
 
 
 @dataclass
@@ -42,6 +51,7 @@ class ProxyOptions:
     gate: GateConfig
     env: dict[str, str] = field(default_factory=dict)
     call_timeout: float = 60.0
+    timings: Path | None = None
 
 
 def refusal_result(r: Refusal) -> types.CallToolResult:
@@ -74,12 +84,24 @@ def upstream_env(options: ProxyOptions, broker: CredentialBroker | None) -> dict
 
 
 class Proxy:
-    """One client connection in front of one upstream."""
+    """One client connection in front of one upstream. Outcomes are reported after the
+    client has its answer, by tasks in `reports` (the caller waits for them before it
+    closes); `timings`, when given, gets one JSON line per call with the proxy's own
+    time split (what it adds on top of the upstream's call)."""
 
-    def __init__(self, gate: McpGate, upstream: Upstream, broker: CredentialBroker | None) -> None:
+    def __init__(
+        self,
+        gate: McpGate,
+        upstream: Upstream,
+        broker: CredentialBroker | None,
+        reports: anyio.abc.TaskGroup,
+        timings: TextIO | None = None,
+    ) -> None:
         self.gate = gate
         self.upstream = upstream
         self.broker = broker
+        self.reports = reports
+        self.timings = timings
         self.server: Server[Any] = Server(
             "remit-mcp-proxy",
             version="0.1.0",
@@ -96,7 +118,8 @@ class Proxy:
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        meta: Mapping[str, Any] = dict(params.meta or {})
+        t0 = time.perf_counter()
+        meta: Mapping[str, Any] = params.meta or {}
         async with anyio.create_task_group() as tg:
 
             async def notice(decision: dict[str, Any], link: str, budget: float) -> None:
@@ -104,30 +127,73 @@ class Proxy:
 
             verdict = await self.gate.admit(params.name, params.arguments, meta, notice)
             tg.cancel_scope.cancel()  # an unanswered elicitation ends with the hold
+        t1 = time.perf_counter()
         if isinstance(verdict, Refusal):
+            self._time(params.name, verdict.kind, t0, t1, t1, t1)
             return refusal_result(verdict)
-        return await self._forward(verdict, params)
-
-    async def _forward(
-        self, admission: Admission, params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
-        d = admission.decision
+        d = verdict.decision
         try:
             async with self.upstream.lock:
                 with contextlib.ExitStack() as stack:
-                    if self.broker is not None and admission.grant is not None:
-                        stack.enter_context(self.broker.active(admission.grant))
+                    if self.broker is not None and verdict.grant is not None:
+                        stack.enter_context(self.broker.active(verdict.grant))
+                    t2 = time.perf_counter()
                     result = await self.upstream.call_tool(params.name, params.arguments)
+                    t3 = time.perf_counter()
         except UpstreamFailed as exc:
-            await self.gate.finish(admission, False, str(exc), [])
+            self.reports.start_soon(self._report, verdict, False, str(exc), params.name, t0, t1)
             return refusal_result(Refusal("upstream", f"remit: {exc} (decision {d['id']})", d))
         error = None
         if result.is_error:
             texts = [c.text for c in result.content if isinstance(c, types.TextContent)]
             error = (" ".join(texts) or "the tool reported an error")[:3900]
-        await self.gate.finish(admission, not result.is_error, error, [])
         stamp = {"remit/decision_id": d["id"], "remit/tier": d["tier"]}
-        return result.model_copy(update={"meta": {**(result.meta or {}), **stamp}})
+        answer = result.model_copy(update={"meta": {**(result.meta or {}), **stamp}})
+        self.reports.start_soon(
+            self._report, verdict, not result.is_error, error, params.name, t0, t1, t2, t3
+        )
+        return answer
+
+    async def _report(
+        self,
+        admission: Admission,
+        ok: bool,
+        error: str | None,
+        tool: str,
+        *marks: float,
+    ) -> None:
+        """Report the outcome once the client has its answer (the handler has returned and
+        its response is queued); shielded, so a closing proxy still records it."""
+        with anyio.CancelScope(shield=True):
+            await anyio.sleep(0)  # let the answer go out first
+            await self.gate.after_decisions(REPORT_YIELDS_AT_MOST)
+            r0 = time.perf_counter()
+            await self.gate.finish(admission, ok, error, [])
+            if len(marks) == 4:
+                self._time(tool, "forwarded", *marks, report_ms=(time.perf_counter() - r0) * 1e3)
+
+    def _time(
+        self,
+        tool: str,
+        verdict: str,
+        t0: float,
+        t1: float,
+        t2: float,
+        t3: float,
+        report_ms: float | None = None,
+    ) -> None:
+        if self.timings is None:
+            return
+        line = {
+            "tool": tool,
+            "verdict": verdict,
+            "decide_ms": round((t1 - t0) * 1e3, 4),
+            "forward_ms": round((t3 - t2) * 1e3, 4),
+            "added_ms": round(((t1 - t0) + (t2 - t1)) * 1e3, 4),
+            "report_ms": None if report_ms is None else round(report_ms, 4),
+        }
+        self.timings.write(json.dumps(line) + "\n")
+        self.timings.flush()
 
     async def _notice(
         self,
@@ -158,6 +224,22 @@ class Proxy:
             await ctx.session.elicit_url(message, link, f"remit-{decision_id}", ctx.request_id)
 
 
+async def _run(proxy: Proxy, gate: McpGate, read: Any, write: Any) -> None:
+    """Serve one client; the moment its input ends (it closed stdin, or went away), every
+    call held for approval ends unforwarded: the SDK would otherwise wait for them."""
+    send, receive = anyio.create_memory_object_stream[Any](16)
+
+    async def relay() -> None:
+        async with send:
+            async for message in read:
+                await send.send(message)
+        gate.close()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(relay)
+        await proxy.server.run(receive, write, proxy.server.create_initialization_options())
+
+
 async def serve(
     options: ProxyOptions,
     client: AsyncClient,
@@ -169,19 +251,24 @@ async def serve(
     """Run the proxy until the client closes stdin (or the given streams)."""
     gate = McpGate(client, options.gate)
     broker = CredentialBroker() if options.gate.credentials else None
+    timings = options.timings.open("a", encoding="utf-8") if options.timings else None
     try:
         env = upstream_env(options, broker)
-        async with connect(
-            options.command, env, call_timeout=options.call_timeout, errlog=errlog
-        ) as upstream:
-            proxy = Proxy(gate, upstream, broker)
-            init = proxy.server.create_initialization_options()
+        async with (
+            connect(
+                options.command, env, call_timeout=options.call_timeout, errlog=errlog
+            ) as upstream,
+            anyio.create_task_group() as reports,  # outcome reports finish before we close
+        ):
+            proxy = Proxy(gate, upstream, broker, reports, timings)
             try:
                 if read is not None and write is not None:
-                    await proxy.server.run(read, write, init)
+                    await _run(proxy, gate, read, write)
                 else:
-                    async with stdio_server() as (r, w):
-                        await proxy.server.run(r, w, init)
+                    async with event_loop_stdio() as pipes:
+                        stdin, stdout = pipes if pipes is not None else (None, None)
+                        async with stdio_server(stdin, stdout) as (r, w):
+                            await _run(proxy, gate, r, w)
             finally:
                 with anyio.CancelScope(shield=True):
                     await gate.abandon(
@@ -191,4 +278,6 @@ async def serve(
     finally:
         if broker is not None:
             broker.close()
+        if timings is not None:
+            timings.close()
         await client.aclose()

@@ -16,6 +16,9 @@ import mcp_types as types
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
+START_TIMEOUT = 60.0
+"""How long the upstream may take to start and answer `initialize`."""
+
 
 class UpstreamFailed(Exception):
     """The upstream crashed, hung, or answered with a protocol error."""
@@ -43,7 +46,17 @@ class Upstream:
         """Forward one call (the caller holds `lock` when credentials are per call)."""
         try:
             with anyio.fail_after(self.call_timeout):
-                result = await self.session.call_tool(name, dict(arguments or {}))
+                # The result is passed through as the upstream gave it: the client's own SDK
+                # checks it against the tool's output schema (checking here too would only
+                # add a second schema validation to every call).
+                result = await self.session.send_request(
+                    types.CallToolRequest(
+                        params=types.CallToolRequestParams(
+                            name=name, arguments=dict(arguments or {})
+                        )
+                    ),
+                    types.CallToolResult,
+                )
         except TimeoutError as exc:
             raise UpstreamFailed(
                 f"upstream {self.command[0]} did not answer {name} within {self.call_timeout:g}s"
@@ -61,9 +74,12 @@ async def connect(
     env: Mapping[str, str],
     *,
     call_timeout: float = 60.0,
+    start_timeout: float = START_TIMEOUT,
     errlog: TextIO = sys.stderr,
 ) -> AsyncIterator[Upstream]:
-    """Start `command` with exactly `env` (over the SDK's safe defaults) and initialise."""
+    """Start `command` with exactly `env` (over the SDK's safe defaults) and initialise
+    within `start_timeout` (a server's start is not one of its calls: a short
+    `call_timeout` must not fail a slow start)."""
     if not command:
         raise UpstreamFailed("no upstream command given (after --)")
     params = StdioServerParameters(command=command[0], args=list(command[1:]), env=dict(env))
@@ -72,8 +88,12 @@ async def connect(
         ClientSession(read, write) as session,
     ):
         try:
-            with anyio.fail_after(call_timeout):
+            with anyio.fail_after(start_timeout):
                 await session.initialize()
+        except TimeoutError as exc:
+            raise UpstreamFailed(
+                f"upstream {command[0]} did not initialise within {start_timeout:g}s"
+            ) from exc
         except Exception as exc:
             raise UpstreamFailed(f"upstream {command[0]} did not initialise: {exc}") from exc
         yield Upstream(session, command, call_timeout)

@@ -45,8 +45,9 @@ SyncNotice = Callable[[dict[str, Any], str, float], None]
 
 @dataclass(frozen=True)
 class Refusal:
-    """Not run: `kind` is unmapped, bad-arguments, denied, pending, refused or
-    unavailable; `message` is what the model (or client) reads."""
+    """Not run: `kind` is unmapped, bad-arguments, denied, pending, refused, unavailable
+    or abandoned (or, from the MCP proxy, upstream: forwarded but failed); `message` is
+    what the model (or client) reads."""
 
     kind: str
     message: str
@@ -102,6 +103,23 @@ def _reasons(d: Mapping[str, Any]) -> str:
     return "; ".join(f"{r['code']}: {r['message']}" for r in d.get("reasons", [])) or "no reason"
 
 
+def _unrecorded(d: Mapping[str, Any]) -> bool:
+    """Remit answered but could not record (its ledger is down): not a decision."""
+    codes = {r.get("code") for r in d.get("reasons", [])}
+    return d.get("recorded") is False or "LEDGER_UNAVAILABLE" in codes
+
+
+def _bad_meta(meta: Mapping[str, Any]) -> str | None:
+    """What is wrong with the `remit/…` keys of a call's `_meta`, if anything."""
+    for key in (META_REASONING, META_PROVENANCE):
+        if meta.get(key) is not None and not isinstance(meta[key], Mapping):
+            return f"_meta {key!r} must be an object, not {type(meta[key]).__name__}"
+    for key in (META_ON_BEHALF_OF, META_ENVIRONMENT):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            return f"_meta {key!r} must be a string, not {type(meta[key]).__name__}"
+    return None
+
+
 def link(config: GateConfig, base_url: str, decision_id: str) -> str:
     """Where a human approves `decision_id`."""
     return config.link_template.format(remit_url=base_url, decision_id=decision_id)
@@ -148,6 +166,9 @@ def admission(
     except MappingError as exc:
         kind = "unmapped" if tool not in config.mapping.tools else "bad-arguments"
         return Refusal(kind, f"remit: {exc}; {config.not_run}")
+    bad = _bad_meta(meta or {})
+    if bad is not None:
+        return Refusal("bad-arguments", f"remit: tool {tool!r}: {bad}; {config.not_run}")
     digest = call.arguments_sha256
     try:
         held_id = held.get(digest)
@@ -155,6 +176,14 @@ def admission(
             d = yield Calls.get_call(held_id)
         else:
             d = yield decide_call(config, calls, call, meta or {})
+        if _unrecorded(d):
+            return Refusal(
+                "unavailable",
+                f"remit: unavailable — the ledger could not record the decision on "
+                f"{call.action}, so the call was refused, not denied: {_reasons(d)}; "
+                f"{config.not_run}",
+                d,
+            )
         if d["status"] == "pending":
             where = link(config, calls.base_url, d["id"])
             deadline = time.monotonic() + hold
