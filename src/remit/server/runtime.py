@@ -18,6 +18,7 @@ from remit.envelope.source import EnvelopeSource, EnvelopeView
 from remit.errors import Conflict, Unavailable
 from remit.grants.backend import GrantBackend
 from remit.grants.local import LocalBackend
+from remit.grants.readiness import CachedBrokerCheck
 from remit.grants.service import GrantService
 from remit.identity.model import Identity, Role
 from remit.identity.store import KeyStore
@@ -58,6 +59,8 @@ class Runtime:
         self.envelopes = EnvelopeSource(config.envelope, trusted, config.insecure_unsigned)
         self._last_view: EnvelopeView | None = None
         self.envelope_view()  # fail at start if the envelope cannot be loaded
+        self.broker_check: CachedBrokerCheck | None = None
+        """For the sts backend: can the broker assume each agent's role (/readyz)."""
         self.grants = self._grant_service()
         notify = config.notify_dict()
         self.writer = DecisionWriter(
@@ -90,6 +93,7 @@ class Runtime:
 
             session = boto3.Session(profile_name=aws.profile, region_name=aws.region)
             backend = StsBackend(session, aws.endpoint_url, aws.region)
+            self.broker_check = CachedBrokerCheck(session, aws.region, aws.endpoint_url)
 
             def planner(action: str, parameters: dict[str, Any]) -> dict[str, Any]:
                 return snapshot_and_plan(action, parameters, session, aws.endpoint_url).to_dict()
