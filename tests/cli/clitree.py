@@ -39,6 +39,6 @@ def option(func: Callable[..., Any], flag: str) -> tuple[Any, OptionInfo] | None
         if isinstance(p.default, OptionInfo) and flag in (p.default.param_decls or ()):
             ann = p.annotation
             if isinstance(ann, str):
-                ann = eval(ann, func.__globals__)  # noqa: S307 - the module's own annotation
+                ann = eval(ann, func.__globals__)  # the module's own annotation
             return ann, p.default
     return None
