@@ -82,6 +82,9 @@ def ingest_cmd(
     """Store CloudTrail files (S3 delivery JSON, .gz, JSON arrays, NDJSON) and report what
     was rejected. Ingesting the same file twice stores it once."""
     fmt = _format(format_)
+    missing = [p for p in paths if "://" not in p and not Path(p).exists()]
+    if missing:  # before the trail store is opened (or created): nothing written
+        fail(f"{', '.join(missing)}: no such file or folder")
     client: list[Any] = []
 
     def s3() -> Any:

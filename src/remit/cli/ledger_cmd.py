@@ -117,6 +117,8 @@ def consistency(
     format_: OutputFormat = JsonFirstFormatOption,
 ) -> None:
     """Print a consistency proof between two tree sizes (json by default; or table)."""
+    if from_ > to:  # before the ledger is opened
+        fail(f"--from ({from_}) must not be larger than --to ({to})")
     store = store_or_fail(db, create=False, read_only=True)
     size = store.size()
     if not from_ <= to <= size:
