@@ -93,7 +93,11 @@ class Runtime:
 
             session = boto3.Session(profile_name=aws.profile, region_name=aws.region)
             backend = StsBackend(session, aws.endpoint_url, aws.region)
-            self.broker_check = CachedBrokerCheck(session, aws.region, aws.endpoint_url)
+            self.broker_check = CachedBrokerCheck(  # a session of its own: /readyz's thread
+                boto3.Session(profile_name=aws.profile, region_name=aws.region),
+                aws.region,
+                aws.endpoint_url,
+            )
 
             def planner(action: str, parameters: dict[str, Any]) -> dict[str, Any]:
                 return snapshot_and_plan(action, parameters, session, aws.endpoint_url).to_dict()
