@@ -132,3 +132,27 @@ def test_doctor_checks_each_agents_execution_role_with_sts(
     assert "can assume arn:aws:iam::111122223333:role/exec" in str(
         checks["agent my-agent"]["detail"]
     )
+    # a role in the broker's own account that does not exist: named, as /readyz names it
+    edit(
+        d / "envelope.yaml",
+        "execution_role: arn:aws:iam::111122223333:role/exec",
+        "execution_role: arn:aws:iam::123456789012:role/remit-exec-missing",
+    )
+    ok(
+        remit(
+            "envelope",
+            "sign",
+            "envelope.yaml",
+            "--key",
+            "keys/signoff.key",
+            "--signer",
+            "me@example.com",
+            "--role",
+            "CISO",
+            cwd=d,
+        )
+    )
+    checks = _checks(ok(remit(*args, cwd=d, env=env), 1).stdout)
+    assert "execution role arn:aws:iam::123456789012:role/remit-exec-missing does not exist" in (
+        str(checks["agent my-agent"]["detail"])
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from tests.cli.clikit import NOW, ok, remit, tree_files
+from tests.cli.clitree import commands
 from tests.cli.conftest import Keys
 
 DECIDE = ["decide", "--envelope", "envelope.yaml", "--request", "request.json", "--now", NOW]
@@ -81,7 +82,54 @@ BAD_INPUT: list[tuple[list[str], str]] = [
     (["envelope", "test", "envelope.yaml", "missing-cases.yaml"], "missing-cases.yaml"),
     (["envelope", "diff", "envelope.yaml", "missing.yaml"], "missing.yaml"),
     (["rollback", "dec_x"], "--api-key"),
+    (["report", "--envelope", "envelope.yaml", "--db", "ledger.db", "--period", "2026-Q5"],
+     "period '2026-Q5'"),
+    (["reconcile", "--db", "ledger.db", "--since", "yesterday"], "--since"),
+    (["envelope", "whatif", "missing.yaml", "--db", "ledger.db"], "missing.yaml"),
+    (["envelope", "schema", "extra"], "unexpected extra argument"),
+    (["review", "sample", "--db", "ledger.db", "--period", "2026-13"], "--period"),
+    (["review", "verdict", "dec_x", "--verdict", "great", "--reviewer", "r@example.com",
+      "--db", "ledger.db"], "--verdict"),
+    (["review", "report", "smp_nope", "--db", "ledger.db"], "smp_nope"),
+    (["review", "changes", "--db", "ledger.db", "--sign"], "give --period"),
+    (["drift", "--db", "nosuch.db"], "no ledger there"),
+    (["drift", "review", "nope", "--reviewer", "r@example.com", "--comment", "ok",
+      "--db", "ledger.db"], "nope"),
+    (["ledger", "consistency", "--from", "5", "--to", "2", "--db", "ledger.db"], "--from"),
+    (["ledger", "bundle", "--out", "b.json", "--public-key", "missing.pub", "--db", "ledger.db"],
+     "--public-key"),
+    (["evidence", "--framework", "soc3", "--period", "2026-Q4", "--out", "p.zip",
+      "--db", "ledger.db"], "soc3"),
+    (["evidence", "verify", "missing.zip", "--public-key", "{pub}"], "missing.zip"),
+    (["cloudtrail", "ingest", "missing.json.gz", "--db", "ledger.db"], "missing.json.gz"),
+    (["cloudtrail", "export-index", "--out", "idx", "--envelope", "missing.yaml",
+      "--db", "ledger.db"], "missing.yaml"),
+    (["cloudtrail", "moto-trail", "--endpoint-url", "http://127.0.0.1:1"], "--out is required"),
+    (["cloudtrail", "stats", "--top", "0", "--db", "ledger.db"], "--top"),
+    (["audit", "service-accounts", "--envelope", "missing.yaml"], "missing.yaml"),
+    (["mcp", "proxy", "--account", "123456789012"], "no upstream command"),
+    (["approvals", "show", "dec_x", "--url", "http://[bad", "--api-key", "k"], "--url"),
+    (["approvals", "reject", "dec_x"], "--api-key"),
 ]  # fmt: skip
+
+
+def _command_of(args: list[str], tree: set[str]) -> str | None:
+    """The command a case runs: its longest leading words that name one (`events` is
+    the alias of `event`)."""
+    words = ["event" if w == "events" else w for w in args]
+    for n in range(min(3, len(words)), 0, -1):
+        if " ".join(words[:n]) in tree:
+            return " ".join(words[:n])
+    return None
+
+
+def test_every_command_has_a_bad_input_case() -> None:
+    """Walked from the command tree: a new command without a case above fails here."""
+    tree = set(commands())
+    covered = {_command_of(args, tree) for args, _ in BAD_INPUT}
+    missing = sorted(tree - covered)
+    assert not missing, f"commands with no bad-input case in BAD_INPUT: {missing}"
+    assert None in covered  # and an unknown command (`nosuchcommand`) is one of the cases
 
 
 @pytest.fixture

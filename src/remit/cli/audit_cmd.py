@@ -16,8 +16,17 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.table import Table
 
-from remit.cli.cloudtrail_cmd import FormatOption, TrailDbOption, trail_path
-from remit.cli.common import DbOption, console, err_console, fail, parse_time, print_json
+from remit.cli.cloudtrail_cmd import TrailDbOption, trail_path
+from remit.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    err_console,
+    fail,
+    parse_time,
+    print_json,
+)
 from remit.cli.ledger_access import store_or_fail
 from remit.cloudtrail.audit import audit
 from remit.cloudtrail.store import TrailStore
@@ -41,7 +50,7 @@ def service_accounts(
     since: str | None = typer.Option(
         None, "--since", help="Report services and actions first used from this time on."
     ),
-    format_: str = FormatOption,
+    format_: OutputFormat = FormatOption,
     endpoint_url: str | None = typer.Option(
         None, "--endpoint-url", help="IAM endpoint (e.g. the local moto). Also AWS_ENDPOINT_URL."
     ),

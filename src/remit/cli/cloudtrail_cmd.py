@@ -17,7 +17,15 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from remit.cli.common import DbOption, console, err_console, fail, print_json
+from remit.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    err_console,
+    fail,
+    print_json,
+)
 from remit.cloudtrail.ingest import IngestReport, ingest
 from remit.cloudtrail.reader import MAX_FILE_BYTES, BadInput
 from remit.cloudtrail.stats import trail_stats
@@ -36,7 +44,6 @@ TrailDbOption = typer.Option(
     "(--db), else .remit/cloudtrail.duckdb. Also REMIT_TRAIL_DB.",
     envvar="REMIT_TRAIL_DB",
 )
-FormatOption = typer.Option("table", "--format", help="table or json.")
 EndpointOption = typer.Option(
     None,
     "--endpoint-url",
@@ -64,7 +71,7 @@ def _s3_client(endpoint: str | None) -> Any:
 @app.command("ingest")
 def ingest_cmd(
     paths: list[str] = typer.Argument(..., help="Files, folders or s3://bucket/prefix URLs."),
-    format_: str = FormatOption,
+    format_: OutputFormat = FormatOption,
     trail_db: str | None = TrailDbOption,
     db: str | None = DbOption,
     endpoint_url: str | None = EndpointOption,
@@ -75,6 +82,9 @@ def ingest_cmd(
     """Store CloudTrail files (S3 delivery JSON, .gz, JSON arrays, NDJSON) and report what
     was rejected. Ingesting the same file twice stores it once."""
     fmt = _format(format_)
+    missing = [p for p in paths if "://" not in p and not Path(p).exists()]
+    if missing:  # before the trail store is opened (or created): nothing written
+        fail(f"{', '.join(missing)}: no such file or folder")
     client: list[Any] = []
 
     def s3() -> Any:
@@ -205,7 +215,7 @@ def moto_trail(
 
 @app.command("stats")
 def stats_cmd(
-    format_: str = FormatOption,
+    format_: OutputFormat = FormatOption,
     trail_db: str | None = TrailDbOption,
     db: str | None = DbOption,
     top: int = typer.Option(20, "--top", min=1, help="Rows per table (table format)."),

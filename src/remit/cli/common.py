@@ -47,6 +47,15 @@ FormatOption = typer.Option(
     case_sensitive=False,
 )
 
+JsonFirstFormatOption = typer.Option(
+    OutputFormat.JSON,
+    "--format",
+    help="json (default, to stdout, for programs) or table (for people).",
+    case_sensitive=False,
+)
+"""The same flag for commands whose output is first of all for programs (a decision, a
+proof, a recorded event): json unless told table."""
+
 DbOption = typer.Option(
     None,
     "--db",

@@ -15,6 +15,7 @@ from remit.cli.common import (
     CHECK_FAILED,
     UNREACHABLE,
     DbOption,
+    JsonFirstFormatOption,
     OutputFormat,
     console,
     did_you_mean,
@@ -89,9 +90,7 @@ def decide(
     fail_on: str | None = typer.Option(
         None, "--fail-on", help="Exit 1 when the tier is one of these, e.g. deny,approve (CI)."
     ),
-    format_: OutputFormat = typer.Option(
-        OutputFormat.JSON, "--format", help="json (default) or table.", case_sensitive=False
-    ),
+    format_: OutputFormat = JsonFirstFormatOption,
     insecure_unsigned: bool = typer.Option(
         False, "--insecure-unsigned", help="Accept an unsigned envelope (experiments only)."
     ),
@@ -179,6 +178,7 @@ def event_add(
     db: str | None = DbOption,
     init: bool = InitOption,
     actor: str = typer.Option("cli", "--actor", help="Identity recorded as the reporter."),
+    format_: OutputFormat = JsonFirstFormatOption,
 ) -> None:
     """Record an organisational event; events listed in an envelope's revalidate_on hold
     autonomy until the envelope is signed off again. The kind must be a documented one
@@ -200,4 +200,11 @@ def event_add(
         index = ledger.record_event(kind, when, note, actor, utcnow())
     except LedgerUnavailable as exc:
         fail(str(exc), UNREACHABLE)
-    print_json({"recorded": True, "index": index, "kind": kind, "at": iso(when)})
+    if format_ is OutputFormat.JSON:
+        print_json({"recorded": True, "index": index, "kind": kind, "at": iso(when)})
+    else:
+        console.print(
+            f"recorded event {kind} at {iso(when)} (ledger index {index})",
+            highlight=False,
+            markup=False,
+        )

@@ -251,58 +251,19 @@ def _aws(
     agents: dict[str, Any],
     checks: list[Check],
 ) -> None:
+    """The broker's checks, the same ones /readyz runs (remit.grants.readiness)."""
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError
+
+    from remit.grants.readiness import check_broker
 
     try:
-        sts = boto3.Session(profile_name=profile, region_name=region).client(
-            "sts", endpoint_url=endpoint, region_name=region
-        )
-        me = sts.get_caller_identity()
-    except (BotoCoreError, ClientError) as exc:
-        checks.append(
-            Check(
-                "aws credentials",
-                False,
-                str(exc),
-                "give the broker AWS credentials (docs/aws-setup.md, broker policy)",
-            )
-        )
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except BotoCoreError as exc:
+        checks.append(Check("aws credentials", False, str(exc), "check the AWS profile"))
         return
-    checks.append(Check("aws credentials", True, f"as {me.get('Arn')}"))
-    for agent_id, agent in sorted(agents.items()):
-        role = agent.execution_role
-        name = f"agent {agent_id}"
-        if not role:
-            checks.append(
-                Check(
-                    name,
-                    False,
-                    "no execution_role: grants for it fail",
-                    "add agents.<id>.execution_role (a role the broker may assume)",
-                )
-            )
-            continue
-        try:
-            sts.assume_role(
-                RoleArn=role,
-                RoleSessionName="remit-doctor",
-                DurationSeconds=900,
-                SourceIdentity="remit-doctor",
-                Tags=[{"Key": "remit-check", "Value": "doctor"}],
-            )
-        except (BotoCoreError, ClientError) as exc:
-            checks.append(
-                Check(
-                    name,
-                    False,
-                    f"cannot assume {role}: {exc}",
-                    "its trust policy must allow the broker sts:AssumeRole, "
-                    "sts:SetSourceIdentity and sts:TagSession (docs/aws-setup.md)",
-                )
-            )
-            continue
-        checks.append(Check(name, True, f"can assume {role}"))
+    for c in check_broker(session, region, endpoint, agents):
+        checks.append(Check(c.name, c.ok, c.detail, c.fix))
 
 
 def _service(url: str, checks: list[Check]) -> None:

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from remit.cli.common import DbOption, console, fail, print_json
+from remit.cli.common import DbOption, OutputFormat, console, fail, print_json
 from remit.cli.ledger_access import ledger_or_fail
 from remit.cli.loading import envelope_or_fail
 from remit.cli.oversight_common import FormatOption, check_format
@@ -39,7 +39,7 @@ def drift(
     ),
     actor: str = typer.Option("system:drift", "--actor", help="Identity recorded."),
     db: str | None = DbOption,
-    fmt: str = FormatOption,
+    fmt: OutputFormat = FormatOption,
 ) -> None:
     """Each agent's state: flagged or not, its window, the statistic and the threshold.
     Exit 1 when an agent is flagged."""
@@ -102,7 +102,7 @@ def review(
     reviewer: str = typer.Option(..., "--reviewer", help="Who reviewed the change."),
     comment: str = typer.Option(..., "--comment", help="What changed and why it is accepted."),
     db: str | None = DbOption,
-    fmt: str = FormatOption,
+    fmt: OutputFormat = FormatOption,
 ) -> None:
     """Record a human review of a drift finding; its demotion ends."""
     check_format(fmt)

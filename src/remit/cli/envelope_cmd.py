@@ -41,12 +41,31 @@ app = typer.Typer(help="Check, sign off and inspect policy envelopes.", no_args_
 
 
 @app.command()
-def check(envelope: Path = typer.Argument(..., help="Envelope YAML file.")) -> None:
+def check(
+    envelope: Path = typer.Argument(..., help="Envelope YAML file."),
+    format_: OutputFormat = FormatOption,
+) -> None:
     """Validate the envelope (schema, references, IAM actions) and report conflicts
-    between rules and regulations. Exit 2 if invalid, 1 if it has conflicts."""
+    between rules and regulations. Exit 2 if invalid (the errors on stderr, file:line),
+    1 if it has conflicts."""
     loaded = envelope_or_fail(envelope)
     conflicts = find_conflicts(loaded.envelope)
     meta = loaded.envelope.metadata
+    if format_ is OutputFormat.JSON:
+        print_json(
+            {
+                "valid": True,
+                "name": meta.name,
+                "version": meta.version,
+                "rules": len(loaded.envelope.rules),
+                "digest": loaded.digest,
+                "tag_only_regulations": list(tag_only_regulations(loaded.envelope)),
+                "conflicts": [str(c) for c in conflicts],
+            }
+        )
+        if conflicts:
+            raise typer.Exit(1)
+        return
     console.print(
         f"[green]valid[/]: {meta.name} v{meta.version} ({len(loaded.envelope.rules)} rules) "
         f"digest {loaded.digest}",
@@ -72,6 +91,7 @@ def sign(
     role: str = typer.Option(..., "--role", help="The signer's role, e.g. CISO."),
     at: str | None = typer.Option(None, "--at", help="Sign-off time (ISO-8601); default now."),
     db: str | None = DbOption,
+    format_: OutputFormat = FormatOption,
 ) -> None:
     """Add a detached sign-off over the envelope's canonical digest to
     ENVELOPE.signoffs.json. Refuses an envelope that has conflicts. When the ledger is
@@ -99,6 +119,21 @@ def sign(
         append_signoff(path, record)
     except (SignoffError, OSError) as exc:
         fail(str(exc))
+    if format_ is OutputFormat.JSON:
+        print_json(
+            {
+                "signed": True,
+                "envelope": loaded.envelope.metadata.name,
+                "version": loaded.envelope.metadata.version,
+                "digest": loaded.digest,
+                "signer": signer,
+                "role": role,
+                "key": f"{signing_key.name}+{signing_key.key_id_hex}",
+                "at": iso(when),
+                "signoffs_file": str(path),
+            }
+        )
+        return
     console.print(
         f"signed off {loaded.envelope.metadata.name} v{loaded.envelope.metadata.version} "
         f"({loaded.digest}) as {signer} ({role}) with key {signing_key.name}+"

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import typer
 
-from remit.cli.common import DbOption, err_console, fail, parse_time, print_json
+from remit.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    err_console,
+    fail,
+    parse_time,
+    print_json,
+)
 from remit.cli.ledger_access import log_key_or_none, store_or_fail
 from remit.cli.report_cmd import period_or_fail
 from remit.evidence.controls import FRAMEWORKS
@@ -109,15 +117,13 @@ def export(
 def verify(
     pack: Path = typer.Argument(..., help="The evidence pack (.zip)."),
     public_key: str = typer.Option(..., "--public-key", help="The log's public key (.pub)."),
-    fmt: str = typer.Option("table", "--format", help="table or json."),
+    fmt: OutputFormat = FormatOption,
 ) -> None:
     """Check a pack offline: digests, checkpoints, completeness, proofs, derived files."""
     from remit.cli.common import console
     from remit.evidence.verify import verify_pack
     from remit.signing.keys import KeyFormatError, load_verifier_key
 
-    if fmt not in ("table", "json"):
-        fail(f"--format {fmt!r}: choose table or json")
     try:
         key = load_verifier_key(public_key)
     except (KeyFormatError, OSError) as exc:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from remit.cli.common import console, fail
+from remit.cli.common import FormatOption, OutputFormat, console, fail, print_json
 from remit.signing.keys import KeyFormatError, generate_signing_key, write_key_pair
 
 
@@ -18,6 +18,7 @@ def keygen(
         help="Key name (for a ledger key: the log origin, e.g. example.com/remit-log). "
         "Default: remit.local/<stem>.",
     ),
+    format_: OutputFormat = FormatOption,
 ) -> None:
     """Write an Ed25519 key pair (NAME.key private, NAME.pub public) and print the
     public key as a C2SP verifier key (name+keyid+base64)."""
@@ -32,6 +33,16 @@ def keygen(
         priv, pub = write_key_pair(out, key)
     except FileExistsError as exc:
         fail(str(exc))
+    if format_ is OutputFormat.JSON:
+        print_json(
+            {
+                "name": key.name,
+                "private_key": str(priv),
+                "public_key": str(pub),
+                "verifier_key": key.verifier().to_vkey(),
+            }
+        )
+        return
     console.print(f"private key: {priv} (keep it secret; mode 600)", highlight=False, markup=False)
     console.print(f"public key:  {pub}", highlight=False, markup=False)
     console.print("verifier key:", highlight=False)

@@ -7,13 +7,24 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from remit.cli.common import DbOption, console, err_console, fail, parse_time, print_json
+from remit.cli.common import (
+    DbOption,
+    FormatOption,
+    JsonFirstFormatOption,
+    OutputFormat,
+    console,
+    err_console,
+    fail,
+    parse_time,
+    print_json,
+)
 from remit.cli.ledger_access import ledger_or_fail, log_key_or_none, store_or_fail
 from remit.domain.clock import ts_text, utcnow
 from remit.ledger.bundle import BundleError, read_bundle, write_bundle
@@ -34,8 +45,13 @@ LogKeyOption = typer.Option(
 
 
 @app.command()
-def checkpoint(db: str | None = DbOption, log_key: str | None = LogKeyOption) -> None:
-    """Sign a checkpoint of the current tree (if it grew) and print the latest one."""
+def checkpoint(
+    db: str | None = DbOption,
+    log_key: str | None = LogKeyOption,
+    format_: OutputFormat = FormatOption,
+) -> None:
+    """Sign a checkpoint of the current tree (if it grew) and print the latest one: its
+    signed note (table), or its size, root, time and note (json)."""
     if log_key_or_none(log_key) is None:
         fail(str(NoLogKey()))  # before opening: a checkpoint must not create a ledger
     ledger = ledger_or_fail(db, log_key, create=False)
@@ -45,6 +61,9 @@ def checkpoint(db: str | None = DbOption, log_key: str | None = LogKeyOption) ->
         fail(str(exc))
     except LedgerUnavailable as exc:
         fail(str(exc), 1)
+    if format_ is OutputFormat.JSON:
+        print_json({"size": cp.size, "root_hash": cp.root.hex(), "ts": cp.ts, "note": cp.note})
+        return
     sys.stdout.write(cp.note)
 
 
@@ -55,8 +74,10 @@ def prove(
         None, "--size", min=1, help="Tree size (default: latest checkpoint)."
     ),
     db: str | None = DbOption,
+    format_: OutputFormat = JsonFirstFormatOption,
 ) -> None:
-    """Print an inclusion proof for one entry, against a signed checkpoint."""
+    """Print an inclusion proof for one entry, against a signed checkpoint (json by
+    default: the proof is for programs; table shows it for a person)."""
     store = store_or_fail(db, create=False, read_only=True)
     checkpoints = {c.size: c for c in store.checkpoints()}
     latest = max(checkpoints) if checkpoints else None
@@ -71,7 +92,8 @@ def prove(
     root = store.root(n)
     merkle.verify_inclusion(lh, index, n, proof, root)
     cp = checkpoints.get(n)
-    print_json(
+    _print_proof(
+        format_,
         {
             "index": index,
             "tree_size": n,
@@ -83,7 +105,7 @@ def prove(
             "note": None
             if cp
             else f"no signed checkpoint at size {n}; run `remit ledger checkpoint`",
-        }
+        },
     )
 
 
@@ -92,8 +114,11 @@ def consistency(
     from_: int = typer.Option(..., "--from", min=1, help="Older tree size."),
     to: int = typer.Option(..., "--to", min=1, help="Newer tree size."),
     db: str | None = DbOption,
+    format_: OutputFormat = JsonFirstFormatOption,
 ) -> None:
-    """Print a consistency proof between two tree sizes."""
+    """Print a consistency proof between two tree sizes (json by default; or table)."""
+    if from_ > to:  # before the ledger is opened
+        fail(f"--from ({from_}) must not be larger than --to ({to})")
     store = store_or_fail(db, create=False, read_only=True)
     size = store.size()
     if not from_ <= to <= size:
@@ -102,7 +127,8 @@ def consistency(
     r1, r2 = store.root(from_), store.root(to)
     merkle.verify_consistency(from_, to, proof, r1, r2)
     cps = {c.size: c.note for c in store.checkpoints()}
-    print_json(
+    _print_proof(
+        format_,
         {
             "from": from_,
             "to": to,
@@ -111,8 +137,22 @@ def consistency(
             "consistency_proof": [h.hex() for h in proof],
             "from_checkpoint": cps.get(from_),
             "to_checkpoint": cps.get(to),
-        }
+        },
     )
+
+
+def _print_proof(format_: OutputFormat, data: dict[str, Any]) -> None:
+    if format_ is OutputFormat.JSON:
+        print_json(data)
+        return
+    t = Table.grid(padding=(0, 2))
+    t.add_column(no_wrap=True)
+    t.add_column(overflow="fold")
+    for k, v in data.items():
+        if isinstance(v, list):
+            v = "\n".join(v) or "(empty)"
+        t.add_row(k, "—" if v is None else escape(str(v)))
+    console.print(t)
 
 
 @contextmanager
@@ -213,13 +253,11 @@ def verify(
     bundle: Path | None = typer.Option(
         None, "--bundle", help="Verify an audit bundle instead of a database."
     ),
-    format_: str = typer.Option("text", "--format", help="text or json."),
+    format_: OutputFormat = FormatOption,
 ) -> None:
     """Recompute every leaf and the tree from the entries, check every checkpoint's
     signature, root and consistency, each entry's form and the derived index tables.
     Exit 0 only if all holds."""
-    if format_ not in ("text", "json"):
-        fail(f"--format must be text or json, not {format_!r}")
     key = _public_key(public_key)
     if bundle is not None:
         try:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-import typer
-
+from remit.cli.common import FormatOption as FormatOption  # the one --format
 from remit.cli.common import fail, parse_time
-
-FormatOption = typer.Option("table", "--format", help="table (default) or json (to stdout).")
 
 _RELATIVE = re.compile(r"^(\d{1,5})([dh])$")
 

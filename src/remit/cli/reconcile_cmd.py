@@ -13,8 +13,17 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from remit.cli.cloudtrail_cmd import FormatOption, TrailDbOption, trail_path
-from remit.cli.common import DbOption, console, err_console, fail, parse_time, print_json
+from remit.cli.cloudtrail_cmd import TrailDbOption, trail_path
+from remit.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    err_console,
+    fail,
+    parse_time,
+    print_json,
+)
 from remit.cli.ledger_access import store_or_fail
 from remit.cloudtrail.creep import first_seen, outside_steps, undeclared_flows
 from remit.cloudtrail.reconcile import (
@@ -35,7 +44,7 @@ from remit.ledger.store import LedgerUnavailable
 def reconcile(
     since: str | None = typer.Option(None, "--since", help="Window start (ISO-8601)."),
     until: str | None = typer.Option(None, "--until", help="Window end, exclusive."),
-    format_: str = FormatOption,
+    format_: OutputFormat = FormatOption,
     envelope: Path | None = typer.Option(
         None, "--envelope", help="Envelope YAML: its agents' service accounts and roles."
     ),

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from remit.cli.common import DbOption, console, fail, iso, parse_time, print_json
+from remit.cli.common import DbOption, OutputFormat, console, fail, iso, parse_time, print_json
 from remit.cli.ledger_access import ledger_or_fail
 from remit.cli.oversight_common import FormatOption, check_format
 from remit.domain.clock import utcnow
@@ -77,7 +77,7 @@ def sample(
     now: str | None = typer.Option(None, "--now", help="Current time (ISO-8601)."),
     actor: str = typer.Option("cli", "--actor", help="Identity recorded as drawing it."),
     db: str | None = DbOption,
-    fmt: str = FormatOption,
+    fmt: OutputFormat = FormatOption,
 ) -> None:
     """Draw the period's stratified random sample, keyed by the first signed checkpoint
     taken after the period closed, and record it on the ledger (once per period)."""
@@ -125,7 +125,7 @@ def verdict(
     reviewer: str = typer.Option(..., "--reviewer", help="Who reviews, e.g. rita@example.com."),
     sample_id: str | None = typer.Option(None, "--sample", help="The sample (if several)."),
     db: str | None = DbOption,
-    fmt: str = FormatOption,
+    fmt: OutputFormat = FormatOption,
 ) -> None:
     """Record a reviewer's verdict on a sampled decision (once per decision)."""
     check_format(fmt)
@@ -156,7 +156,7 @@ def verdict(
 def report_cmd(
     sample_id: str = typer.Argument(..., help="The sample's id (from `remit review sample`)."),
     db: str | None = DbOption,
-    fmt: str = FormatOption,
+    fmt: OutputFormat = FormatOption,
 ) -> None:
     """Error rates with their upper confidence bound per stratum, and the envelope changes
     the inappropriate verdicts suggest."""
@@ -198,7 +198,7 @@ def changes(
     comment: str = typer.Option("", "--comment", help="The reviewer's conclusion."),
     now: str | None = typer.Option(None, "--now", help="Current time (ISO-8601)."),
     db: str | None = DbOption,
-    fmt: str = FormatOption,
+    fmt: OutputFormat = FormatOption,
 ) -> None:
     """What is new in the period against everything before it: agents, model versions,
     prompt hashes, actions and services, workflows and steps, fallback rules, effective

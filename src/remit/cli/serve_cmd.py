@@ -20,6 +20,7 @@ from remit.cli.common import (
     OutputFormat,
     console,
     did_you_mean,
+    err_console,
     fail,
     print_json,
     warn,
@@ -32,7 +33,7 @@ from remit.cli.ledger_access import (
     store_or_fail,
 )
 from remit.cli.loading import envelope_or_fail, trusted_keys_or_fail
-from remit.domain.clock import utcnow
+from remit.domain.clock import ts_text, utcnow
 from remit.identity.model import Role
 from remit.identity.store import KeyStore
 from remit.ledger.open import is_postgres
@@ -290,8 +291,9 @@ def keys_create(
     db: str | None = DbOption,
     init: bool = InitOption,
     actor: str = typer.Option("cli", "--actor", help="Identity recorded as having created it."),
+    format_: OutputFormat = FormatOption,
 ) -> None:
-    """Create a key; its secret is printed once, alone on the last line."""
+    """Create a key; its secret is printed once, alone on the last line (json: as `key`)."""
     if agent is not None and envelope is not None:
         agents = envelope_or_fail(envelope).envelope.agents
         if agent not in agents:
@@ -309,6 +311,10 @@ def keys_create(
         fail(str(exc))
     except LedgerUnavailable as exc:
         fail(str(exc), UNREACHABLE)
+    if format_ is OutputFormat.JSON:
+        err_console.print("the key is shown once: store it now", highlight=False)
+        print_json({"id": record.id, "name": name, "role": role.value, "agent": agent, "key": text})
+        return
     console.print(
         f"created {role.value} key {record.id} for {name}"
         + (f" (agent {agent})" if agent else "")
@@ -353,6 +359,7 @@ def keys_revoke(
     key_id: str = typer.Argument(..., help="The key id (the part after rk_)."),
     db: str | None = DbOption,
     actor: str = typer.Option("cli", "--actor"),
+    format_: OutputFormat = FormatOption,
 ) -> None:
     """Revoke a key at once."""
     store = store_or_fail(db)
@@ -363,4 +370,7 @@ def keys_revoke(
         fail(str(exc), UNREACHABLE)
     if not revoked:
         fail(f"no active key {key_id}")
-    console.print(f"revoked {key_id}")
+    if format_ is OutputFormat.JSON:
+        print_json({"revoked": key_id, "at": ts_text(now)})
+    else:
+        console.print(f"revoked {key_id}", highlight=False)

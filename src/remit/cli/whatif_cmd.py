@@ -11,7 +11,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from remit.cli.common import DbOption, console, err_console, fail, iso, parse_time, print_json
+from remit.cli.common import (
+    DbOption,
+    OutputFormat,
+    console,
+    err_console,
+    fail,
+    iso,
+    parse_time,
+    print_json,
+)
 from remit.cli.loading import envelope_or_fail
 from remit.cli.oversight_common import FormatOption, check_format, since_time
 from remit.decide import Gate
@@ -30,7 +39,7 @@ def whatif(
     now: str | None = typer.Option(None, "--now", help="What --since is relative to."),
     limit: int = typer.Option(100, "--limit", help="Flipped decisions listed (0: all)."),
     db: str | None = DbOption,
-    fmt: str = FormatOption,
+    fmt: OutputFormat = FormatOption,
 ) -> None:
     """Decide every recorded request of the window again under PROPOSED, with the state
     recorded at each decision, and report the flips by tier, agent, rule and action, each

@@ -19,6 +19,7 @@ from remit.envelope.source import EnvelopeSource, EnvelopeView
 from remit.errors import Conflict, Unavailable
 from remit.grants.backend import GrantBackend
 from remit.grants.local import LocalBackend
+from remit.grants.readiness import CachedBrokerCheck
 from remit.grants.service import GrantService
 from remit.identity.model import Identity, Role
 from remit.identity.store import KeyStore
@@ -60,6 +61,8 @@ class Runtime:
         self._last_view: EnvelopeView | None = None
         self._versions_seen: set[str] = set()
         self.envelope_view()  # fail at start if the envelope cannot be loaded
+        self.broker_check: CachedBrokerCheck | None = None
+        """For the sts backend: can the broker assume each agent's role (/readyz)."""
         self.grants = self._grant_service()
         notify = config.notify_dict()
         self.writer = DecisionWriter(
@@ -92,6 +95,11 @@ class Runtime:
 
             session = boto3.Session(profile_name=aws.profile, region_name=aws.region)
             backend = StsBackend(session, aws.endpoint_url, aws.region)
+            self.broker_check = CachedBrokerCheck(  # a session of its own: /readyz's thread
+                boto3.Session(profile_name=aws.profile, region_name=aws.region),
+                aws.region,
+                aws.endpoint_url,
+            )
 
             def planner(action: str, parameters: dict[str, Any]) -> dict[str, Any]:
                 return snapshot_and_plan(action, parameters, session, aws.endpoint_url).to_dict()
