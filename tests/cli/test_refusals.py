@@ -108,6 +108,8 @@ BAD_INPUT: list[tuple[list[str], str]] = [
     (["cloudtrail", "stats", "--top", "0", "--db", "ledger.db"], "--top"),
     (["audit", "service-accounts", "--envelope", "missing.yaml"], "missing.yaml"),
     (["mcp", "proxy", "--account", "123456789012"], "no upstream command"),
+    (["custodian", "run", "missing-policy.yml", "--url", "http://127.0.0.1:9", "--api-key", "k",
+      "--agent", "remediator"], "missing-policy.yml"),
     (["approvals", "show", "dec_x", "--url", "http://[bad", "--api-key", "k"], "--url"),
     (["approvals", "reject", "dec_x"], "--api-key"),
 ]  # fmt: skip

@@ -1,8 +1,9 @@
 """What the proxy refuses, and how: an unmapped tool (named), arguments that do not fill
-the template, Remit unreachable or its ledger down (distinct from a denial), an approval that does not come
-within the budget (pending link; the same arguments later are forwarded once approved,
-other arguments are a new decision, and an approval forwards one call only), and a client
-that goes away while a call is held (recorded as never forwarded)."""
+the template, Remit unreachable or its ledger down (distinct from a denial), an approval
+that does not come within the budget (pending link; the same arguments later are
+forwarded once approved, other arguments are a new decision, and an approval forwards one
+call only), and a client that goes away while a call is held (recorded as never
+forwarded)."""
 
 from __future__ import annotations
 
