@@ -18,9 +18,18 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from remit.evidence.assess import assess
+import orjson
+
 from remit.evidence.controls import controls_of
-from remit.evidence.pack import FORMAT, MANIFEST, PackInputs, build_files, period_of
+from remit.evidence.pack import (
+    FORMAT,
+    MANIFEST,
+    PackInputs,
+    SpanProofs,
+    build_files,
+    derive,
+    period_of,
+)
 from remit.ledger.records import StoredEntry
 from remit.signing.keys import VerifierKey
 from remit.tlog import merkle
@@ -141,14 +150,13 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
     end_root = _open(str(end["note"]), key, s2, "checkpoints/end.json")
     frontier_doc = _load(files, "checkpoints/frontier.json")
     frontier = _hashes("checkpoints/frontier.json", frontier_doc.get("hashes", []))
-    compact = merkle.CompactRange()
     if s1:
         start_root = _open(str(start["note"]), key, s1, "checkpoints/start.json")
         try:
-            compact = merkle.CompactRange.from_state(s1, frontier)
+            start_range = merkle.CompactRange.from_state(s1, frontier)
         except merkle.MerkleError as exc:
             raise _Stop(f"checkpoints/frontier.json: {exc}") from None
-        if compact.root() != start_root:
+        if start_range.root() != start_root:
             raise _Stop("checkpoints/frontier.json: does not give the start checkpoint's root")
         proof = _load(files, "proofs/consistency.json")
         try:
@@ -157,7 +165,7 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
             )
         except merkle.ProofError as exc:
             raise _Stop(f"proofs/consistency.json: {exc}") from None
-    entries = [_stored("entries/ledger.jsonl", r) for r in _lines(files, "entries/ledger.jsonl")]
+    entries = _entries(files)
     for offset, e in enumerate(entries):
         if e.index != s1 + offset:
             raise _Stop(
@@ -170,50 +178,40 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
             f"checkpoint signs {s2}: ledger entry {s1 + len(entries)} is missing"
         )
     leaf_hashes = [merkle.leaf_hash(e.body) for e in entries]
-    inclusion = {
-        int(r["index"]): _hashes("proofs/inclusion.jsonl", r["proof"])
-        for r in _lines(files, "proofs/inclusion.jsonl")
-    }
+    consistency = _hashes(
+        "proofs/consistency.json", _load(files, "proofs/consistency.json").get("proof", [])
+    )
+    inputs = PackInputs(
+        framework, period, key.name, s1, start.get("note"), s2, str(end["note"]), frontier,
+        entries, _anchors(files, s1, s2, end_root, report), {}, consistency, leaf_hashes,
+    )  # fmt: skip
     try:
-        found = assess(entries, period)
+        derived = derive(inputs)
     except ValueError as exc:
         raise _Stop(f"entries/ledger.jsonl: {exc}") from None
-    for i in found.decisions:
-        if i not in inclusion:
-            report.problems.append(f"proofs/inclusion.jsonl: no proof for decision at index {i}")
-            continue
-        try:
-            merkle.verify_inclusion(leaf_hashes[i - s1], i, s2, inclusion[i], end_root)
-        except merkle.ProofError as exc:
-            report.problems.append(
-                f"entries/ledger.jsonl: ledger entry {i} is not in the signed log ({exc})"
-            )
-    compact.extend(leaf_hashes)
-    if compact.root() != end_root:
+    found = derived.found
+    try:
+        tree = merkle.SpanTree(s1, frontier, leaf_hashes)
+    except merkle.MerkleError as exc:
+        raise _Stop(f"checkpoints/frontier.json: {exc}") from None
+    if tree.root() != end_root:
+        _inclusion(files, found.decisions, leaf_hashes, s1, s2, end_root, report)
         raise _Stop(
             f"entries/ledger.jsonl: entries [{s1}, {s2}) do not give the end "
             "checkpoint's root: an entry was changed, removed or added"
         )
-    anchors = _anchors(files, s1, s2, end_root, report)
-    _coverage(entries, anchors, s1, period.to_dict(), report)
-    inputs = PackInputs(
-        framework,
-        period,
-        key.name,
-        s1,
-        start.get("note"),
-        s2,
-        str(end["note"]),
-        frontier,
-        entries,
-        anchors,
-        inclusion,
-        _hashes(
-            "proofs/consistency.json", _load(files, "proofs/consistency.json").get("proof", [])
-        ),
-        found,
-    )
-    for name, body in sorted(build_files(inputs).items()):
+    # The entries give the signed root, so the tree built from them is the signed tree and
+    # its proofs are the only valid ones: the file must hold exactly them, byte for byte.
+    inputs.inclusion = proofs = SpanProofs(tree, found.decisions)
+    if files.get("proofs/inclusion.jsonl") != proofs.lines():
+        before = len(report.problems)
+        _inclusion(files, found.decisions, leaf_hashes, s1, s2, end_root, report)
+        if len(report.problems) == before:
+            report.problems.append(
+                "proofs/inclusion.jsonl: differs from the proofs of the period's decisions"
+            )
+    _coverage(entries, inputs.anchors, s1, period.to_dict(), report)
+    for name, body in sorted(build_files(inputs, derived).items()):
         if files.get(name) != body:
             report.problems.append(f"{name}: differs from what the pack's ledger entries give")
     report.facts = {
@@ -224,6 +222,56 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
         "entries_in_period": found.entries_in_period,
         "failed_checks": {k: len(v) for k, v in sorted(found.failures.items())},
     }
+
+
+def _entries(files: dict[str, bytes]) -> list[StoredEntry]:
+    """`entries/ledger.jsonl` as entries (index, kind and time as the rows say: deriving the
+    pack's files checks them against each entry's own bytes)."""
+    name = "entries/ledger.jsonl"
+    if name not in files:
+        raise _Stop(f"{name}: missing from the pack")
+    out = []
+    for number, line in enumerate(files[name].splitlines(), 1):
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise _Stop(f"{name} line {number}: not valid JSON ({exc})") from None
+        try:
+            index, kind, ts = row["index"], row["kind"], row["ts"]
+            body = base64.b64decode(row["leaf"], validate=True)
+            if type(index) is not int or not isinstance(kind, str) or not isinstance(ts, str):
+                raise TypeError("index, kind or ts has the wrong type")
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise _Stop(f"{name} line {number}: malformed entry row ({exc})") from None
+        out.append(StoredEntry(index, kind, ts, body))
+    return out
+
+
+def _inclusion(
+    files: dict[str, bytes],
+    decisions: list[int],
+    leaf_hashes: list[bytes],
+    s1: int,
+    s2: int,
+    root: bytes,
+    report: PackReport,
+) -> None:
+    """Each decision's proof from `proofs/inclusion.jsonl`, checked against the signed root
+    one by one (to name what is wrong once the fast comparison has failed)."""
+    inclusion = {
+        int(r["index"]): _hashes("proofs/inclusion.jsonl", r["proof"])
+        for r in _lines(files, "proofs/inclusion.jsonl")
+    }
+    for i in decisions:
+        if i not in inclusion:
+            report.problems.append(f"proofs/inclusion.jsonl: no proof for decision at index {i}")
+            continue
+        try:
+            merkle.verify_inclusion(leaf_hashes[i - s1], i, s2, inclusion[i], root)
+        except merkle.ProofError as exc:
+            report.problems.append(
+                f"entries/ledger.jsonl: ledger entry {i} is not in the signed log ({exc})"
+            )
 
 
 def _anchors(
