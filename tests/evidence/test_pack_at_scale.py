@@ -186,3 +186,31 @@ def test_pydantic_ocsf_sees_one_event_per_shape_and_the_rest_match_it(ledger: Sq
         line = lines.line(e, got, leaf_hash(e.body).hex())
         assert line == json_line(ocsf_event(e, e.document()))
     assert 4 <= lines.validated < len(decisions) / 4  # one per shape, far fewer than events
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_the_pass_split_over_processes_gives_the_same_result(
+    ledger: SqliteStore, workers: int
+) -> None:
+    from remit.evidence.derive import derive
+
+    entries = list(ledger.entries(0, ledger.size()))
+    anchors = entries[:30]
+    period = parse_period("2026-11")
+    one = derive(period, entries[30:], anchors, workers=1)
+    split = derive(period, entries[30:], anchors, workers=workers)
+    assert split == one
+    assert one.found.decisions and one.found.failures == {} and one.signoffs == []
+    assert len(one.ledger.splitlines()) == len(entries) - 30
+
+
+def test_a_bad_entry_in_a_worker_is_named(ledger: SqliteStore) -> None:
+    from remit.evidence.derive import derive
+    from remit.ledger.kinds import EntryFormatError
+    from remit.ledger.records import StoredEntry
+
+    entries = list(ledger.entries(0, ledger.size()))
+    e = entries[-3]
+    entries[-3] = StoredEntry(e.index, e.kind, e.ts, e.body.replace(b'"tier":"', b'"tier":"x'))
+    with pytest.raises(EntryFormatError, match=f"ledger entry {e.index}"):
+        derive(parse_period("2026-11"), entries, [], workers=2)

@@ -131,3 +131,12 @@ class OcsfLines:
         if ok is None:
             self._fast_ok[shape] = ok = slow == fast
         return slow
+
+
+def load_models() -> None:
+    """Build pydantic-ocsf's models now (they are made on first use, which takes a while)."""
+    from ocsf.v1_7_0.events import ApiActivity
+    from ocsf.v1_7_0.objects import Actor, Authorization, Metadata, ResourceDetails
+
+    models = (ApiActivity, Actor, Authorization, Metadata, ResourceDetails)
+    assert all(m is not None for m in models)
