@@ -57,10 +57,11 @@ def _describe(got: Recorded[Record]) -> tuple[list[str], tuple[str, ...]]:
     r = got.record
     if isinstance(r, DecisionRecord):
         codes = ",".join(str(x.get("code")) for x in r.decision.get("reasons") or ())
+        tier = r.tier.value
         classes = ["decisions"]
-        classes += ["held"] if r.tier.value == "approve" else []
-        classes += ["denials"] if r.tier.value == "deny" else []
-        detail = f"tier={r.tier.value}; rules={','.join(r.rules)}; reasons={codes}"
+        classes += ["held"] if tier == "approve" else []
+        classes += ["denials"] if tier == "deny" else []
+        detail = f"tier={tier}; rules={','.join(r.rules)}; reasons={codes}"
         return classes, _row(got, r.id, r.agent, r.action, detail)
     if isinstance(r, ApprovalResolution):
         detail = f"state={r.state}; comment={r.comment}"
