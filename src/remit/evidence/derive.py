@@ -7,6 +7,7 @@ is the same bytes whatever the number of workers. It makes no file and does no I
 from __future__ import annotations
 
 import base64
+import io
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -44,8 +45,8 @@ class _Part:
     """What one chunk of consecutive entries gives (joined in ledger order)."""
 
     found: Assessment
-    ledger: list[bytes] = field(default_factory=list)
-    ocsf: list[bytes] = field(default_factory=list)
+    ledger: bytes = b""
+    ocsf: bytes = b""
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)
     signoffs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -71,12 +72,14 @@ def _part(
     assessor = Assessor(period, approvals, applied)
     ocsf = OcsfLines()
     out = _Part(assessor.result)
-    ledger, ocsf_lines, versions = out.ledger, out.ocsf, out.versions
-    dumps, b64 = orjson.dumps, base64.b64encode
+    versions = out.versions
+    ledger, ocsf_lines = io.BytesIO(), io.BytesIO()  # no list of a million lines to join
+    dumps, b64, line = orjson.dumps, base64.b64encode, orjson.OPT_APPEND_NEWLINE
     for e, h in zip(entries, hashes, strict=True):
         leaf_hex = h.hex()
-        ledger.append(dumps({"index": e.index, "kind": e.kind, "ts": e.ts,
-                             "leaf": b64(e.body).decode(), "leaf_hash": leaf_hex}))  # fmt: skip
+        row = {"index": e.index, "kind": e.kind, "ts": e.ts, "leaf": b64(e.body).decode(),
+               "leaf_hash": leaf_hex}  # fmt: skip
+        ledger.write(dumps(row, option=line))
         got = e.read()
         if got.ts != e.ts or e.kind != got.record.KIND:
             raise EntryFormatError(
@@ -85,7 +88,7 @@ def _part(
         in_period = assessor.add(got)
         rec = got.record
         if isinstance(rec, DecisionRecord) and in_period:
-            ocsf_lines.append(ocsf.line(e, cast(Recorded[DecisionRecord], got), leaf_hex))
+            ocsf_lines.write(ocsf.line(e, cast(Recorded[DecisionRecord], got), leaf_hex))
             env = rec.decision.get("envelope") or {}
             key = str(env.get("digest"))
             v = versions.setdefault(
@@ -96,6 +99,7 @@ def _part(
             v["last"] = got.ts
         elif isinstance(rec, SignoffRecord):
             out.signoffs.append(signoff_row(cast(Recorded[SignoffRecord], got)))
+    out.ledger, out.ocsf = ledger.getvalue(), ocsf_lines.getvalue()
     return out
 
 
@@ -175,11 +179,10 @@ def _join(parts: list[_Part], anchor_signoffs: list[StoredEntry]) -> Derived:
                 have["decisions"] += v["decisions"]
                 have["last"] = v["last"]
         signoffs.extend(p.signoffs)
-    ledger = b"\n".join([line for p in parts for line in p.ledger])
     return Derived(
         found,
-        ledger + b"\n" if ledger else b"",
-        b"".join([line for p in parts for line in p.ocsf]),
+        parts[0].ledger if len(parts) == 1 else b"".join([p.ledger for p in parts]),
+        parts[0].ocsf if len(parts) == 1 else b"".join([p.ocsf for p in parts]),
         {"versions_in_force": sorted(versions.values(), key=lambda v: str(v["first"]))},
         sorted(signoffs, key=lambda s: int(s["index"])),
     )
