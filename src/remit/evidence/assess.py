@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from remit.ledger.kinds import (
@@ -38,10 +38,12 @@ class Assessment:
     failures: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     decisions: list[int] = field(default_factory=list)
     entries_in_period: int = 0
+    ordered: list[tuple[int, frozenset[str], tuple[str, ...]]] = field(default_factory=list)
+    """Every entry of the period in ledger order: its index, classes (with "all"), CSV row."""
 
     def indexes(self, classes: Sequence[str]) -> list[int]:
-        found = {int(r[0]) for c in classes for r in self.rows.get(c, ())}
-        return sorted(found)
+        wanted = frozenset(classes)
+        return [i for i, of, _ in self.ordered if of & wanted]
 
 
 def _row(got: Recorded[Record], decision_id: str, agent: str, action: str,
@@ -55,10 +57,11 @@ def _describe(got: Recorded[Record]) -> tuple[list[str], tuple[str, ...]]:
     r = got.record
     if isinstance(r, DecisionRecord):
         codes = ",".join(str(x.get("code")) for x in r.decision.get("reasons") or ())
+        tier = r.tier.value
         classes = ["decisions"]
-        classes += ["held"] if r.tier.value == "approve" else []
-        classes += ["denials"] if r.tier.value == "deny" else []
-        detail = f"tier={r.tier.value}; rules={','.join(r.rules)}; reasons={codes}"
+        classes += ["held"] if tier == "approve" else []
+        classes += ["denials"] if tier == "deny" else []
+        detail = f"tier={tier}; rules={','.join(r.rules)}; reasons={codes}"
         return classes, _row(got, r.id, r.agent, r.action, detail)
     if isinstance(r, ApprovalResolution):
         detail = f"state={r.state}; comment={r.comment}"
@@ -89,28 +92,61 @@ def _describe(got: Recorded[Record]) -> tuple[list[str], tuple[str, ...]]:
     return [], _row(got, "", "", "", "")
 
 
-def assess(entries: Sequence[StoredEntry], period: Period) -> Assessment:
-    """The assessment of the entries recorded in `period` (entries outside it are context:
-    an approval recorded after the period still tells whether a decision in it ran)."""
-    since, until = period.to_dict()["since"], period.to_dict()["until"]
-    out = Assessment()
-    parsed = [e.read() for e in entries]
+def context(entries: Iterable[StoredEntry]) -> tuple[dict[str, str], set[str]]:
+    """What later entries tell about earlier ones: each decision's approval state and the
+    decisions whose revocation was applied (only those two kinds are read)."""
     approvals: dict[str, str] = {}
     applied: set[str] = set()
-    for got in parsed:
+    for e in entries:
+        if e.kind not in _CONTEXT_KINDS:
+            continue
+        got = e.read()
         if isinstance(got.record, ApprovalResolution):
             approvals[got.record.decision_id] = got.record.state
         if isinstance(got.record, RevocationRecord) and got.record.applied:
             applied.add(got.record.decision_id)
-    for got in parsed:
-        if not since <= got.ts < until:
-            continue
+    return approvals, applied
+
+
+_CONTEXT_KINDS = frozenset({ApprovalResolution.KIND, RevocationRecord.KIND})
+
+
+class Assessor:
+    """Builds the assessment one parsed entry at a time, in ledger order (so a pack reads
+    and parses each entry once); `context` first gives what later entries tell."""
+
+    def __init__(self, period: Period, approvals: dict[str, str], applied: set[str]) -> None:
+        p = period.to_dict()
+        self.since, self.until = p["since"], p["until"]
+        self.approvals, self.applied = approvals, applied
+        self.result = Assessment()
+        self._classes: dict[tuple[str, ...], frozenset[str]] = {}
+
+    def add(self, got: Recorded[Record]) -> bool:
+        """Take in one entry; whether it is in the period."""
+        if not self.since <= got.ts < self.until:
+            return False
+        out = self.result
         out.entries_in_period += 1
         classes, row = _describe(got)
         for c in (*classes, "all"):
             out.rows.setdefault(c, []).append(row)
-        _checks(got, approvals, applied, out)
-    return out
+        key = tuple(classes)
+        of = self._classes.get(key)
+        if of is None:
+            of = self._classes[key] = frozenset((*classes, "all"))
+        out.ordered.append((got.index, of, row))
+        _checks(got, self.approvals, self.applied, out)
+        return True
+
+
+def assess(entries: Sequence[StoredEntry], period: Period) -> Assessment:
+    """The assessment of the entries recorded in `period` (entries outside it are context:
+    an approval recorded after the period still tells whether a decision in it ran)."""
+    assessor = Assessor(period, *context(entries))
+    for e in entries:
+        assessor.add(e.read())
+    return assessor.result
 
 
 def _fail(out: Assessment, check: str, index: int, what: str) -> None:
@@ -143,6 +179,26 @@ def control_csv(rows: Sequence[tuple[str, ...]]) -> bytes:
     for row in sorted(set(rows), key=lambda r: int(r[0])):
         writer.writerow(row)
     return buf.getvalue().encode()
+
+
+class _Echo:
+    """A file for `csv.writer` that hands back what it is given (one row's text)."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def control_csvs(found: Assessment, controls: Sequence[Sequence[str]]) -> list[bytes]:
+    """`control_csv` of each control's evidence classes (the same bytes), rendering each
+    entry's row once however many controls cite it."""
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    header: str = writer.writerow(CSV_COLUMNS)
+    lines = [(of, writer.writerow(row)) for _, of, row in found.ordered]
+    out = []
+    for classes in controls:
+        wanted = frozenset(classes)
+        out.append("".join([header, *(line for of, line in lines if of & wanted)]).encode())
+    return out
 
 
 def index_ranges(indexes: Sequence[int]) -> str:

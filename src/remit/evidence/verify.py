@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import io
 import json
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from remit.evidence.assess import assess
+import orjson
+
 from remit.evidence.controls import controls_of
-from remit.evidence.pack import FORMAT, MANIFEST, PackInputs, build_files, period_of
+from remit.evidence.derive import derive
+from remit.evidence.pack import (
+    FORMAT,
+    MANIFEST,
+    PackInputs,
+    SpanProofs,
+    build_files,
+    period_of,
+    sha256_hex,
+)
 from remit.ledger.records import StoredEntry
 from remit.signing.keys import VerifierKey
 from remit.tlog import merkle
@@ -85,26 +95,53 @@ def _stored(name: str, row: Any) -> StoredEntry:
 
 
 def _unzip(data: bytes, report: PackReport) -> dict[str, bytes]:
+    """Every member, inflated on two threads (zlib lets go of the interpreter lock), each
+    with its own reader of the same bytes."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
-            return {i.filename: z.read(i) for i in z.infolist()}
+            names = [i.filename for i in z.infolist()]
+        halves = [names[0::2], names[1::2]]
+
+        def read(part: list[str]) -> dict[str, bytes]:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                return {name: z.read(name) for name in part}
+
+        with ThreadPoolExecutor(2) as pool:
+            got = list(pool.map(read, halves))
+        merged = {**got[0], **got[1]}
+        return {name: merged[name] for name in names}
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise _Stop(f"not a readable zip archive: {exc}") from None
 
 
-def _manifest(files: dict[str, bytes], report: PackReport) -> dict[str, Any]:
+_READ = frozenset({
+    MANIFEST, "checkpoints/start.json", "checkpoints/end.json", "checkpoints/frontier.json",
+    "proofs/consistency.json", "proofs/inclusion.jsonl", "entries/anchors.jsonl",
+    "entries/ledger.jsonl",
+})  # fmt: skip
+"""The files verification reads; every other file is only compared (by its SHA-256) with
+what the entries give, so its bytes are let go once hashed (a large pack's are gigabytes)."""
+
+
+def _manifest(files: dict[str, bytes], report: PackReport) -> tuple[dict[str, Any], dict[str, str]]:
+    """The manifest, each file checked against it, and the SHA-256 of every file held."""
     doc = _load(files, MANIFEST)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _Stop(f"{MANIFEST}: not a Remit evidence pack manifest (format {FORMAT})")
     listed = doc.get("files") or {}
+    present = sorted(files)
+    digests = dict(zip(present, sha256_hex([files[name] for name in present]), strict=True))
+    for name in present:
+        if name not in _READ:
+            del files[name]
     for name, meta in sorted(listed.items()):
-        if name not in files:
+        if name not in digests:
             report.problems.append(f"{name}: listed in the manifest but missing from the pack")
-        elif hashlib.sha256(files[name]).hexdigest() != meta.get("sha256"):
+        elif digests[name] != meta.get("sha256"):
             report.problems.append(f"{name}: SHA-256 differs from the manifest (file changed)")
-    for name in sorted(set(files) - set(listed) - {MANIFEST}):
+    for name in sorted(set(digests) - set(listed) - {MANIFEST}):
         report.problems.append(f"{name}: in the pack but not in the manifest")
-    return doc
+    return doc, digests
 
 
 def _open(note: str, key: VerifierKey, size: int, name: str) -> bytes:
@@ -129,7 +166,7 @@ def verify_pack(data: bytes, key: VerifierKey) -> PackReport:
 
 def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
     files = _unzip(data, report)
-    doc = _manifest(files, report)
+    doc, digests = _manifest(files, report)
     try:
         framework = str(doc["framework"])
         controls_of(framework)
@@ -141,14 +178,13 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
     end_root = _open(str(end["note"]), key, s2, "checkpoints/end.json")
     frontier_doc = _load(files, "checkpoints/frontier.json")
     frontier = _hashes("checkpoints/frontier.json", frontier_doc.get("hashes", []))
-    compact = merkle.CompactRange()
     if s1:
         start_root = _open(str(start["note"]), key, s1, "checkpoints/start.json")
         try:
-            compact = merkle.CompactRange.from_state(s1, frontier)
+            start_range = merkle.CompactRange.from_state(s1, frontier)
         except merkle.MerkleError as exc:
             raise _Stop(f"checkpoints/frontier.json: {exc}") from None
-        if compact.root() != start_root:
+        if start_range.root() != start_root:
             raise _Stop("checkpoints/frontier.json: does not give the start checkpoint's root")
         proof = _load(files, "proofs/consistency.json")
         try:
@@ -157,7 +193,8 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
             )
         except merkle.ProofError as exc:
             raise _Stop(f"proofs/consistency.json: {exc}") from None
-    entries = [_stored("entries/ledger.jsonl", r) for r in _lines(files, "entries/ledger.jsonl")]
+    entries = _entries(files)
+    del files["entries/ledger.jsonl"]  # compared by its digest from here on
     for offset, e in enumerate(entries):
         if e.index != s1 + offset:
             raise _Stop(
@@ -170,51 +207,38 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
             f"checkpoint signs {s2}: ledger entry {s1 + len(entries)} is missing"
         )
     leaf_hashes = [merkle.leaf_hash(e.body) for e in entries]
-    inclusion = {
-        int(r["index"]): _hashes("proofs/inclusion.jsonl", r["proof"])
-        for r in _lines(files, "proofs/inclusion.jsonl")
-    }
+    consistency = _hashes(
+        "proofs/consistency.json", _load(files, "proofs/consistency.json").get("proof", [])
+    )
+    inputs = PackInputs(
+        framework, period, key.name, s1, start.get("note"), s2, str(end["note"]), frontier,
+        entries, _anchors(files, s1, s2, end_root, report), {}, consistency, leaf_hashes,
+    )  # fmt: skip
     try:
-        found = assess(entries, period)
+        derived = derive(period, entries, [a for a, _ in inputs.anchors], leaf_hashes)
     except ValueError as exc:
         raise _Stop(f"entries/ledger.jsonl: {exc}") from None
-    for i in found.decisions:
-        if i not in inclusion:
-            report.problems.append(f"proofs/inclusion.jsonl: no proof for decision at index {i}")
-            continue
-        try:
-            merkle.verify_inclusion(leaf_hashes[i - s1], i, s2, inclusion[i], end_root)
-        except merkle.ProofError as exc:
-            report.problems.append(
-                f"entries/ledger.jsonl: ledger entry {i} is not in the signed log ({exc})"
-            )
-    compact.extend(leaf_hashes)
-    if compact.root() != end_root:
+    found = derived.found
+    try:
+        tree = merkle.SpanTree(s1, frontier, leaf_hashes)
+    except merkle.MerkleError as exc:
+        raise _Stop(f"checkpoints/frontier.json: {exc}") from None
+    if tree.root() != end_root:
+        _inclusion(files, found.decisions, leaf_hashes, s1, s2, end_root, report)
         raise _Stop(
             f"entries/ledger.jsonl: entries [{s1}, {s2}) do not give the end "
             "checkpoint's root: an entry was changed, removed or added"
         )
-    anchors = _anchors(files, s1, s2, end_root, report)
-    _coverage(entries, anchors, s1, period.to_dict(), report)
-    inputs = PackInputs(
-        framework,
-        period,
-        key.name,
-        s1,
-        start.get("note"),
-        s2,
-        str(end["note"]),
-        frontier,
-        entries,
-        anchors,
-        inclusion,
-        _hashes(
-            "proofs/consistency.json", _load(files, "proofs/consistency.json").get("proof", [])
-        ),
-        found,
-    )
-    for name, body in sorted(build_files(inputs).items()):
-        if files.get(name) != body:
+    # The entries give the signed root, so the tree built from them is the signed tree and
+    # its proofs are the only valid ones: the file must hold exactly them, byte for byte.
+    inputs.inclusion = proofs = SpanProofs(tree, found.decisions)
+    if files.get("proofs/inclusion.jsonl") != proofs.lines():  # name what is wrong
+        _inclusion(files, found.decisions, leaf_hashes, s1, s2, end_root, report)
+    _coverage(entries, inputs.anchors, s1, period.to_dict(), report)
+    rebuilt = build_files(inputs, derived)
+    names = sorted(rebuilt)
+    for name, digest in zip(names, sha256_hex([rebuilt[n] for n in names]), strict=True):
+        if digests.get(name) != digest:
             report.problems.append(f"{name}: differs from what the pack's ledger entries give")
     report.facts = {
         "framework": framework,
@@ -224,6 +248,56 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
         "entries_in_period": found.entries_in_period,
         "failed_checks": {k: len(v) for k, v in sorted(found.failures.items())},
     }
+
+
+def _entries(files: dict[str, bytes]) -> list[StoredEntry]:
+    """`entries/ledger.jsonl` as entries (index, kind and time as the rows say: deriving the
+    pack's files checks them against each entry's own bytes)."""
+    name = "entries/ledger.jsonl"
+    if name not in files:
+        raise _Stop(f"{name}: missing from the pack")
+    out = []
+    for number, line in enumerate(files[name].splitlines(), 1):
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise _Stop(f"{name} line {number}: not valid JSON ({exc})") from None
+        try:
+            index, kind, ts = row["index"], row["kind"], row["ts"]
+            body = base64.b64decode(row["leaf"], validate=True)
+            if type(index) is not int or not isinstance(kind, str) or not isinstance(ts, str):
+                raise TypeError("index, kind or ts has the wrong type")
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise _Stop(f"{name} line {number}: malformed entry row ({exc})") from None
+        out.append(StoredEntry(index, kind, ts, body))
+    return out
+
+
+def _inclusion(
+    files: dict[str, bytes],
+    decisions: list[int],
+    leaf_hashes: list[bytes],
+    s1: int,
+    s2: int,
+    root: bytes,
+    report: PackReport,
+) -> None:
+    """Each decision's proof from `proofs/inclusion.jsonl`, checked against the signed root
+    one by one (to name what is wrong once the fast comparison has failed)."""
+    inclusion = {
+        int(r["index"]): _hashes("proofs/inclusion.jsonl", r["proof"])
+        for r in _lines(files, "proofs/inclusion.jsonl")
+    }
+    for i in decisions:
+        if i not in inclusion:
+            report.problems.append(f"proofs/inclusion.jsonl: no proof for decision at index {i}")
+            continue
+        try:
+            merkle.verify_inclusion(leaf_hashes[i - s1], i, s2, inclusion[i], root)
+        except merkle.ProofError as exc:
+            report.problems.append(
+                f"entries/ledger.jsonl: ledger entry {i} is not in the signed log ({exc})"
+            )
 
 
 def _anchors(

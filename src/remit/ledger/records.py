@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 from remit.domain.canonical import canonical_json
 from remit.domain.clock import ts_text
 from remit.ledger.kinds import PARSERS, EntryFormatError, IndexRow, Record, parse_record
@@ -66,7 +68,7 @@ class StoredEntry:
 
     def document(self) -> dict[str, Any]:
         """The entry's JSON document, untyped (exports and verification only)."""
-        value = json.loads(self.body)
+        value = _loads(self.body)
         if not isinstance(value, dict):
             raise EntryFormatError(f"entry {self.index} is not a JSON object")
         return value
@@ -90,6 +92,15 @@ class StoredEntry:
                 f"ledger entry {self.index} is a {self.kind}, not a {kind.KIND} record"
             )
         return Recorded(got.index, got.ts, got.actor, got.record)
+
+
+def _loads(body: bytes) -> Any:
+    """JSON bytes parsed by orjson; what orjson refuses (integers past 64 bits, NaN) by
+    the standard library, so the result is always what `json.loads` gives."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def _data(doc: Mapping[str, Any]) -> Mapping[str, Any]:

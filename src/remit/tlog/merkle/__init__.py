@@ -25,7 +25,8 @@ supports no hash function other than SHA-256.
 The package is split by job: ``hashing`` (hashes, constants, node ids, errors),
 ``compact`` (``CompactRange``, ``root_of``), ``plans`` (proof planning and
 generation from a ``NodeReader``), ``verify`` (proof verification) and
-``memory`` (``InMemoryTree``). Import from ``remit.tlog.merkle`` itself.
+``memory`` (``InMemoryTree``) and ``span`` (``SpanTree``, the right part of a tree
+built in one pass, for proving many leaves). Import from ``remit.tlog.merkle`` itself.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from remit.tlog.merkle.plans import (
     root_at,
     root_plan,
 )
+from remit.tlog.merkle.span import SpanTree
 from remit.tlog.merkle.verify import (
     root_from_inclusion_proof,
     verify_consistency,
@@ -77,6 +79,7 @@ __all__ = [
     "NodeReader",
     "ProofError",
     "ProofStep",
+    "SpanTree",
     "combine_plan",
     "consistency_plan",
     "consistency_proof",
