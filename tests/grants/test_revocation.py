@@ -150,3 +150,16 @@ def test_the_running_service_revokes_by_itself_when_the_time_is_up(
     while time.monotonic() < deadline and not entries_for(world, "revocation", g["id"]):
         time.sleep(0.25)
     assert g["id"] in (revoked_ids(world) or [])
+
+
+def test_no_credentials_once_the_outcome_is_recorded(world: AwsWorld) -> None:
+    """A decision whose step has ended (its outcome recorded, e.g. an MCP call recorded as
+    never forwarded) gets no grant afterwards: 410, recorded as a refusal."""
+    d = decide(world, "iam:GetRole", [ROLE_PREFIX + "ended-step"])
+    r = outcome(world, d["id"], status="failed")
+    assert r.status_code == 200, r.text
+    r = grant(world, d["id"])
+    assert r.status_code == 410, r.text
+    assert "outcome" in r.json()["detail"] and "ledger index" in r.json()["detail"]
+    (refusal,) = entries_for(world, "grant", d["id"])
+    assert refusal["data"]["status"] != "issued"

@@ -47,6 +47,7 @@ from remit.ledger.kinds import (
     PreviewRecord,
     RevocationRecord,
 )
+from remit.ledger.reads import LedgerReads
 from remit.ledger.records import NewEntry, Recorded, make_entry
 from remit.ledger.store import LedgerStore, LedgerUnavailable
 
@@ -158,6 +159,7 @@ class GrantService:
         def build(locked: LockedReads, _size: int) -> list[NewEntry]:
             if locked.has_grant(decision_id):
                 raise Conflict(f"decision {decision_id} was already granted")
+            _not_ended(locked, decision_id)
             held = locked.live_claim(decision_id, since)
             if held is not None:
                 raise Conflict(
@@ -203,6 +205,7 @@ class GrantService:
             raise Conflict(f"decision {decision_id} is {d.tier.value} and {status}: no credentials")
         if self.store.reads.has_grant(decision_id):
             raise Conflict(f"decision {decision_id} was already granted (grants are single-use)")
+        _not_ended(self.store.reads, decision_id)
         terms = self._terms(d)
         allowed_at = (
             parse_ts(approval.resolved_at) if approval and approval.resolved_at else d.decided_at
@@ -463,3 +466,14 @@ def _catalog() -> Any:
     from remit.catalog import default_catalog
 
     return default_catalog()
+
+
+def _not_ended(reads: LedgerReads, decision_id: str) -> None:
+    """Gone when the decision's outcome is already recorded: its step has ended (e.g. an
+    MCP call recorded as never forwarded), so no credentials are handed out for it."""
+    index = reads.outcome_index(decision_id)
+    if index is not None:
+        raise Gone(
+            f"the outcome of decision {decision_id} is recorded (ledger index {index}): "
+            "its step has ended, so no credentials are given; ask again"
+        )
