@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
@@ -490,3 +491,12 @@ def test_remit_refusing_the_call_raises_remit_refused(world: AwsWorld) -> None:
         c.grant(d["id"])
     assert info.value.status == 409
     c.revoke(d["id"])
+
+
+def test_an_unreachable_remit_is_named_even_when_the_error_has_no_message() -> None:
+    """httpx's timeouts and disconnects can carry an empty message: the error then names
+    its type, so 'cannot reach Remit at …:' never ends in nothing."""
+    from remit.sdk.client import _why
+
+    assert _why(httpx.ReadTimeout("")) == "ReadTimeout"
+    assert _why(httpx.ConnectError("connection refused")) == "connection refused"

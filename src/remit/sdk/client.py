@@ -46,6 +46,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 Resources = Sequence[ResourceArg] | ResourceArg
 
 
+def _why(exc: Exception) -> str:
+    """The exception's message, or its type when it has none (httpx's timeouts and
+    disconnects often carry an empty one)."""
+    return str(exc) or type(exc).__name__
+
+
 def _request_args(call: Call) -> dict[str, Any]:
     args: dict[str, Any] = {}
     if call.json is not None:
@@ -76,7 +82,7 @@ class Client(Calls):
         try:
             r = self._http.request(call.method, call.path, **_request_args(call))
         except httpx.HTTPError as exc:
-            raise RemitUnavailable(f"cannot reach Remit at {self.base_url}: {exc}") from exc
+            raise RemitUnavailable(f"cannot reach Remit at {self.base_url}: {_why(exc)}") from exc
         return answer(r)
 
     def decide(
@@ -206,7 +212,7 @@ class AsyncClient(Calls):
         try:
             r = await self._http.request(call.method, call.path, **_request_args(call))
         except httpx.HTTPError as exc:
-            raise RemitUnavailable(f"cannot reach Remit at {self.base_url}: {exc}") from exc
+            raise RemitUnavailable(f"cannot reach Remit at {self.base_url}: {_why(exc)}") from exc
         return answer(r)
 
     async def decide(
