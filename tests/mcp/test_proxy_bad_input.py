@@ -32,9 +32,16 @@ def _decisions(served: Served) -> int:
     return len(ledger(served, "decision"))
 
 
-def _outcome(served: Served, decision_id: str) -> dict[str, Any]:
-    (o,) = [o for o in ledger(served, "outcome") if o["decision_id"] == decision_id]
-    return o
+def _outcome(served: Served, decision_id: str, timeout: float = 20) -> dict[str, Any]:
+    """The outcome recorded for `decision_id`, waited for: a proxy whose client went away
+    records it as it shuts down, after the client has already returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [o for o in ledger(served, "outcome") if o["decision_id"] == decision_id]
+        if found or time.monotonic() > deadline:
+            (o,) = found
+            return o
+        time.sleep(0.1)
 
 
 class _Wire:

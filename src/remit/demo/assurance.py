@@ -48,11 +48,11 @@ def _read(confidence: float, n: int) -> dict[str, Any]:
 
 def run(
     console: Console, http: Callable[[str], httpx.Client], envelope: Path, started: datetime
-) -> bool:
-    """The assurance loop; True when every step behaved as the demo expects."""
+) -> list[str]:
+    """The assurance loop; what did not behave as the demo expects (empty: all did)."""
     agent, reviewer, admin = http("demo-agent"), http("demo-reviewer"), http("demo-admin")
     rng = random.Random(15)  # noqa: S311  (a reproducible script, not a secret)
-    ok = True
+    differed: list[str] = []
     console.print(
         "\n[bold]The assurance loop.[/] The remediator sweeps the inventory; one in five of "
         "its reads is unsure (confidence 0.7, high-risk). Then its model is silently updated "
@@ -74,7 +74,7 @@ def run(
     state = admin.get("/v1/drift", params={"agent": "remediator"}).json()["agents"][0]
     if not state["flagged"]:
         console.print("[red]Drift was not detected.[/]")
-        return False
+        return ["drift: the silent model update was not detected"]
     alarm = state["alarm"]
     found = reviewer.post("/v1/drift/findings").json()
     console.print(
@@ -91,7 +91,9 @@ def run(
     d = agent.post("/v1/decisions", json=_read(0.9, 9999)).json()
     why = next((x["message"] for x in d["reasons"] if x["code"] == "DRIFT_DEMOTED"), None)
     console.print(f"The same confident read now: [bold]{d['tier'].upper()}[/] — {why}")
-    ok &= bool(d["tier"] == "approve" and why is not None)
+    if not (d["tier"] == "approve" and why is not None):
+        differed.append(f"drift: the confident read after the finding was {d['tier']}, "
+                        "expected approve with a DRIFT_DEMOTED reason")  # fmt: skip
 
     # The review period closes now; the sample is keyed by a checkpoint signed after it.
     until = utcnow()
@@ -125,7 +127,8 @@ def run(
         f"{s0['tier']} stratum reviewed {s0['reviewed']} of {s0['sampled']}, error rate "
         f"{s0['error_rate']:.0%}, upper bound {s0['upper_bound']:.0%} at 95%."
     )
-    ok &= bool(s0["reviewed"] == 1)
+    if s0["reviewed"] != 1:
+        differed.append(f"review: {s0['reviewed']} verdicts counted, expected 1")
 
     # What if reads had needed notice all along?
     tight = envelope.read_text().replace("tier: autonomous", "tier: notify", 1)  # R1-read
@@ -143,5 +146,6 @@ def run(
         f"{out['replayed']} decisions replayed, {out['flipped']} would have flipped "
         f"(e.g. ledger {shown}); nothing was written."
     )
-    ok &= bool(out["flipped"] > 0)
-    return ok
+    if not out["flipped"]:
+        differed.append("what-if: no decision would have flipped")
+    return differed

@@ -145,9 +145,11 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
                 highlight=False,
                 soft_wrap=True,
             )
-            ok, cp = _run_agent(console, url, keys, envelope, ciso, cloud, now)
+            differed, cp = _run_agent(console, url, keys, envelope, ciso, cloud, now)
         trail.call_outside_remit(cloud)
-        ok = trail.reconcile_demo(console, cloud, workdir, envelope) and ok
+        if not trail.reconcile_demo(console, cloud, workdir, envelope):
+            differed.append("CloudTrail reconciliation: the one call outside Remit was not "
+                            "the only finding")  # fmt: skip
     store = SqliteStore(db)
     report = verify_store(store, log_key.verifier())
     store.close()
@@ -168,9 +170,11 @@ def main(workdir: Path = Path(".remit/demo")) -> int:
     from remit.demo.governance import governance_outputs
 
     packed = governance_outputs(console, workdir, envelope, ciso.verifier(), log_key, now)
-    if not ok:
-        console.print("[red]Some steps differed from what the demo expects.[/]")
-    return 0 if (report.ok and ok and packed) else 1
+    if differed:
+        console.print("[red]Some steps differed from what the demo expects:[/]")
+        for what in differed:
+            console.print(f"  [red]-[/] {what}", highlight=False, soft_wrap=True)
+    return 0 if (report.ok and not differed and packed) else 1
 
 
 def _run_agent(
@@ -181,8 +185,9 @@ def _run_agent(
     ciso: SigningKey,
     cloud: DemoCloud,
     started: datetime,
-) -> tuple[bool, dict[str, Any]]:
-    """The scripted agent, its human approver and admin, over HTTP and the SDK."""
+) -> tuple[list[str], dict[str, Any]]:
+    """The scripted agent, its human approver and admin, over HTTP and the SDK; what came
+    out other than expected, and the last signed checkpoint."""
 
     def http(name: str) -> httpx.Client:
         return httpx.Client(
@@ -193,7 +198,7 @@ def _run_agent(
     prov = {"model": {"name": "claude-sonnet", "version": "2026-10-01"}}
     agent = remit.Client(url, keys["demo-agent"], agent="remediator", provenance=prov)
     operator = remit.Client(url, keys["demo-admin"], agent="remediator")
-    all_ok = True
+    differed: list[str] = []
     n = 0
 
     def approve_when_pending(verb: str, comment: str, action: str) -> None:
@@ -215,7 +220,7 @@ def _run_agent(
 
     def act(step: Step, approve: str | None = None) -> dict[str, Any]:
         """Decide, act with scoped credentials in moto, report, revoke (the SDK's step)."""
-        nonlocal n, all_ok
+        nonlocal n
         n += 1
         req = step.request
         helper = None
@@ -248,12 +253,13 @@ def _run_agent(
             f"{role} now has {len(left)} managed polic{'y' if len(left) == 1 else 'ies'}; "
             "outcome reported, session revoked"
         )
-        all_ok &= show(console, n, step, d, extra)
+        if not show(console, n, step, d, extra):
+            differed.append(f"step {n} ({step.title}): {d['tier']}, expected {step.expect}")
         return d
 
     def ask(step: Step, reject: bool = False) -> dict[str, Any]:
         """Decide only (the agent does not act on these), over plain HTTP."""
-        nonlocal n, all_ok
+        nonlocal n
         n += 1
         r = http("demo-agent").post("/v1/decisions", json=step.request)
         r.raise_for_status()
@@ -266,7 +272,8 @@ def _run_agent(
                 "\n[bold]rejected by demo-approver[/] → the agent may now: "
                 f"[red bold]{final['status']}[/]"
             )
-        all_ok &= show(console, n, step, d, extra)
+        if not show(console, n, step, d, extra):
+            differed.append(f"step {n} ({step.title}): {d['tier']}, expected {step.expect}")
         return d
 
     plan = steps()
@@ -292,7 +299,10 @@ def _run_agent(
     )
     ask(AFTER_ACQUISITION)
     _sign(envelope, ciso, utcnow())
-    time.sleep(0.3)  # the service notices the new sign-off within a quarter second
+    for _ in range(100):  # the service notices a new sign-off within a quarter second
+        if not human.get("/v1/envelope/status").json()["pending_revalidation"]:
+            break
+        time.sleep(0.1)
     console.print("\n[bold]The CISO re-validated the envelope and signed it off again.[/]")
     ask(AFTER_RESIGN)
 
@@ -326,8 +336,9 @@ def _run_agent(
         f"Rollback decision {aws.decision['id']} (human-initiated, approved): legacy-batch has "
         f"{'its policy back' if back else 'NO policy'}: {back}"
     )
-    all_ok &= bool(back)
-    all_ok &= assurance.run(console, http, envelope, started)
+    if not back:
+        differed.append("rollback: legacy-batch did not get its policy back")
+    differed += assurance.run(console, http, envelope, started)
 
     cp = http("demo-agent").get("/v1/ledger/checkpoint").json()
     proof = http("demo-agent").get("/v1/ledger/proof/1", params={"size": cp["size"]}).json()
@@ -342,4 +353,4 @@ def _run_agent(
         "\nInclusion proof of ledger entry #1 in the signed tree of size "
         f"{cp['size']}: [green]valid[/]"
     )
-    return all_ok, cp
+    return differed, cp
