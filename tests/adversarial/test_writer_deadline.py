@@ -4,6 +4,7 @@ and a new writer that records decisions again."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -30,7 +31,8 @@ def test_a_stopped_writer_means_deny_within_the_deadline_then_a_new_writer(
             assert is_unrecorded_deny(d), d
             assert took < DEADLINE + 1.0, f"held {took:.1f}s"
         finally:
-            os.kill(stuck, signal.SIGCONT)  # harmless if it was killed already
+            with contextlib.suppress(ProcessLookupError):  # killed and reaped already
+                os.kill(stuck, signal.SIGCONT)
         wait_for(lambda: s.writer_pid() not in (None, stuck), 15, "a new writer")
         wait_for(lambda: decision(s.decide())["recorded"], 15, "recorded again")
         assert s.ready().status_code == 200
@@ -49,5 +51,6 @@ def test_readyz_is_503_while_the_writer_does_not_answer(tmp_path: Path) -> None:
             assert "decision writer" in r.text
             assert time.monotonic() - started < DEADLINE + 2.0
         finally:
-            os.kill(stuck, signal.SIGCONT)
+            with contextlib.suppress(ProcessLookupError):  # killed and reaped already
+                os.kill(stuck, signal.SIGCONT)
         wait_for(lambda: s.ready().status_code == 200, 15, "ready again")

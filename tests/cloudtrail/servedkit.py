@@ -49,6 +49,7 @@ def served_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         mp.setenv("MOTO_RECORDER_FILEPATH", str(recording))  # read by the moto child
         gen = build_world(tmp_path_factory.mktemp("world"), mp)
         world = next(gen)
+        mp.delenv("MOTO_RECORDER_FILEPATH")  # read by the moto child at its start only
         try:
             yield from serve(world, tmp_path_factory.mktemp("served"))
         finally:

@@ -84,6 +84,8 @@ def serve_custodian_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         mp.setenv("MOTO_ENABLE_RECORDING", "true")
         gen = build_world(folder, mp)
         world = next(gen)
+        mp.delenv("MOTO_RECORDER_FILEPATH")  # read by the moto child at its start only
+        mp.delenv("MOTO_ENABLE_RECORDING")  # read by the moto child at its start only
         try:
             with envelope_changed(world, custodian_envelope):
                 yield from _serve(world, folder, recording)

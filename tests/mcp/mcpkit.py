@@ -70,6 +70,8 @@ def serve_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         mp.setenv("MOTO_ENABLE_RECORDING", "true")
         gen = build_world(folder, mp)
         world = next(gen)
+        mp.delenv("MOTO_RECORDER_FILEPATH")  # read by the moto child at its start only
+        mp.delenv("MOTO_ENABLE_RECORDING")  # read by the moto child at its start only
         try:
             with envelope_changed(world, _break_glass_is_listable):
                 yield from _serve(world, folder, recording)

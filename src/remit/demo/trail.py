@@ -33,8 +33,13 @@ FILES: Final = frozenset(
 
 
 def recording_env(workdir: Path) -> dict[str, str]:
-    """The moto server's environment for recording into the demo folder."""
-    return {"MOTO_RECORDER_FILEPATH": str((workdir / RECORDING).resolve())}
+    """The moto server's environment for recording into the demo folder. Recording
+    starts when the demo asks (`moto_trail.start`), after the cloud is set up, whatever
+    the caller's environment says."""
+    return {
+        "MOTO_RECORDER_FILEPATH": str((workdir / RECORDING).resolve()),
+        "MOTO_ENABLE_RECORDING": "",
+    }
 
 
 def call_outside_remit(cloud: DemoCloud) -> None:
