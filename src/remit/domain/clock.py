@@ -25,11 +25,8 @@ def ts_text(t: datetime) -> str:
     """Fixed-width UTC time text that sorts lexically: 2026-11-21T10:00:00.000000Z."""
     if t.tzinfo is None:
         raise ValueError("Remit times must be timezone-aware (got a naive datetime)")
-    u = t.astimezone(UTC)
-    return (
-        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-        f".{u.microsecond:06d}Z"
-    )
+    u = t if t.tzinfo is UTC else t.astimezone(UTC)
+    return u.isoformat(timespec="microseconds")[:-6] + "Z"  # drops "+00:00"
 
 
 def parse_ts(text: str) -> datetime:

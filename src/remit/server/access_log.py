@@ -1,7 +1,8 @@
 """The service's access and decision log: one JSON line per HTTP request on stderr (time,
 method, path, status, duration, client), and for a decision also its id, agent, action,
-tier and ledger index. An ASGI wrapper around the app: it reads what passes, changes
-nothing, and never logs headers, bodies or keys."""
+tier and ledger index — which the deciding route leaves in the request's scope under
+`DECISION_SCOPE_KEY`, so no answer is parsed twice. An ASGI wrapper around the app: it
+reads what passes, changes nothing, and never logs headers, bodies or keys."""
 
 from __future__ import annotations
 
@@ -20,9 +21,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_DECISION_PATHS = ("/v1/decisions", "/v1/decide")
-_MAX_CAPTURE = 256 * 1024
-_DECISION_FIELDS = ("id", "agent", "action", "tier", "ledger_index")
+DECISION_SCOPE_KEY = "remit.decision"
+"""Scope key for (id, agent, action, ledger index, tier) of the decision a request made."""
 
 
 class AccessLog:
@@ -37,17 +37,12 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        path: str = scope.get("path", "")
-        capture = scope.get("method") == "POST" and path.startswith(_DECISION_PATHS)
         status = 500
-        body = bytearray()
 
         async def watch(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-            elif capture and message["type"] == "http.response.body" and len(body) < _MAX_CAPTURE:
-                body.extend(message.get("body", b""))
             await send(message)
 
         try:
@@ -57,26 +52,16 @@ class AccessLog:
                 "ts": ts_text(utcnow()),
                 "event": "request",
                 "method": scope.get("method"),
-                "path": path,
+                "path": scope.get("path", ""),
                 "status": status,
                 "ms": round((time.perf_counter() - started) * 1000, 2),
                 "client": (scope.get("client") or ("", 0))[0],
             }
-            if capture and 200 <= status < 300:
-                decision = _decision(bytes(body))
-                if decision:
-                    line["event"] = "decision"
-                    line.update(decision)
+            decided = scope.get(DECISION_SCOPE_KEY)
+            if decided is not None and 200 <= status < 300:
+                did, agent, action, index, tier = decided
+                line.update(event="decision", id=did, agent=agent, action=action, tier=tier,
+                            ledger_index=index)  # fmt: skip
             out = self.out or sys.stderr
             out.write(orjson.dumps(line).decode() + "\n")
             out.flush()
-
-
-def _decision(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict) or "tier" not in data:
-        return None
-    return {k: data.get(k) for k in _DECISION_FIELDS if k in data}

@@ -12,6 +12,7 @@ from remit.errors import Forbidden, NotFound
 from remit.identity.model import Identity, Role
 from remit.ledger.kinds import DecisionRecord
 from remit.ledger.records import Recorded
+from remit.server.access_log import DECISION_SCOPE_KEY
 from remit.server.deps import BEARER, caller, require, runtime
 from remit.server.runtime import Runtime
 from remit.server.schemas import SCHEMA_REF, DecisionOut, OutcomeIn, OutcomeOut
@@ -84,6 +85,8 @@ async def create_decision(request: Request) -> Response:
     who = caller(request, Role.AGENT)
     raw = await request.body()
     answer = await rt.decide_async(raw, who)  # EnvelopeUnavailable: 503, nothing allowed
+    if answer.summary is not None:  # what the access log names (remit.server.access_log)
+        request.scope[DECISION_SCOPE_KEY] = (*answer.summary, answer.tier)
     if answer.status is Status.FORBIDDEN:
         raise Forbidden(answer.body.decode())
     code = 422 if answer.status is Status.INVALID else 200

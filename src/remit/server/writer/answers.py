@@ -63,7 +63,10 @@ def decided(ask: Ask, view: EnvelopeView, d: dict[str, Any], notifying: bool = T
     )
     tier = Tier(d["tier"])
     notice = Notice(shown, ask.request_json) if notifying and tier in _TOLD else None
-    return Answer(Status.DECIDED, orjson.dumps(shown), tier, notice)
+    index = shown.get("ledger_index")
+    summary = (str(shown["id"]), str(shown["agent"]), str(shown["action"]),
+               index if isinstance(index, int) else None)  # fmt: skip
+    return Answer(Status.DECIDED, orjson.dumps(shown), tier, notice, summary)
 
 
 def unrecorded_answer(wire: WireAsk, view: EnvelopeView, why: str) -> Answer:

@@ -99,9 +99,12 @@ class Answer:
     """The decision's tier; set exactly when `status` is DECIDED."""
     notice: Notice | None = None
     """Set for a notify or approve decision when the writer's spec says `notifying`."""
+    summary: tuple[str, str, str, int | None] | None = None
+    """DECIDED: (decision id, agent, action, ledger index or None when unrecorded), what
+    the service's decision log names without parsing `body` again."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return Answer, (self.status, self.body, self.tier, self.notice)
+        return Answer, (self.status, self.body, self.tier, self.notice, self.summary)
 
 
 @dataclass(frozen=True, slots=True)
