@@ -19,6 +19,10 @@ def test_drift_flags_records_once_and_review_ends_it(tmp_path: Path, make_reques
     state = out["agents"][0]
     assert state["agent"] == "remediator" and state["flagged"]
     assert state["alarm"]["statistic"] >= state["alarm"]["threshold"]
+    fired = state["alarm"]["signal"]
+    assert fired in state["elevated"] and [s["fired"] for s in state["signals"]].count(True) == 1
+    table = remit("drift", *base[:-2], cwd=tmp_path)
+    assert table.returncode == 1 and f"({fired})" in table.stdout
     assert out["plan"]["arl0"] == 1000 and out["recorded"] == []
     size = ledger.store.size()
     assert size == 601  # reading records nothing

@@ -108,6 +108,10 @@ def test_drift_state_for_readers_only(
     (state,) = r.json()["agents"]
     assert state["agent"] == "remediator" and state["flagged"] is False
     assert state["learning_baseline"] and r.json()["plan"]["arl0"] == 20_000
+    signals = [s["signal"] for s in state["signals"]]
+    assert signals[0] == "high_risk" and "deny" in signals and "approval_reject" in signals
+    assert not any(s["armed"] for s in state["signals"]) and state["elevated"] == []
+    assert r.json()["plan"]["primary_share"] == 0.9
     assert bare_client.get("/v1/drift?agent=x", headers=bearer(api_keys.auditor)).status_code == 404
     r = bare_client.post(
         "/v1/drift/drift-x/review", json={"comment": "ok"}, headers=reviewer(rt, clock, "r2")

@@ -41,8 +41,10 @@ def drift(
     db: str | None = DbOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Each agent's state: flagged or not, its window, the statistic and the threshold.
-    Exit 1 when an agent is flagged."""
+    """Each agent's state: flagged or not (and by which signal), the signals at half
+    their threshold or more, its window, and the primary (high-risk) test's baseline,
+    statistic and threshold; `--format json` gives every signal's test. Exit 1 when an
+    agent is flagged."""
     if ctx.invoked_subcommand is not None:
         return
     check_format(fmt)
@@ -64,21 +66,28 @@ def drift(
     if fmt == "json":
         print_json(
             {
-                "plan": {"arl0": plan.arl0, "shift": plan.shift, "baseline": plan.baseline_size},
+                "plan": {
+                    "arl0": plan.arl0,
+                    "shift": plan.shift,
+                    "baseline": plan.baseline_size,
+                    "primary_share": plan.primary_share,
+                },
                 "agents": states,
                 "recorded": [dataclasses.asdict(m) for m in made],
             }
         )
         raise typer.Exit(1 if flagged else 0)
-    tab = Table(title=f"Drift (one false alarm per {plan.arl0:,} decisions declared)")
-    for col in ("agent", "flagged", "window model", "in window", "baseline", "statistic",
-                "threshold"):  # fmt: skip
+    tab = Table(title=f"Drift (one false alarm per {plan.arl0:,} decisions declared, all signals)")
+    for col in ("agent", "flagged", "elevated signals", "window model", "in window",
+                "baseline", "statistic", "threshold"):  # fmt: skip
         tab.add_column(col, overflow="fold")
     for s in states:
         w = s["window"] or {}
+        fired = s["alarm"]["signal"] if s["alarm"] else None
         tab.add_row(
             escape(s["agent"]),
-            "[red]YES[/]" if s["flagged"] else "no",
+            f"[red]YES[/] ({fired})" if fired else "no",
+            ", ".join(s["elevated"]) or "—",
             escape(str(w.get("model", "—"))),
             str(s["observed_in_window"]),
             "learning" if s["learning_baseline"] else f"{s['baseline_rate']:.1%}",

@@ -79,8 +79,9 @@ def run(
     found = reviewer.post("/v1/drift/findings").json()
     console.print(
         f"Drift detected for remediator: CUSUM {alarm['statistic']} ≥ threshold "
-        f"{alarm['threshold']} (declared: one false alarm per {state['arl0']:,} decisions; "
-        f"baseline {alarm['p0']:.0%} high-risk, window opened at ledger #"
+        f"{alarm['threshold']} on the {alarm['label']} (declared: one false alarm per "
+        f"{state['arl0']:,} decisions, all signals; baseline {alarm['p0']:.0%}, window "
+        f"opened at ledger #"
         f"{alarm['window']['opened_at_index']}), at ledger #{flagged_after}: "
         f"{(flagged_after or 0) - (shift_at or 0) + 1} decisions after the silent update "
         f"(the design's mean delay for the smallest rise it is tuned to, 10 points: "

@@ -247,9 +247,9 @@ class Fallback(_Strict):
 
 class Drift(_Strict):
     """Behaviour-drift watch (C8): the declared false-alarm rate (one per
-    `false_alarm_one_per` decisions of an agent), the rise in the high-risk share to
-    detect, the baseline length, and the tier an agent's autonomy is demoted to when
-    drift is found (until a human signs a review; none: flag only)."""
+    `false_alarm_one_per` decisions of an agent, all its signals together), the rise in
+    each signal's share to detect, the baseline length, and the tier an agent's autonomy
+    is demoted to when drift is found (until a human signs a review; none: flag only)."""
 
     false_alarm_one_per: int = Field(default=20_000, ge=100)
     shift: float = Field(default=0.10, gt=0.0, lt=0.5)

@@ -7,7 +7,8 @@ in the ratio ln(p1/p0) : -ln((1-p1)/(1-p0))), and the sum is floored at zero; it
 at `threshold`. With integer steps the statistic is a finite Markov chain, so the
 average run length to a false alarm (ARL0) and the detection delay at `p1` are computed
 exactly (banded linear system), not assumed: the threshold is the smallest whose ARL0
-reaches the declared one. `benchmarks/bench_drift.py` measures both by simulation.
+reaches the declared one. `split_budget` shares one declared rate among several such
+tests. `benchmarks/bench_drift.py` measures both by simulation.
 """
 
 from __future__ import annotations
@@ -19,17 +20,44 @@ from fractions import Fraction
 MAX_DOWN = 8
 """The largest integer a 0 may subtract: the ratio of the two steps is matched within
 this resolution."""
+MAX_UP = 24
+"""The largest integer a 1 may add: for a rare signal (p0 of a few percent) the ratio is
+large, and a capped step keeps the threshold, and so the run-length system, small. The
+run lengths stay exact for the integer chain whatever the steps; the cap only costs a
+little optimality."""
 
 
 def steps(p0: float, p1: float) -> tuple[int, int]:
-    """(up, down): small integers in the ratio of the log-likelihood ratios."""
+    """(up, down): small integers (up ≤ MAX_UP, down ≤ MAX_DOWN) in the ratio of the
+    log-likelihood ratios, the closest such ratio (the smallest `down` on a tie)."""
     if not 0.0 < p0 < p1 < 1.0:
         raise ValueError(f"need 0 < p0 < p1 < 1, got p0={p0}, p1={p1}")
     a = math.log(p1 / p0)
     b = -math.log((1 - p1) / (1 - p0))
     ratio = Fraction(a / b).limit_denominator(MAX_DOWN)
-    up, down = ratio.numerator, ratio.denominator
-    return max(up, 1), down
+    if ratio.numerator <= MAX_UP:
+        return max(ratio.numerator, 1), ratio.denominator
+    r = a / b
+    best = min(
+        ((min(max(round(r * d), 1), MAX_UP), d) for d in range(1, MAX_DOWN + 1)),
+        key=lambda ud: (abs(ud[0] / ud[1] - r), ud[1]),
+    )
+    return best
+
+
+def split_budget(arl0: float, primary_share: float, others: int) -> tuple[float, float]:
+    """(primary ARL0, each other signal's ARL0) when `others` further tests share what the
+    primary leaves of the declared false-alarm rate 1/`arl0`: 1/ARL0_primary =
+    primary_share/arl0 and 1/ARL0_other = (1 - primary_share)/(others·arl0), so the rates
+    sum to 1/arl0. An agent's first false alarm is the first of any of its tests, whose
+    rate is at most that sum (the union bound), so the declared rate holds per agent."""
+    if not 0.0 < primary_share <= 1.0:
+        raise ValueError(f"primary_share must be in (0, 1], got {primary_share}")
+    if others < 0 or (others == 0 and primary_share < 1.0):
+        raise ValueError("the rest of the budget needs at least one other signal")
+    primary = arl0 / primary_share
+    other = math.inf if others == 0 else arl0 * others / (1.0 - primary_share)
+    return primary, other
 
 
 def run_length(p: float, up: int, down: int, threshold: int) -> float:

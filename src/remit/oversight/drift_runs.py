@@ -18,6 +18,7 @@ from remit.ledger import oversight_reads as oreads
 from remit.ledger.gate_reads import LockedReads
 from remit.ledger.history import records
 from remit.ledger.kinds import (
+    ApprovalResolution,
     DecisionRecord,
     DemotionRecord,
     DriftFindingRecord,
@@ -27,6 +28,7 @@ from remit.ledger.log import Ledger
 from remit.ledger.records import NewEntry, Recorded, make_entry
 from remit.ledger.store import LedgerStore
 from remit.oversight.drift import Alarm, DriftMonitor, DriftPlan
+from remit.oversight.signals import LABELS
 
 
 def plan_of(envelope: Envelope | None) -> DriftPlan:
@@ -37,13 +39,15 @@ def plan_of(envelope: Envelope | None) -> DriftPlan:
 
 
 def feed(monitor: DriftMonitor, store: LedgerStore, start: int = 0) -> int:
-    """Feed the decisions and drift reviews recorded from `start` on, in ledger order;
-    the index to start from next time."""
+    """Feed the decisions, approval resolutions and drift reviews recorded from `start`
+    on, in ledger order; the index to start from next time."""
     nxt = start
-    for rec in records(store, {"decision", "drift_review"}, start):
+    for rec in records(store, {"decision", "approval", "drift_review"}, start):
         r = rec.record
         if isinstance(r, DecisionRecord):
             monitor.observe(rec.index, r)
+        elif isinstance(r, ApprovalResolution):
+            monitor.observe_approval(rec.index, r)
         elif isinstance(r, DriftReviewRecord):
             monitor.reviewed(r.agent)
         nxt = rec.index + 1
@@ -86,7 +90,9 @@ def _finding(alarm: Alarm) -> DriftFindingRecord:
     return DriftFindingRecord(
         finding_id(alarm), alarm.agent, alarm.decision_id, alarm.index, alarm.window_index,
         w, alarm.statistic, alarm.design.threshold, alarm.design.p0, alarm.design.p1,
-        round(alarm.design.arl0, 1), alarm.observed, alarm.hits,
+        round(alarm.design.arl0, 1), alarm.observed, alarm.high_risk,
+        signal=alarm.signal, hits=alarm.hits, elevated=alarm.elevated,
+        declared_arl0=alarm.declared_arl0,
     )  # fmt: skip
 
 
@@ -124,8 +130,9 @@ def record_findings(
                 made.append(NewFinding(fid, at, None))
                 continue
             reason = (
-                f"high-risk share rose above {alarm.design.p0:.1%} (CUSUM {alarm.statistic} "
-                f">= {alarm.design.threshold}) in the window opened at ledger index "
+                f"{LABELS[alarm.signal]} rose above {alarm.design.p0:.1%} (CUSUM "
+                f"{alarm.statistic} >= {alarm.design.threshold}) in the window opened at "
+                f"ledger index "
                 f"{alarm.window_index}"
             )
             demotion = DemotionRecord(fid, alarm.agent, demote_to.value, reason)

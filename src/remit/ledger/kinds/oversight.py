@@ -4,6 +4,7 @@ anyone can recompute it) and a reviewer's verdict on one sampled decision. Pure;
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -221,10 +222,13 @@ class VerdictRecord(Record):
 
 @dataclass(frozen=True, slots=True)
 class DriftFindingRecord(Record):
-    """A drift test crossed its threshold for `agent` at the decision at `decision_index`:
+    """A drift test crossed its threshold for `agent` at the entry at `decision_index`:
     the window it was in (opened at `window_index`, with its model, prompt hash, envelope
-    digest and workflow), the statistic and threshold, the baseline and tested rates, the
-    declared in-control run length, and what the window held."""
+    digest and workflow), the signal whose test crossed, its statistic and threshold,
+    baseline and tested rates and in-control run length, and what the window held.
+
+    `signal`, `hits`, `elevated` and `declared_arl0` are optional: entries written before
+    drift watched several signals have none of them (their one signal was `high_risk`)."""
 
     KIND: ClassVar[str] = "drift_finding"
     finding_id: str
@@ -240,6 +244,10 @@ class DriftFindingRecord(Record):
     arl0: float
     observed: int
     high_risk: int
+    signal: str | None = None
+    hits: int | None = None
+    elevated: tuple[str, ...] | None = None
+    declared_arl0: int | None = None
 
     def __post_init__(self) -> None:
         _text("finding_id", self.finding_id)
@@ -254,9 +262,22 @@ class DriftFindingRecord(Record):
         _rate("p1", self.p1)
         _count("observed", self.observed, 1)
         _count("high_risk", self.high_risk)
+        if self.signal is not None:
+            _text("signal", self.signal)
+        if self.hits is not None:
+            _count("hits", self.hits)
+        if self.elevated is not None:
+            _strings("elevated", self.elevated)
+        if self.declared_arl0 is not None:
+            _count("declared_arl0", self.declared_arl0, 2)
+
+    @property
+    def signal_name(self) -> str:
+        """The signal that fired (`high_risk` on entries older than the field)."""
+        return self.signal or "high_risk"
 
     def to_data(self) -> Json:
-        return {
+        out: dict[str, Any] = {
             "finding_id": self.finding_id,
             "agent": self.agent,
             "decision_id": self.decision_id,
@@ -271,6 +292,14 @@ class DriftFindingRecord(Record):
             "observed": self.observed,
             "high_risk": self.high_risk,
         }
+        optional = {
+            "signal": self.signal,
+            "hits": self.hits,
+            "elevated": None if self.elevated is None else list(self.elevated),
+            "declared_arl0": self.declared_arl0,
+        }
+        out.update({k: v for k, v in optional.items() if v is not None})
+        return out
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> DriftFindingRecord:
@@ -278,7 +307,16 @@ class DriftFindingRecord(Record):
             "finding_id", "agent", "decision_id", "decision_index", "window_index", "window",
             "statistic", "threshold", "p0", "p1", "arl0", "observed", "high_risk",
         )  # fmt: skip
-        return cls(*(_field(data, n) for n in names))
+        d = _mapping("drift_finding", data)
+        up = d.get("elevated")
+        base = cls(*(_field(d, n) for n in names))
+        return dataclasses.replace(
+            base,
+            signal=d.get("signal"),
+            hits=d.get("hits"),
+            elevated=None if up is None else _strings("elevated", up),
+            declared_arl0=d.get("declared_arl0"),
+        )
 
     def index_rows(self, idx: int, ts: str, actor: str) -> list[IndexRow]:
         return [IndexRow("drift_findings", (self.finding_id, idx, self.agent, ts))]

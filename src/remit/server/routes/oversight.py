@@ -74,13 +74,18 @@ def drift_state(
     who: Identity = Depends(require(*READERS)),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
-    """Each agent's drift test: `flagged`, its window, the statistic and the threshold."""
+    """Each agent's drift test: `flagged`, its window, the primary (high-risk) test's
+    statistic and threshold, the `elevated` signals, and every signal's test in
+    `signals`; `alarm` names the signal that fired."""
     plan = plan_of(rt.envelope_view().loaded.envelope)
     monitor = watch(rt.store, plan)
     states = [a.to_dict() for a in monitor.agents.values() if agent in (None, a.agent)]
     if agent is not None and not states:
         raise NotFound(f"no decisions of agent {agent!r} on the ledger")
-    return {"plan": {"arl0": plan.arl0, "shift": plan.shift}, "agents": states}
+    return {
+        "plan": {"arl0": plan.arl0, "shift": plan.shift, "primary_share": plan.primary_share},
+        "agents": states,
+    }
 
 
 @router.post("/v1/drift/findings", responses=ERRORS)
