@@ -4,12 +4,13 @@ computation, and the monitor's windows, alarms and reviews on decision records."
 from __future__ import annotations
 
 import random
+from fractions import Fraction
 from typing import Any
 
 import pytest
 
 from remit.ledger.kinds import DecisionRecord
-from remit.oversight.cusum import Cusum, design, run_length, steps
+from remit.oversight.cusum import Cusum, _banded_run_length, design, run_length, steps
 from remit.oversight.drift import DriftMonitor, DriftPlan, high_risk, signature
 
 
@@ -32,7 +33,7 @@ def _simulated_arl(p: float, up: int, down: int, h: int, runs: int, rng: random.
 
 def test_exact_run_length_matches_simulation() -> None:
     rng = random.Random(7)
-    for p, up, down, h in ((0.3, 3, 1, 20), (0.5, 2, 3, 12), (0.2, 3, 1, 15)):
+    for p, up, down, h in ((0.3, 3, 1, 20), (0.5, 2, 3, 12), (0.2, 3, 1, 15), (0.6, 1, 2, 10)):
         exact = run_length(p, up, down, h)
         sim = _simulated_arl(p, up, down, h, 4000, rng)
         assert abs(sim - exact) / exact < 0.06, (p, exact, sim)
@@ -127,3 +128,48 @@ def test_a_cusum_counts_up_and_floors_at_zero() -> None:
     assert c.statistic == 0
     c.update(True)
     assert c.statistic == c.design.up
+
+
+def _exact_run_length(p: float, down: int, h: int) -> Fraction:
+    """The run-length system for up = 1 solved in exact rational arithmetic."""
+    rate = Fraction(p)
+    a = [[Fraction(0)] * h for _ in range(h)]
+    b = [Fraction(1)] * h
+    for i in range(h):
+        a[i][i] += 1
+        if i + 1 < h:
+            a[i][i + 1] -= rate
+        a[i][max(i - down, 0)] -= 1 - rate
+    for k in range(h):
+        for i in range(k + 1, h):
+            f = a[i][k] / a[k][k]
+            if f:
+                for j in range(k, h):
+                    a[i][j] -= f * a[k][j]
+                b[i] -= f * b[k]
+    x = [Fraction(0)] * h
+    for i in range(h - 1, -1, -1):
+        x[i] = (b[i] - sum(a[i][j] * x[j] for j in range(i + 1, h))) / a[i][i]
+    return x[0]
+
+
+@pytest.mark.parametrize("down", [1, 2, 5, 8])
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.5, 0.7, 0.9])
+def test_the_one_pass_climb_is_the_exact_run_length(p: float, down: int) -> None:
+    """With up = 1 the run length is a sum of one-level passage times: it equals the
+    system solved in exact arithmetic (and the banded float solve where that is well
+    conditioned)."""
+    for h in (1, 2, 7, 25):
+        exact = float(_exact_run_length(p, down, h))
+        fast = run_length(p, 1, down, h)
+        assert fast == pytest.approx(exact, rel=1e-12), (p, down, h)
+        if exact < 1e6:
+            assert _banded_run_length(p, 1, down, h) == pytest.approx(exact, rel=1e-9)
+
+
+def test_a_common_rate_designs_in_one_pass_and_an_impossible_one_says_so() -> None:
+    d = design(0.88, 0.98, 22_222, 0.9)  # up = down = 1: a threshold in the thousands
+    assert d.up == 1 and d.arl0 >= 22_222 > run_length(0.9, 1, d.down, d.threshold - 1)
+    assert d.arl0 == pytest.approx(_banded_run_length(0.9, 1, d.down, d.threshold), rel=1e-9)
+    with pytest.raises(ValueError, match="no threshold"):
+        design(0.88, 0.98, 1_400_000, 0.9)  # drifts up in control: no useful threshold

@@ -139,6 +139,20 @@ def test_each_signal_fires_on_its_own_shift_and_names_itself(signal: str) -> Non
     assert state["statistic"] == a.tests[PRIMARY].statistic  # the primary's, as before
 
 
+def test_an_agent_denied_almost_always_is_watched_without_its_hopeless_tests() -> None:
+    """A deny share near 1 leaves no threshold that holds the deny test's share of the
+    budget: that test is not armed (and says so); the others are, nothing raises."""
+    m = DriftMonitor(DriftPlan(baseline_size=400))
+    rng = random.Random(3)
+    mostly_denied = {"deny": 0.95, "reject": 0.05}
+    assert run(m, rng, mostly_denied, 400, 0) is None
+    a = m.agents["bot"]
+    armed = {s["signal"]: s["armed"] for s in a.to_dict()["signals"]}
+    assert armed["deny"] is False  # ~95%: no threshold holds 1 per 1.4M decisions
+    assert armed[PRIMARY] and armed["new_action"] and armed["multi_resource"]
+    assert run(m, rng, mostly_denied, 500, 400) is None
+
+
 def test_the_reject_test_needs_enough_resolutions_in_the_baseline() -> None:
     m = DriftMonitor(DriftPlan(baseline_size=100))
     rng = random.Random(1)

@@ -6,7 +6,9 @@ adds its log-likelihood ratio, scaled to small integers (`up` for a 1, `-down` f
 in the ratio ln(p1/p0) : -ln((1-p1)/(1-p0))), and the sum is floored at zero; it alarms
 at `threshold`. With integer steps the statistic is a finite Markov chain, so the
 average run length to a false alarm (ARL0) and the detection delay at `p1` are computed
-exactly (banded linear system), not assumed: the threshold is the smallest whose ARL0
+exactly, not assumed: with `up` = 1 (a common rate, where the ratio is near 1:1 and
+thresholds run to the tens of thousands) as a sum of one-level passage times in one
+pass, otherwise as a banded linear system; the threshold is the smallest whose ARL0
 reaches the declared one. `split_budget` shares one declared rate among several such
 tests. `benchmarks/bench_drift.py` measures both by simulation.
 """
@@ -60,6 +62,27 @@ def split_budget(arl0: float, primary_share: float, others: int) -> tuple[float,
     return primary, other
 
 
+MAX_THRESHOLD = 1_000_000
+"""Past this no design is made: the detector could not alarm in any useful time."""
+
+
+def _climb(p: float, down: int, limit: float, max_levels: int) -> tuple[int, float]:
+    """For `up` = 1: (h, ARL to reach h from zero) for the smallest h whose ARL reaches
+    `limit`, else for h = `max_levels`. The statistic climbs one level at a time, so the
+    run length to h is m_0 + … + m_{h-1}, where m_k, the mean time from k to k+1, solves
+    m_k = 1 + (1-p)·(m_j + … + m_k) with j = max(k - down, 0), the level a 0 drops to."""
+    q = 1.0 - p
+    sums = [0.0]  # sums[k] = m_0 + … + m_{k-1}
+    total = 0.0
+    for k in range(max_levels):
+        m = (1.0 + q * (total - sums[max(k - down, 0)])) / p
+        total += m
+        sums.append(total)
+        if total >= limit:
+            return k + 1, total
+    return max_levels, total
+
+
 def run_length(p: float, up: int, down: int, threshold: int) -> float:
     """The exact average run length from zero to an alarm when each observation is 1
     with probability `p`: solves L_i = 1 + p·L_{i+up} + (1-p)·L_{max(i-down,0)} for
@@ -67,6 +90,13 @@ def run_length(p: float, up: int, down: int, threshold: int) -> float:
     n = threshold
     if n <= 0:
         return 0.0
+    if up == 1:
+        return _climb(p, down, math.inf, n)[1]
+    return _banded_run_length(p, up, down, n)
+
+
+def _banded_run_length(p: float, up: int, down: int, n: int) -> float:
+    """`run_length` for any steps, by elimination on the banded system."""
     # Dense rows restricted to the band [i-down, i+up]; elimination without pivoting
     # (the matrix is an M-matrix: diagonally dominant by columns after the floor).
     lo, hi = down, up
@@ -130,10 +160,18 @@ def design(p0: float, p1: float, arl0: float, guard: float | None = None) -> Cus
     if arl0 < 2:
         raise ValueError(f"the declared in-control run length must be at least 2, got {arl0}")
     up, down = steps(p0, p1)
+    drift = pc * up - (1 - pc) * down  # per observation, in control
+    if drift > 0 and arl0 * drift > MAX_THRESHOLD:  # climbs anyway: ARL ≈ threshold/drift
+        raise ValueError("no threshold reaches the declared run length")
+    if up == 1:
+        h, reached = _climb(pc, down, arl0, MAX_THRESHOLD)
+        if reached < arl0:
+            raise ValueError("no threshold reaches the declared run length")
+        return CusumDesign(p0, p1, up, down, h, reached, run_length(p1, up, down, h))
     lo, hi = 1, up + down
     while run_length(pc, up, down, hi) < arl0:
         lo, hi = hi, hi * 2
-        if hi > 1_000_000:
+        if hi > MAX_THRESHOLD:
             raise ValueError("no threshold reaches the declared run length")
     while lo < hi:
         mid = (lo + hi) // 2

@@ -281,9 +281,12 @@ class DriftMonitor:
             if name in ref.counts:
                 n, k = ref.counts[name]
                 a.rates[name] = baseline_rate(n, k)
-                d = design_for(
-                    a.rates[name], n, self.plan, self._designs, self.plan.signal_arl0(name)
-                )
+                try:
+                    d = design_for(
+                        a.rates[name], n, self.plan, self._designs, self.plan.signal_arl0(name)
+                    )
+                except ValueError:  # a rate so high that no threshold holds its share of
+                    continue  # the budget: this signal is not armed (shown `armed: false`)
                 a.tests[name] = Cusum(d)
 
     def _restart(self, a: AgentDrift) -> None:
