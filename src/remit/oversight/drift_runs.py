@@ -38,11 +38,12 @@ def plan_of(envelope: Envelope | None) -> DriftPlan:
     return DriftPlan(arl0=d.false_alarm_one_per, shift=d.shift, baseline_size=d.baseline)
 
 
-def feed(monitor: DriftMonitor, store: LedgerStore, start: int = 0) -> int:
+def feed(monitor: DriftMonitor, store: LedgerStore, start: int = 0, end: int | None = None) -> int:
     """Feed the decisions, approval resolutions and drift reviews recorded from `start`
-    on, in ledger order; the index to start from next time."""
+    on (up to `end`, which must not pass the ledger's size), in ledger order; the index
+    to start from next time."""
     nxt = start
-    for rec in records(store, {"decision", "approval", "drift_review"}, start):
+    for rec in records(store, {"decision", "approval", "drift_review"}, start, end):
         r = rec.record
         if isinstance(r, DecisionRecord):
             monitor.observe(rec.index, r)
@@ -51,7 +52,7 @@ def feed(monitor: DriftMonitor, store: LedgerStore, start: int = 0) -> int:
         elif isinstance(r, DriftReviewRecord):
             monitor.reviewed(r.agent)
         nxt = rec.index + 1
-    return nxt
+    return nxt if end is None else max(nxt, end)
 
 
 def watch(store: LedgerStore, plan: DriftPlan) -> DriftMonitor:
@@ -64,17 +65,28 @@ def watch(store: LedgerStore, plan: DriftPlan) -> DriftMonitor:
 class DriftWatch:
     """The service's standing drift test: each sweep feeds what was recorded since the
     last one and records new findings with the demotion the envelope sets. A change of
-    the envelope's `drift` section starts it over from the beginning of the ledger."""
+    the envelope's `drift` section starts it over from the beginning of the ledger.
+    With `chunk`, a sweep takes at most that many ledger entries and sets `behind` when
+    there is more: the service then sweeps again after a pause, so that a long backlog
+    never holds its event loop's thread for long."""
 
     def __init__(self) -> None:
         self.monitor: DriftMonitor | None = None
         self.next_index = 0
+        self.behind = False
 
-    def sweep(self, ledger: Ledger, envelope: Envelope, now: datetime) -> list[NewFinding]:
+    def sweep(
+        self, ledger: Ledger, envelope: Envelope, now: datetime, chunk: int | None = None
+    ) -> list[NewFinding]:
         plan = plan_of(envelope)
         if self.monitor is None or self.monitor.plan != plan:
             self.monitor, self.next_index = DriftMonitor(plan), 0
-        self.next_index = feed(self.monitor, ledger.store, self.next_index)
+        end = None
+        if chunk is not None:
+            size = ledger.store.size()
+            end = min(self.next_index + chunk, size)
+            self.behind = end < size
+        self.next_index = feed(self.monitor, ledger.store, self.next_index, end)
         if not any(a.flagged for a in self.monitor.agents.values()):
             return []
         made = record_findings(ledger, self.monitor, envelope.drift.demote_to, now, "system:drift")

@@ -58,15 +58,33 @@ HTTP_STATUS: dict[str, int] = {
 }
 """Each kind of `RemitError` as an HTTP status: the one place the API maps errors."""
 GRANT_SWEEP_SECONDS = 5.0
-DRIFT_SWEEP_SECONDS = 5.0
+DRIFT_SWEEP_SECONDS = 1.0
+DRIFT_CHUNK = 1_000
+"""Ledger entries one drift sweep takes before the event loop gets a pause."""
+DRIFT_PAUSE_SECONDS = 0.01
 
 
-def _drift_sweep(rt: Runtime) -> Callable[[], Any]:
-    """The standing drift test: records findings and demotions as the envelope sets."""
+async def _drift_sweeps(rt: Runtime) -> None:
+    """The standing drift test: records findings and demotions as the envelope sets. In
+    chunks with pauses between them: the sweep runs on a thread of this process, and a
+    backlog swept in one go would hold the interpreter from the requests meanwhile."""
     from remit.oversight.drift_runs import DriftWatch
 
     watch = DriftWatch()
-    return lambda: watch.sweep(rt.ledger, rt.envelope_view().loaded.envelope, rt.clock())
+
+    def step() -> None:
+        envelope = rt.envelope_view().loaded.envelope
+        watch.sweep(rt.ledger, envelope, rt.clock(), DRIFT_CHUNK)
+
+    while True:
+        await asyncio.sleep(DRIFT_SWEEP_SECONDS)
+        try:
+            await asyncio.to_thread(step)
+            while watch.behind:
+                await asyncio.sleep(DRIFT_PAUSE_SECONDS)
+                await asyncio.to_thread(step)
+        except Exception:  # keep the loop alive; the next round retries
+            log.exception("background task drift sweep failed")
 
 
 class BodyLimit:
@@ -143,7 +161,7 @@ def create_app(rt: Runtime) -> FastAPI:
             asyncio.create_task(_every(1.0, rt.writer.ensure_running, "decision writer")),
             # grant time-outs, retries of revocations the cloud refused, deny-list pruning
             asyncio.create_task(_every(GRANT_SWEEP_SECONDS, rt.grants.sweep, "grant sweep")),
-            asyncio.create_task(_every(DRIFT_SWEEP_SECONDS, _drift_sweep(rt), "drift sweep")),
+            asyncio.create_task(_drift_sweeps(rt)),
         ]
         if rt.ledger.log_key is not None:
             tasks.append(
