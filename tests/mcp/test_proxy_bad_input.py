@@ -223,3 +223,42 @@ def test_a_client_that_disconnects_mid_hold_never_gets_its_call_run(
     assert r.status_code in (200, 409), r.text
     time.sleep(1.0)
     assert received(log) == []  # the upstream never received the call
+
+
+def test_a_terminated_proxy_records_its_held_call_as_not_forwarded(
+    served: Served, tmp_path: Path
+) -> None:
+    """SIGTERM (what MCP clients send when the server does not exit soon after stdin
+    closes) while a call is held: the proxy records the call as not forwarded, then
+    exits; the upstream never receives it."""
+    log = tmp_path / "calls.jsonl"
+    arn = ROLE + "prod-terminated"
+    params = toy_params(served, log, "--hold", "60")
+
+    async def run() -> tuple[dict[str, Any], int | None]:
+        with (tmp_path / "proxy-stderr.log").open("wb") as err:
+            proc = await anyio.open_process(
+                [params.command, *params.args], env=params.env, cwd=params.cwd, stderr=err
+            )
+            async with proc:
+                wire = _Wire(proc)
+                await wire.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "raw", "version": "0"}}})  # fmt: skip
+                await wire.answer(1)
+                await wire.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+                await wire.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+                    "name": "delete_role_policy", "_meta": meta(FIND), "arguments": {
+                        "role_name": "prod-terminated", "policy_name": "s3-all"}}})  # fmt: skip
+                held = await anyio.to_thread.run_sync(_pending_for, served, arn)
+                proc.terminate()
+                with anyio.fail_after(20):
+                    code = await proc.wait()
+        return held, code
+
+    held, code = anyio.run(run)
+    assert code == 0, (tmp_path / "proxy-stderr.log").read_text()
+    outcome = _outcome(served, held["id"], timeout=5)  # written before the proxy exited
+    assert outcome["status"] == "failed" and "not forwarded" in outcome["error"]
+    assert code == 0
+    assert received(log) == []

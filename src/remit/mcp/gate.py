@@ -52,6 +52,10 @@ class GateConfig(ToolGateConfig):
     not_run: str = "not forwarded"
 
 
+CANCELLED_REPORT_SECONDS = 10.0
+"""How long a cancelled call's report to Remit may take before the proxy moves on."""
+
+
 class McpGate(ToolGate):
     """Decides calls for one proxy (one agent key)."""
 
@@ -90,6 +94,10 @@ class McpGate(ToolGate):
                         await notice(d, link, left)
 
                 verdict = await super().admit(tool, arguments, meta, holding, budget)
+        except anyio.get_cancelled_exc_class():
+            if held is not None and scope in self._holds:  # cancelled by the client (or
+                await self._not_forwarded(held, tool)  # the server) while held: say so
+            raise
         finally:
             self._holds.pop(scope, None)
             self._asking -= 1
@@ -106,6 +114,13 @@ class McpGate(ToolGate):
         assert verdict is not None
         return verdict
 
+    async def _not_forwarded(self, decision_id: str, tool: str) -> None:
+        """Record that the held call of `decision_id` was cancelled and not forwarded:
+        shielded (the call is being cancelled) and bounded (Remit may be unreachable)."""
+        reason = f"the MCP client cancelled {tool!r} while approval was pending; not forwarded"
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CANCELLED_REPORT_SECONDS):
+            await super().abandon(reason, {f"held:{decision_id}": decision_id})
+
     async def after_decisions(self, at_most: float) -> None:
         """Wait (up to `at_most` seconds) until no decision is being asked: an outcome
         report sent meanwhile would queue in Remit ahead of the next call's decision."""
@@ -120,8 +135,8 @@ class McpGate(ToolGate):
             self.held[f"held:{decision_id}"] = decision_id
             scope.cancel()
 
-    async def abandon(self, reason: str) -> None:
+    async def abandon(self, reason: str, held: dict[str, str] | None = None) -> None:
         """The client went away: record on each held decision that its call was not
         forwarded and never will be (this proxy forgets it)."""
         self.close()
-        await super().abandon(reason)
+        await super().abandon(reason, held)

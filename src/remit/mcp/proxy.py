@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -240,6 +242,17 @@ async def _run(proxy: Proxy, gate: McpGate, read: Any, write: Any) -> None:
         await proxy.server.run(receive, write, proxy.server.create_initialization_options())
 
 
+async def _stop_on_sigterm(scope: anyio.CancelScope, gate: McpGate) -> None:
+    """SIGTERM ends the proxy as a closed stdin does: what is held is recorded as not
+    forwarded before it exits. MCP clients close stdin, wait about two seconds, then
+    terminate the server; a proxy still telling Remit must not be cut off silently."""
+    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            gate.close()  # first: the holds it ends are remembered for `abandon`
+            scope.cancel()
+            return
+
+
 async def serve(
     options: ProxyOptions,
     client: AsyncClient,
@@ -262,13 +275,17 @@ async def serve(
         ):
             proxy = Proxy(gate, upstream, broker, reports, timings)
             try:
-                if read is not None and write is not None:
-                    await _run(proxy, gate, read, write)
-                else:
-                    async with event_loop_stdio() as pipes:
-                        stdin, stdout = pipes if pipes is not None else (None, None)
-                        async with stdio_server(stdin, stdout) as (r, w):
-                            await _run(proxy, gate, r, w)
+                async with anyio.create_task_group() as running:
+                    if threading.current_thread() is threading.main_thread():
+                        running.start_soon(_stop_on_sigterm, running.cancel_scope, gate)
+                    if read is not None and write is not None:
+                        await _run(proxy, gate, read, write)
+                    else:
+                        async with event_loop_stdio() as pipes:
+                            stdin, stdout = pipes if pipes is not None else (None, None)
+                            async with stdio_server(stdin, stdout) as (r, w):
+                                await _run(proxy, gate, r, w)
+                    running.cancel_scope.cancel()  # served to the end: stop listening
             finally:
                 with anyio.CancelScope(shield=True):
                     await gate.abandon(

@@ -73,9 +73,10 @@ class ToolGate:
         """Report the outcome (Remit revokes the grant with it)."""
         await self._drive(plan.finish(admitted, ok, error, request_ids))
 
-    async def abandon(self, reason: str) -> None:
-        """Record each held call as never run, and forget it."""
-        await self._drive(plan.abandon(self.held, reason))
+    async def abandon(self, reason: str, held: dict[str, str] | None = None) -> None:
+        """Record each held call (of `held`, default all this gate holds) as never run,
+        and forget it."""
+        await self._drive(plan.abandon(self.held if held is None else held, reason))
 
 
 class SyncToolGate:
