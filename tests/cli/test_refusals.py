@@ -7,10 +7,11 @@ checked."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
-from tests.cli.clikit import NOW, ok, remit, tree_files
+from tests.cli.clikit import NOW, copy_examples, ok, remit, tree_files
 from tests.cli.clitree import commands
 from tests.cli.conftest import Keys
 
@@ -134,11 +135,20 @@ def test_every_command_has_a_bad_input_case() -> None:
     assert None in covered  # and an unknown command (`nosuchcommand`) is one of the cases
 
 
+@pytest.fixture(scope="module")
+def world_made(tmp_path_factory: pytest.TempPathFactory, keys: Keys, signoffs: Path) -> Path:
+    """The signed example in a folder, with a ledger made by one decision (once)."""
+    folder = copy_examples(tmp_path_factory.mktemp("world"), signoffs)
+    ok(remit(*DECIDE, "--trusted-keys", keys.ciso_pub, "--db", "ledger.db", "--init",
+             cwd=folder))  # fmt: skip
+    return folder
+
+
 @pytest.fixture
-def world(ws: Path, keys: Keys) -> Path:
-    """The signed example in a folder, with a ledger made by one decision."""
-    ok(remit(*DECIDE, "--trusted-keys", keys.ciso_pub, "--db", "ledger.db", "--init", cwd=ws))
-    return ws
+def world(tmp_path: Path, world_made: Path) -> Path:
+    """A copy of `world_made` of its own for each test (the decide process has exited, so
+    the ledger's files are whole)."""
+    return Path(shutil.copytree(world_made, tmp_path / "world"))
 
 
 @pytest.mark.parametrize(("args", "says"), BAD_INPUT, ids=[" ".join(a)[:70] for a, _ in BAD_INPUT])
