@@ -5,14 +5,16 @@ One job: build an SQLite ledger of N decisions made by the example envelope (a m
 reads, revocations, held and denied requests over many roles, recorded through
 `make_entry` in batches — the same entries the live recorder writes), then time
 `remit.oversight.runs.whatif` over all of it with a tightened envelope (R7 tier
-approve), and time `Gate.decide` alone on the same requests (the ceiling). Target:
-1,000,000 decisions in ≤ 60 s. Also times drawing and recording the review sample of
+approve) in `--workers` processes (default: one per CPU), then in this process alone
+(sequential; the two reports must be equal), and time `Gate.decide` alone on the same
+requests (the ceiling). Target: 1,000,000 decisions in ≤ 60 s. Also times drawing and recording the review sample of
 the whole period (target: 1,000,000 decisions in ≤ 10 s).
 
 Usage::
 
     python benchmarks/bench_whatif.py                  # 1,000,000 decisions
     python benchmarks/bench_whatif.py --decisions 100000
+    python benchmarks/bench_whatif.py --workers 2 --no-sequential
 
 Writes benchmarks/results/whatif.json (whatif-<n>.json when --decisions is given).
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -66,6 +69,10 @@ def requests(n: int) -> list[dict[str, Any]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--decisions", type=int, default=1_000_000)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument(
+        "--no-sequential", action="store_true", help="skip the one-process replay beside it"
+    )
     args = ap.parse_args()
     n = args.decisions
     loaded = load_envelope(ROOT / "examples" / "envelope.yaml")
@@ -105,8 +112,14 @@ def main() -> int:
         )
         pgate = Gate(proposed.envelope, proposed.digest, EnvelopeTrust(False, None, "proposed"))
         t0 = time.perf_counter()
-        report = whatif(store, pgate, None)
+        report = whatif(store, pgate, None, workers=args.workers)
         replay_s = time.perf_counter() - t0
+        seq_s = None
+        if not args.no_sequential and args.workers > 1:
+            t0 = time.perf_counter()
+            alone = whatif(store, pgate, None, workers=1)
+            seq_s = time.perf_counter() - t0
+            assert alone.to_dict() == report.to_dict(), "partitioned report differs"
         # Sampling the whole period (issue 15: 1,000,000 decisions in <= 10 s), for real:
         # a signed checkpoint after the period, then the recorded draw of every tier.
         end = START + timedelta(seconds=n * 3 + 1)
@@ -129,10 +142,14 @@ def main() -> int:
         "replayed": report.replayed,
         "flipped": len(report.flips),
         "by_tiers": {f"{o}->{w}": c for (o, w), c in report.by_tiers.items()},
+        "workers": args.workers,
         "replay_seconds": round(replay_s, 1),
         "replay_per_second": round(report.replayed / replay_s),
+        "sequential_replay_seconds": None if seq_s is None else round(seq_s, 1),
+        "speedup": None if seq_s is None else round(seq_s / replay_s, 2),
         "gate_only_per_second": round(gate_rate),
         "ratio_to_gate": round(report.replayed / replay_s / gate_rate, 2),
+        "sequential_ratio_to_gate": None if seq_s is None else round(n / seq_s / gate_rate, 2),
         "seconds_for_1m_at_this_rate": round(1_000_000 / (report.replayed / replay_s), 1),
         "target_seconds_for_1m": 60,
         "sample_seconds": round(sample_s, 2),

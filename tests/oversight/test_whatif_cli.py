@@ -40,6 +40,18 @@ def test_json_lists_flips_with_ledger_indexes(tmp_path: Path, recorded: History)
     assert recorded.store.size() == before  # never writes
 
 
+def test_workers_change_nothing_in_the_report(tmp_path: Path, recorded: History) -> None:
+    outs = []
+    for workers in ("1", "3"):
+        proc = remit(
+            "envelope", "whatif", "tight.yaml", "--db", "ledger.db", "--since", SINCE,
+            "--workers", workers, "--format", "json", cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        outs.append(json.loads(proc.stdout))
+    assert outs[0] == outs[1] and outs[0]["flipped"] == 10
+
+
 def test_table_names_each_count(tmp_path: Path, recorded: History) -> None:
     proc = remit(
         "envelope", "whatif", "tight.yaml", "--db", "ledger.db", "--since", SINCE, cwd=tmp_path
@@ -65,6 +77,7 @@ def test_a_proposal_that_does_not_parse_is_refused(tmp_path: Path, recorded: His
         (["--format", "xml"], "--format"),
         (["--db", "missing.db"], "no ledger"),
         (["--since", SINCE, "--until", "2026-11-20T00:00:00Z"], "--until"),
+        (["--since", SINCE, "--workers", "0"], "--workers"),
     ],
 )
 def test_bad_options_are_named(

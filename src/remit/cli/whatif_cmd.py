@@ -3,6 +3,7 @@ envelope and print the flips (never writes the ledger)."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -38,6 +39,9 @@ def whatif(
     until: str | None = typer.Option(None, "--until", help="Window end (ISO-8601); default now."),
     now: str | None = typer.Option(None, "--now", help="What --since is relative to."),
     limit: int = typer.Option(100, "--limit", help="Flipped decisions listed (0: all)."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Worker processes (default: one per CPU; 1: in this process)."
+    ),
     db: str | None = DbOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
@@ -52,13 +56,16 @@ def whatif(
         fail("--until must be after --since")
     if limit < 0:
         fail("--limit must be 0 (all) or more")
+    if workers is not None and workers < 1:
+        fail("--workers must be 1 or more")
+    procs = workers or os.cpu_count() or 1
     loaded = envelope_or_fail(proposed)
     store = open_existing_store_or_none(db)
     if store is None:
         fail(f"--db: no ledger at {db or 'the default location'}")
     gate = Gate(loaded.envelope, loaded.digest, EnvelopeTrust(False, None, "proposed"))
     try:
-        report = _with_progress(store, gate, start, end)
+        report = _with_progress(store, gate, start, end, procs)
     except LedgerUnavailable as exc:
         fail(str(exc), 3)
     if fmt == "json":
@@ -68,11 +75,11 @@ def whatif(
 
 
 def _with_progress(
-    store: LedgerStore, gate: Gate, since: datetime, until: datetime | None
+    store: LedgerStore, gate: Gate, since: datetime, until: datetime | None, workers: int
 ) -> WhatIfReport:
     total = decision_count(store, since, until)
     if total < 50_000 or not err_console.is_terminal:
-        return run_whatif(store, gate, since, until)
+        return run_whatif(store, gate, since, until, workers=workers)
     with Progress(
         TextColumn("replaying"),
         BarColumn(),
@@ -82,7 +89,9 @@ def _with_progress(
         transient=True,
     ) as bar:
         task = bar.add_task("replay", total=None)
-        return run_whatif(store, gate, since, until, lambda n: bar.update(task, completed=n))
+        return run_whatif(
+            store, gate, since, until, lambda n: bar.update(task, completed=n), workers
+        )
 
 
 def print_report(report: WhatIfReport, limit: int | None) -> None:

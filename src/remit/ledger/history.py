@@ -79,3 +79,59 @@ def period_decisions(
         if store._is_storage_error(exc):
             raise LedgerUnavailable(f"ledger read failed at {store.location}: {exc}") from exc
         raise
+
+
+def decision_span(store: LedgerStore, since: datetime | None) -> tuple[int, int] | None:
+    """(first index, last index + 1) of the decisions recorded at or after `since`, or
+    None if there are none. A decision recorded at or after a window's end may still
+    have been decided inside it: what a replay of a window reads is this span."""
+    sql, params = "SELECT MIN(idx), MAX(idx) FROM decisions", []
+    if since is not None:
+        sql += " WHERE ts >= ?"
+        params.append(ts_text(since))
+    rows = store.reads._rows(sql, params)
+    if not rows or rows[0][0] is None:
+        return None
+    return int(rows[0][0]), int(rows[0][1]) + 1
+
+
+def decision_cuts(store: LedgerStore, start: int, end: int, parts: int) -> list[int]:
+    """Ledger indexes that cut the decisions at [start, end) into `parts` runs of about
+    the same number of decisions (ascending, each above `start`; fewer if runs would be
+    empty)."""
+    rows = store.reads._rows(
+        "SELECT COUNT(*) FROM decisions WHERE idx >= ? AND idx < ?", (start, end)
+    )
+    n = int(rows[0][0])
+    cuts: list[int] = []
+    for k in range(1, parts):
+        got = store.reads._rows(
+            "SELECT idx FROM decisions WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT 1 OFFSET ?",
+            (start, end, n * k // parts),
+        )
+        if got and int(got[0][0]) > (cuts[-1] if cuts else start):
+            cuts.append(int(got[0][0]))
+    return cuts
+
+
+def earliest_decision(
+    store: LedgerStore, start: int, end: int, since: datetime | None
+) -> str | None:
+    """The earliest recorded time (ledger text) of the decisions at indexes [start, end)
+    recorded at or after `since`, or None."""
+    sql = "SELECT MIN(ts) FROM decisions WHERE idx >= ? AND idx < ?"
+    params: list[object] = [start, end]
+    if since is not None:
+        sql += " AND ts >= ?"
+        params.append(ts_text(since))
+    rows = store.reads._rows(sql, params)
+    return None if not rows or rows[0][0] is None else str(rows[0][0])
+
+
+def first_window_action(store: LedgerStore, since: datetime, before: int) -> int | None:
+    """The lowest ledger index below `before` of a rate-window action (a decision that ran
+    or an approval granted) recorded at or after `since`, or None."""
+    rows = store.reads._rows(
+        "SELECT MIN(idx) FROM window_actions WHERE ts >= ? AND idx < ?", (ts_text(since), before)
+    )
+    return None if not rows or rows[0][0] is None else int(rows[0][0])

@@ -9,6 +9,10 @@ proposed envelope is taken as signed off exactly when the envelope that decided 
 last valid sign-off on record), so staleness reads the same history; rate windows count
 the actions recorded under each rule id (a rule the proposal renames starts empty).
 
+A replay can be one partition of a longer one: decisions below `count_from` only feed
+the state (the lookback of its rate windows), and `merged` adds partition reports up to
+exactly the report of one replay over all of them.
+
 Nothing is written: the result is a report. Pure: records in, report out.
 """
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,6 +94,8 @@ class WhatIfReport:
     by_agent: Counter[str] = field(default_factory=Counter)
     by_rule: Counter[str] = field(default_factory=Counter)
     by_action: Counter[str] = field(default_factory=Counter)
+    earliest: datetime | None = None
+    """The earliest decision time replayed: how far back its rate windows had to reach."""
 
     @property
     def stricter(self) -> int:
@@ -139,29 +145,59 @@ def replay(
     since: datetime | None = None,
     until: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    count_from: int = 0,
 ) -> WhatIfReport:
     """Decide the recorded decisions of [since, until) again with `gate` (built over the
     proposed envelope) and report which tiers change. `history` is the ledger's decision,
     approval, event and sign-off records in index order, from early enough to hold the
-    rate windows (earlier decisions only feed the state). `progress` is told how many
-    records were read, every 10,000."""
-    report = WhatIfReport(f"{gate.ref.name} v{gate.ref.version} ({gate.ref.digest})", since, until)
+    rate windows (earlier decisions, and any below ledger index `count_from`, only feed
+    the state). `progress` is told how many records were read, every 10,000."""
+    report = WhatIfReport(_name(gate), since, until)
     state = ReplayState()
     gates: GateCache = {}
     for n, rec in enumerate(history, 1):
         if progress is not None and n % 10_000 == 0:
             progress(n)
         record = rec.record
-        if isinstance(record, DecisionRecord):
+        if isinstance(record, DecisionRecord) and rec.index >= count_from:
             at = record.decided_at
             if (since is None or at >= since) and (until is None or at < until):
-                _redecide(report, _gate_at(gate, gates, state, record), rec.index, record, state)
+                used = _gate_at(gate, gates, state, record, at)
+                _redecide(report, used, rec.index, record, at, state)
         state.apply(rec)
     return report
 
 
+def merged(
+    gate: Gate, since: datetime | None, until: datetime | None, parts: Sequence[WhatIfReport]
+) -> WhatIfReport:
+    """One report from the reports of consecutive partitions (in ledger order): the same
+    as one replay over all of them, flips and unreplayable requests in ledger order."""
+    out = WhatIfReport(_name(gate), since, until)
+    for part in parts:
+        out.replayed += part.replayed
+        out.flips += part.flips
+        out.unreplayable += part.unreplayable
+        out.by_tiers.update(part.by_tiers)
+        out.by_agent.update(part.by_agent)
+        out.by_rule.update(part.by_rule)
+        out.by_action.update(part.by_action)
+        if part.earliest is not None and (out.earliest is None or part.earliest < out.earliest):
+            out.earliest = part.earliest
+    return out
+
+
+def _name(gate: Gate) -> str:
+    return f"{gate.ref.name} v{gate.ref.version} ({gate.ref.digest})"
+
+
 def _redecide(
-    report: WhatIfReport, gate: Gate, index: int, record: DecisionRecord, state: ReplayState
+    report: WhatIfReport,
+    gate: Gate,
+    index: int,
+    record: DecisionRecord,
+    at: datetime,
+    state: ReplayState,
 ) -> None:
     try:
         request = ActionRequest.model_validate(record.request)
@@ -169,14 +205,16 @@ def _redecide(
         report.unreplayable.append(Unreplayable(index, record.id, _first_error(exc)))
         return
     report.replayed += 1
-    new = gate.decide(request, record.decided_at, state, decision_id=record.id)
+    if report.earliest is None or at < report.earliest:
+        report.earliest = at
+    new = gate.decide(request, at, state, decision_id=record.id)
     if new.tier is record.tier:
         return
     report.note(
         Flip(
             index,
             record.id,
-            record.decided_at,
+            at,
             record.agent,
             record.action,
             record.tier,
@@ -191,9 +229,11 @@ def _redecide(
 GateCache = dict[tuple[datetime | None, bool], Gate]
 
 
-def _gate_at(base: Gate, gates: GateCache, state: ReplayState, d: DecisionRecord) -> Gate:
-    """`base` with the trust the recorded decision had: signed off when the deciding
-    envelope last was (insecure if it was decided with unchecked signatures)."""
+def _gate_at(
+    base: Gate, gates: GateCache, state: ReplayState, d: DecisionRecord, at: datetime
+) -> Gate:
+    """`base` with the trust the recorded decision (decided at `at`) had: signed off when
+    the deciding envelope last was (insecure if it was decided with unchecked signatures)."""
     env = d.decision.get("envelope") or {}
     insecure = any(
         r.get("code") == ReasonCode.ENVELOPE_UNSIGNED_INSECURE.value
@@ -202,7 +242,7 @@ def _gate_at(base: Gate, gates: GateCache, state: ReplayState, d: DecisionRecord
     )
     last = None
     if not insecure:
-        last = state.last_review(str(env.get("name")), str(env.get("digest")), d.decided_at)
+        last = state.last_review(str(env.get("name")), str(env.get("digest")), at)
     key = (last, insecure)
     found = gates.get(key)
     if found is None:
