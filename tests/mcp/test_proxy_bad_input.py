@@ -57,6 +57,15 @@ class _Wire:
         assert self.proc.stdin is not None
         await self.proc.stdin.send(line.encode() + b"\n")
 
+    async def initialize(self) -> dict[str, Any]:
+        """The handshake as request 1; its answer."""
+        await self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}})  # fmt: skip
+        answer = await self.answer(1)
+        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return answer
+
     async def answer(self, rid: int, timeout: float = 20) -> dict[str, Any]:
         assert self.proc.stdout is not None
         with anyio.fail_after(timeout):
@@ -85,11 +94,7 @@ def test_malformed_tool_calls_are_answered_and_nothing_is_forwarded(
             )
             async with proc:
                 wire = _Wire(proc)
-                await wire.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                    "protocolVersion": "2025-11-25", "capabilities": {},
-                    "clientInfo": {"name": "raw", "version": "0"}}})  # fmt: skip
-                out[1] = await wire.answer(1)
-                await wire.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+                out[1] = await wire.initialize()
                 calls: dict[int, Any] = {
                     2: {"name": "echo", "arguments": "not an object"},
                     3: {"arguments": {"x": 1}},  # no tool name
@@ -242,11 +247,7 @@ def test_a_terminated_proxy_records_its_held_call_as_not_forwarded(
             )
             async with proc:
                 wire = _Wire(proc)
-                await wire.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                    "protocolVersion": "2025-11-25", "capabilities": {},
-                    "clientInfo": {"name": "raw", "version": "0"}}})  # fmt: skip
-                await wire.answer(1)
-                await wire.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+                await wire.initialize()
                 await wire.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
                     "name": "delete_role_policy", "_meta": meta(FIND), "arguments": {
                         "role_name": "prod-terminated", "policy_name": "s3-all"}}})  # fmt: skip

@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import NOW, SIGNED_AT, role
+from tests.conftest import EXAMPLES, NOW, SIGNED_AT, role
 
 from remit.decide import Gate
 from remit.domain import ActionRequest
 from remit.domain.tiers import Tier
+from remit.domain.trust import EnvelopeTrust
 from remit.envelope import LoadedEnvelope
+from remit.envelope.loader import load_envelope_text
 from remit.envelope.signoff import check_signoffs, create_signoff
 from remit.ledger.kinds import ApprovalResolution
 from remit.ledger.log import Ledger
@@ -91,8 +93,6 @@ DRIFT_SECTION = "drift: {baseline: 100, false_alarm_one_per: 1000}\nrules:"
 
 
 def drifting_envelope_text() -> str:
-    from tests.conftest import EXAMPLES
-
     return (EXAMPLES / "envelope.yaml").read_text().replace("rules:", DRIFT_SECTION, 1)
 
 
@@ -122,3 +122,14 @@ def record_drifting(
         else:
             recorder.decide(make_request(action="iam:ListRoles", workflow=FIND), "agent:r", t)
     return ledger, gate, t
+
+
+def proposed(*edits: tuple[str, str]) -> Gate:
+    """A gate over the example envelope with `edits` (old, new) applied: a proposal. The
+    trust given here is replaced by the recorded one at each replayed decision."""
+    text = (EXAMPLES / "envelope.yaml").read_text()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    loaded = load_envelope_text(text)
+    return Gate(loaded.envelope, loaded.digest, EnvelopeTrust(False, None, "unsigned proposal"))

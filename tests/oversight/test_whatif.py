@@ -7,14 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import EXAMPLES, NOW
-from tests.oversight.history import History, record_history
+from tests.conftest import NOW
+from tests.oversight.history import History, proposed, record_history
 
-from remit.decide import Gate
 from remit.domain.tiers import Tier
-from remit.domain.trust import EnvelopeTrust
 from remit.envelope import LoadedEnvelope
-from remit.envelope.loader import load_envelope_text
 from remit.ledger.history import records
 from remit.oversight.whatif import REPLAY_KINDS, replay
 
@@ -22,16 +19,6 @@ from remit.oversight.whatif import REPLAY_KINDS, replay
 @pytest.fixture
 def history(tmp_path: Path, example: LoadedEnvelope, make_request) -> History:  # type: ignore[no-untyped-def]
     return record_history(tmp_path / "ledger.db", example, make_request)
-
-
-def proposed(*edits: tuple[str, str]) -> Gate:
-    text = (EXAMPLES / "envelope.yaml").read_text()
-    for old, new in edits:
-        assert old in text
-        text = text.replace(old, new)
-    loaded = load_envelope_text(text)
-    # The trust given here is replaced by the recorded one at each decision.
-    return Gate(loaded.envelope, loaded.digest, EnvelopeTrust(False, None, "unsigned proposal"))
 
 
 def test_history_has_every_state_the_replay_must_rebuild(history: History) -> None:

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import EXAMPLES, NOW, SIGNED_AT, role
+from tests.conftest import NOW, SIGNED_AT, role
+from tests.oversight.history import proposed
 
 from remit.decide import Gate, StaticState
 from remit.domain import ActionRequest
-from remit.domain.trust import EnvelopeTrust
 from remit.envelope import LoadedEnvelope
-from remit.envelope.loader import load_envelope_text
 from remit.envelope.signoff import check_signoffs, create_signoff
 from remit.ledger.history import records
 from remit.ledger.kinds import ApprovalResolution, DecisionRecord
@@ -87,15 +86,6 @@ def record_busy(
             )
             store.append([make_entry(resolution, at + timedelta(seconds=30), "person:oncall")])
     return Busy(store, decisions)
-
-
-def proposed(*edits: tuple[str, str]) -> Gate:
-    text = (EXAMPLES / "envelope.yaml").read_text()
-    for old, new in edits:
-        assert old in text
-        text = text.replace(old, new)
-    loaded = load_envelope_text(text)
-    return Gate(loaded.envelope, loaded.digest, EnvelopeTrust(False, None, "unsigned proposal"))
 
 
 TIGHTER = proposed(("max_actions: 20, per: PT1H", "max_actions: 7, per: PT1H"))
