@@ -46,7 +46,7 @@ from remit.oversight.cusum import Cusum
 from remit.oversight.drift import DesignCache, DriftMonitor, DriftPlan, Signature
 from remit.oversight.signals import SIGNALS, Features
 
-SIG: Signature = ("m@1", "p", "sha256:e", "-")
+SIG: Signature = ("m@1", "p", "sha256:e", "-", "-")
 ACTIONS = 200
 WEIGHTS = list(itertools.accumulate(1 / (k + 1) for k in range(ACTIONS)))
 

@@ -20,7 +20,7 @@ from remit.server.runtime import Runtime
 def _flagged_on_deny() -> dict[str, dict[str, Any]]:
     m = DriftMonitor(DriftPlan(baseline_size=200))
     rng = random.Random(3)
-    sig = ("m@1", "p", "sha256:e", "-")
+    sig = ("m@1", "p", "sha256:e", "-", "-")
     for i in range(3000):
         u = rng.random()  # 40% high-risk throughout: mostly write access, then mostly denials
         deny = u < (0.01 if i < 400 else 0.3)

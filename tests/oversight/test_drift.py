@@ -48,12 +48,18 @@ def test_design_meets_the_declared_rate_with_the_smallest_threshold() -> None:
     assert guarded.threshold > d.threshold and run_length(0.21, 3, 1, guarded.threshold) >= 20_000
 
 
-def rec(i: int, *, risky: bool, version: str = "2026-10-01", agent: str = "bot") -> DecisionRecord:
+def rec(
+    i: int, *, risky: bool, version: str = "2026-10-01", agent: str = "bot", tools: str = "t1"
+) -> DecisionRecord:
     request: dict[str, Any] = {
         "agent": agent,
         "action": "iam:DetachRolePolicy" if risky else "iam:ListRoles",
         "resources": [],
-        "provenance": {"model": {"name": "m", "version": version}, "prompt_sha256": "p"},
+        "provenance": {
+            "model": {"name": "m", "version": version},
+            "prompt_sha256": "p",
+            "tools_sha256": tools,
+        },
         "reasoning": {"confidence": 0.9},
     }
     decision = {
@@ -71,7 +77,7 @@ def rec(i: int, *, risky: bool, version: str = "2026-10-01", agent: str = "bot")
 
 def test_high_risk_and_signature() -> None:
     assert high_risk(rec(0, risky=True)) and not high_risk(rec(0, risky=False))
-    assert signature(rec(0, risky=False)) == ("m@2026-10-01", "p", "sha256:x", "-")
+    assert signature(rec(0, risky=False)) == ("m@2026-10-01", "p", "sha256:x", "-", "t1")
 
 
 def feed(
@@ -111,6 +117,20 @@ def test_a_model_change_opens_a_window_against_the_old_baseline() -> None:
     a = m.agents["bot"]
     assert a.windows == before + 1 and a.window is not None and a.window[0] == "m@2027-01-01"
     assert hit is not None and a.flagged is not None and a.flagged.window_index == 600
+
+
+def test_a_new_tool_set_opens_a_window_as_a_model_update_does() -> None:
+    """Same model, same prompt: the agent was given other tools (an MCP server added),
+    undeclared. The new window is tested against the old baseline and flagged."""
+    m = DriftMonitor(DriftPlan(baseline_size=500))
+    rng = random.Random(4)
+    feed(m, rng, 0, 600, 0.2)
+    before = m.agents["bot"].windows
+    hit = feed(m, rng, 600, 500, 0.6, tools="t2")
+    a = m.agents["bot"]
+    assert a.windows == before + 1 and a.window is not None and a.window[4] == "t2"
+    assert hit is not None and a.flagged is not None and a.flagged.window_index == 600
+    assert a.flagged.to_dict()["window"]["tools_sha256"] == "t2"
 
 
 def test_agents_are_watched_separately() -> None:

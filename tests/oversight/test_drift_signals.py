@@ -24,7 +24,7 @@ from remit.oversight.drift import DriftMonitor, DriftPlan, Signature
 from remit.oversight.drift_runs import record_findings
 from remit.oversight.signals import PRIMARY, SIGNALS, Baseline, Features, features, usual_count
 
-SIG: Signature = ("m@1", "p", "sha256:e", "-")
+SIG: Signature = ("m@1", "p", "sha256:e", "-", "-")
 NOW = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
 
 

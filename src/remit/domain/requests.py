@@ -149,10 +149,14 @@ class WorkflowRef(_Frozen):
 
 
 class Provenance(_Frozen):
-    """Who and what produced the request: model, prompt hash, workflow, parent decision."""
+    """Who and what produced the request: model, prompt hash, tool set, workflow, parent
+    decision."""
 
     model: ModelRef | None = None
     prompt_sha256: Annotated[str, StringConstraints(max_length=200)] | None = None
+    tools_sha256: Annotated[str, StringConstraints(max_length=200)] | None = None
+    """A digest of the tools the agent can call (names and input schemas): a change of
+    tool set opens a new drift observation window, as a model update does."""
     workflow: WorkflowRef | None = None
     parent_decision: Annotated[str, StringConstraints(max_length=200)] | None = None
 

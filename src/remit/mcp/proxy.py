@@ -273,6 +273,7 @@ async def serve(
             ) as upstream,
             anyio.create_task_group() as reports,  # outcome reports finish before we close
         ):
+            gate.config.observed["tools_sha256"] = await upstream.tool_set_digest()
             proxy = Proxy(gate, upstream, broker, reports, timings)
             try:
                 async with anyio.create_task_group() as running:

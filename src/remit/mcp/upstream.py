@@ -15,6 +15,7 @@ import anyio
 import mcp_types as types
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from remit.domain.canonical import canonical_json, sha256_hex
 
 START_TIMEOUT = 60.0
 """How long the upstream may take to start and answer `initialize`."""
@@ -39,6 +40,21 @@ class Upstream:
             return await self.session.list_tools(params=params)
         except Exception as exc:
             raise UpstreamFailed(f"upstream {self.command[0]} failed to list tools: {exc}") from exc
+
+    async def tool_set_digest(self) -> str:
+        """SHA-256 of the upstream's whole tool list (every page): each tool's name and
+        input schema, canonical JSON, sorted by name. What `provenance.tools_sha256`
+        carries, so a changed tool set opens a new drift window undeclared."""
+        tools: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = await self.list_tools(cursor)
+            tools += [{"name": t.name, "input_schema": t.input_schema} for t in page.tools]
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        tools.sort(key=lambda t: str(t["name"]))
+        return "sha256:" + sha256_hex(canonical_json(tools))
 
     async def call_tool(
         self, name: str, arguments: Mapping[str, Any] | None

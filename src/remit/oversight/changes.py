@@ -22,8 +22,8 @@ from remit.ledger.records import Recorded
 
 CHANGE_KINDS = frozenset({"decision", "grant", "signoff"})
 CATEGORIES = (
-    "agent", "model", "prompt", "action", "service", "workflow", "step", "fallback_rule",
-    "permission", "envelope", "signoff",
+    "agent", "model", "prompt", "tools", "action", "service", "workflow", "step",
+    "fallback_rule", "permission", "envelope", "signoff",
 )  # fmt: skip
 
 
@@ -78,6 +78,8 @@ def _features(d: DecisionRecord) -> list[tuple[str, str]]:
         out.append(("model", f"{model.get('name')}@{model.get('version')}"))
     if prov.get("prompt_sha256"):
         out.append(("prompt", str(prov["prompt_sha256"])))
+    if prov.get("tools_sha256"):
+        out.append(("tools", str(prov["tools_sha256"])))
     if wf.get("name"):
         out.append(("workflow", str(wf["name"])))
         if wf.get("step"):

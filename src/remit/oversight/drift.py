@@ -10,14 +10,14 @@ declared one and, by the union bound, an agent's first false alarm is no more fr
 Each test's threshold is the smallest whose exact (Markov-chain) run length holds its
 own share at the guarded baseline rate. Every test is tuned to a rise of `shift`.
 
-Observation windows: a change of model (name or version), prompt hash, envelope digest
-or workflow opens a new window, declared or not; the new window is tested against the
-previous window's baseline from its first decision. The first window learns its baseline
-from its first `baseline_size` decisions. The defaults (2,000-decision baseline, guard of
-one standard error) are what `benchmarks/bench_drift.py` measured to hold the declared
-rate. After an alarm — named by the signal that crossed — the agent stays flagged until a
-human review is recorded; the review accepts the behaviour since, and a fresh baseline is
-learned.
+Observation windows: a change of model (name or version), prompt hash, envelope digest,
+workflow or tool set (`provenance.tools_sha256`) opens a new window, declared or not;
+the new window is tested against the previous window's baseline from its first decision.
+The first window learns its baseline from its first `baseline_size` decisions. The
+defaults (2,000-decision baseline, guard of one standard error) are what
+`benchmarks/bench_drift.py` measured to hold the declared rate. After an alarm — named
+by the signal that crossed — the agent stays flagged until a human review is recorded;
+the review accepts the behaviour since, and a fresh baseline is learned.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ class DriftPlan:
         return primary if signal == PRIMARY else other
 
 
-Signature = tuple[str, str, str, str]
-"""(model name@version, prompt hash, envelope digest, workflow)."""
+Signature = tuple[str, str, str, str, str]
+"""(model name@version, prompt hash, envelope digest, workflow, tool-set digest)."""
 
 
 def signature(d: DecisionRecord) -> Signature:
@@ -87,6 +87,7 @@ def signature(d: DecisionRecord) -> Signature:
         str(prov.get("prompt_sha256") or "-"),
         str(env.get("digest") or "-"),
         str((prov.get("workflow") or {}).get("name") or "-"),
+        str(prov.get("tools_sha256") or "-"),
     )
 
 
@@ -147,6 +148,7 @@ def _window_dict(index: int, sig: Signature) -> dict[str, Any]:
         "prompt_sha256": sig[1],
         "envelope": sig[2],
         "workflow": sig[3],
+        "tools_sha256": sig[4],
     }
 
 

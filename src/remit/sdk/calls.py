@@ -52,7 +52,8 @@ class AskOptions(TypedDict, total=False):
     reasoning: Mapping[str, Any]
     """summary, signals, confidence, alternatives: why the agent wants to act."""
     provenance: Mapping[str, Any]
-    """model, workflow, prompt_sha256, parent_decision; merged over the client's own."""
+    """model, workflow, prompt_sha256, tools_sha256, parent_decision; merged over the
+    client's own."""
     parameters: Mapping[str, Any]
     """The API parameters of the action (e.g. RoleName, PolicyArn)."""
     agent: str

@@ -87,6 +87,9 @@ class GateConfig:
     mapping: ToolMapping
     context: dict[str, str]
     provenance: dict[str, Any] = field(default_factory=dict)
+    observed: dict[str, Any] = field(default_factory=dict)
+    """Provenance the gate measured itself (e.g. the MCP proxy's digest of the upstream's
+    tool set): it overrides what a call's `_meta` claims."""
     hold_budget: float = 120.0
     credentials: bool = True
     link_template: str = "{remit_url}/v1/decisions/{decision_id}"
@@ -129,7 +132,7 @@ def decide_call(
     config: GateConfig, calls: Calls, call: ResolvedCall, meta: Mapping[str, Any]
 ) -> Call:
     """`POST /v1/decisions` for `call`, with the reasoning and provenance in `meta`."""
-    provenance = {**config.provenance, **dict(meta.get(META_PROVENANCE) or {})}
+    provenance = {**config.provenance, **dict(meta.get(META_PROVENANCE) or {}), **config.observed}
     options: dict[str, Any] = {
         "reasoning": dict(meta.get(META_REASONING) or {}),
         "provenance": provenance,
