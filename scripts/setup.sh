@@ -7,8 +7,23 @@
 # runs, is made again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/pythons.sh
+source scripts/lib/pythons.sh
 PY=${PYTHON:-python3.11}
-command -v "$PY" >/dev/null 2>&1 || PY=python3
+if ! "$PY" -c "" >/dev/null 2>&1; then # not on PATH, or a pyenv shim not selected
+  case "$PY" in
+  python3.*) found=$(find_python "${PY#python}") ;;
+  *) found="" ;;
+  esac
+  if [ -n "$found" ]; then
+    PY=$found
+  elif [ -n "${PYTHON:-}" ]; then
+    echo "remit: PYTHON=$PYTHON does not run here" >&2
+    exit 2
+  else
+    PY=python3
+  fi
+fi
 EXTRAS=${REMIT_EXTRAS-server,postgres,demo,dev,custodian,langchain}
 version='import sys; print("%d.%d" % sys.version_info[:2])'
 wanted=$("$PY" -c "$version")

@@ -1,4 +1,4 @@
-# Sourced by the install checks: finding an interpreter by version, and pip's noise filter.
+# Sourced by setup.sh and the install checks: finding an interpreter by version, and pip's noise filter.
 
 find_python() { # the interpreter for version $1 (e.g. 3.12), or nothing
   local v=$1 candidate
