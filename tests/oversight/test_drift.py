@@ -108,29 +108,26 @@ def test_an_undeclared_shift_is_flagged_and_a_review_relearns() -> None:
     )
 
 
-def test_a_model_change_opens_a_window_against_the_old_baseline() -> None:
+@pytest.mark.parametrize(
+    ("change", "position", "key", "value"),
+    [
+        ({"version": "2027-01-01"}, 0, "model", "m@2027-01-01"),  # a model update
+        ({"tools": "t2"}, 4, "tools_sha256", "t2"),  # other tools (an MCP server added)
+    ],
+    ids=["model", "tool-set"],
+)
+def test_an_undeclared_change_opens_a_window_against_the_old_baseline(
+    change: dict[str, str], position: int, key: str, value: str
+) -> None:
     m = DriftMonitor(DriftPlan(baseline_size=500))
     rng = random.Random(4)
     feed(m, rng, 0, 600, 0.2)
     before = m.agents["bot"].windows
-    hit = feed(m, rng, 600, 500, 0.6, version="2027-01-01")
+    hit = feed(m, rng, 600, 500, 0.6, **change)
     a = m.agents["bot"]
-    assert a.windows == before + 1 and a.window is not None and a.window[0] == "m@2027-01-01"
+    assert a.windows == before + 1 and a.window is not None and a.window[position] == value
     assert hit is not None and a.flagged is not None and a.flagged.window_index == 600
-
-
-def test_a_new_tool_set_opens_a_window_as_a_model_update_does() -> None:
-    """Same model, same prompt: the agent was given other tools (an MCP server added),
-    undeclared. The new window is tested against the old baseline and flagged."""
-    m = DriftMonitor(DriftPlan(baseline_size=500))
-    rng = random.Random(4)
-    feed(m, rng, 0, 600, 0.2)
-    before = m.agents["bot"].windows
-    hit = feed(m, rng, 600, 500, 0.6, tools="t2")
-    a = m.agents["bot"]
-    assert a.windows == before + 1 and a.window is not None and a.window[4] == "t2"
-    assert hit is not None and a.flagged is not None and a.flagged.window_index == 600
-    assert a.flagged.to_dict()["window"]["tools_sha256"] == "t2"
+    assert a.flagged.to_dict()["window"][key] == value
 
 
 def test_agents_are_watched_separately() -> None:

@@ -46,12 +46,6 @@ def records(
         raise
 
 
-def first_decision_index(store: LedgerStore, since: datetime) -> int | None:
-    """The index of the first decision recorded at or after `since`, or None."""
-    rows = store.reads._rows("SELECT MIN(idx) FROM decisions WHERE ts >= ?", (ts_text(since),))
-    return None if not rows or rows[0][0] is None else int(rows[0][0])
-
-
 def decision_count(store: LedgerStore, since: datetime | None, until: datetime | None) -> int:
     """How many decisions were recorded in [since, until)."""
     sql, params = "SELECT COUNT(*) FROM decisions WHERE 1 = 1", []

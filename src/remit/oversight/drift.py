@@ -32,6 +32,7 @@ from remit.oversight.cusum import Cusum, CusumDesign, design, split_budget, step
 from remit.oversight.signals import (
     DECISION_SIGNALS,
     LABELS,
+    OWN_SIGNALS,
     PRIMARY,
     SIGNALS,
     Baseline,
@@ -317,7 +318,7 @@ class DriftMonitor:
             base = a.learning
             assert base is not None
             base.add(f)
-            a.window_hits.update(n for n, h in zip(DECISION_SIGNALS[:5], own(f), strict=True) if h)
+            a.window_hits.update(n for n, h in zip(OWN_SIGNALS, own(f), strict=True) if h)
             if base.done:
                 self._arm(a, base.reference())
             return None

@@ -144,8 +144,7 @@ def record_findings(
             reason = (
                 f"{LABELS[alarm.signal]} rose above {alarm.design.p0:.1%} (CUSUM "
                 f"{alarm.statistic} >= {alarm.design.threshold}) in the window opened at "
-                f"ledger index "
-                f"{alarm.window_index}"
+                f"ledger index {alarm.window_index}"
             )
             demotion = DemotionRecord(fid, alarm.agent, demote_to.value, reason)
             out.append(make_entry(demotion, now, actor))

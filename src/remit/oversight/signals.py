@@ -37,6 +37,8 @@ PRIMARY = "high_risk"
 DECISION_SIGNALS = (
     "high_risk", "deny", "held", "fallback", "low_confidence", "new_action", "multi_resource",
 )  # fmt: skip
+OWN_SIGNALS = DECISION_SIGNALS[:5]
+"""The signals a decision shows without a baseline (`own`)."""
 SIGNALS = (*DECISION_SIGNALS, "approval_reject")
 """Every signal, the primary first: the order an alarm is named in when two cross at once."""
 LABELS = {
@@ -97,7 +99,7 @@ class Reference:
 
 
 def own(f: Features) -> tuple[bool, bool, bool, bool, bool]:
-    """The signals a decision shows without a baseline: the first five."""
+    """The decision's observation of each of `OWN_SIGNALS`, in that order."""
     return f.high_risk, f.deny, f.held, f.fallback, f.low_confidence
 
 

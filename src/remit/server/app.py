@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -64,27 +65,24 @@ DRIFT_CHUNK = 1_000
 DRIFT_PAUSE_SECONDS = 0.01
 
 
-async def _drift_sweeps(rt: Runtime) -> None:
+def _drift_sweep(rt: Runtime) -> Callable[[], None]:
     """The standing drift test: records findings and demotions as the envelope sets. In
-    chunks with pauses between them: the sweep runs on a thread of this process, and a
-    backlog swept in one go would hold the interpreter from the requests meanwhile."""
+    chunks with a pause between them: the sweep runs on a thread of this process, and a
+    backlog swept in one go would hold the interpreter from the requests meanwhile (the
+    pause, a sleep, lets them have it)."""
     from remit.oversight.drift_runs import DriftWatch
 
     watch = DriftWatch()
 
-    def step() -> None:
-        envelope = rt.envelope_view().loaded.envelope
-        watch.sweep(rt.ledger, envelope, rt.clock(), DRIFT_CHUNK)
+    def sweep() -> None:
+        while True:
+            envelope = rt.envelope_view().loaded.envelope
+            watch.sweep(rt.ledger, envelope, rt.clock(), DRIFT_CHUNK)
+            if not watch.behind:
+                return
+            time.sleep(DRIFT_PAUSE_SECONDS)
 
-    while True:
-        await asyncio.sleep(DRIFT_SWEEP_SECONDS)
-        try:
-            await asyncio.to_thread(step)
-            while watch.behind:
-                await asyncio.sleep(DRIFT_PAUSE_SECONDS)
-                await asyncio.to_thread(step)
-        except Exception:  # keep the loop alive; the next round retries
-            log.exception("background task drift sweep failed")
+    return sweep
 
 
 class BodyLimit:
@@ -161,7 +159,7 @@ def create_app(rt: Runtime) -> FastAPI:
             asyncio.create_task(_every(1.0, rt.writer.ensure_running, "decision writer")),
             # grant time-outs, retries of revocations the cloud refused, deny-list pruning
             asyncio.create_task(_every(GRANT_SWEEP_SECONDS, rt.grants.sweep, "grant sweep")),
-            asyncio.create_task(_drift_sweeps(rt)),
+            asyncio.create_task(_every(DRIFT_SWEEP_SECONDS, _drift_sweep(rt), "drift sweep")),
         ]
         if rt.ledger.log_key is not None:
             tasks.append(
