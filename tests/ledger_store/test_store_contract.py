@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from tests.conftest import NOW, SIGNED_AT
 from tests.ledger_store.conftest import open_target
@@ -389,3 +390,21 @@ def test_sqlite_scans_read_the_ledger_at_a_path_with_uri_characters(
     finally:
         store.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"a", folder})
+
+
+@pytest.mark.postgres
+def test_postgres_keeps_decision_sized_entries_in_their_row_uncompressed(pg_url: str) -> None:
+    """Bodies up to ~8 KB stay in the row as written (no pglz pass on every append) and
+    still read back byte for byte."""
+    store = open_target(pg_url)
+    try:  # about 3 KB each, and compressible: what a pglz pass would have shrunk
+        bodies = [b'{"n": %d, "reasoning": "%s"}' % (i, b"check " * 500) for i in range(4)]
+        store.append([raw(i, b) for i, b in enumerate(bodies)])
+        assert [store.entry(i).body for i in range(4)] == bodies
+    finally:
+        store.close()
+    with psycopg.connect(pg_url) as conn:
+        options = conn.execute("SELECT reloptions FROM pg_class WHERE oid = 'entries'::regclass")
+        assert "toast_tuple_target=8160" in (options.fetchone() or [[]])[0]
+        sizes = conn.execute("SELECT pg_column_size(body), octet_length(body) FROM entries")
+        assert all(stored >= length for stored, length in sizes.fetchall())

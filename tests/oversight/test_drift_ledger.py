@@ -117,3 +117,46 @@ def test_the_standing_sweep_records_once_and_reads_only_what_is_new(
         make_request(action="iam:ListRoles", workflow=FIND), "agent:r", t + timedelta(minutes=4)
     )
     assert d.tier is Tier.APPROVE and ReasonCode.DRIFT_DEMOTED in [r.code for r in d.reasons]
+
+
+def test_a_sweep_fed_hints_sees_exactly_what_reading_the_ledger_sees(
+    tmp_path: Path,
+    make_request,  # type: ignore[no-untyped-def]
+) -> None:
+    """The service's sweep takes what its own decisions show from the writer's answers
+    (`DriftHints`) and reads only the rest back: the monitor ends in the same state, the
+    same finding is recorded, a hint never stands in for an entry that is not a decision,
+    and no hint outlives the sweep that passed its index."""
+    from tests.oversight.history import record_drifting
+
+    from remit.ledger.kinds import DecisionRecord
+    from remit.oversight.drift import DriftInput
+    from remit.oversight.drift_runs import DriftHints, DriftWatch
+
+    ledger, gate, t = record_drifting(tmp_path / "l.db", make_request)
+    hints = DriftHints()
+    decisions = [r for r in records(ledger.store, {"decision"})]
+    for r in decisions:
+        if r.index % 3:  # two in three come with a hint, the rest are read back
+            assert isinstance(r.record, DecisionRecord)
+            hints.add(r.index, DriftInput.of(r.record))
+    first = decisions[0].record
+    assert isinstance(first, DecisionRecord) and decisions[0].index > 0
+    ghost = DriftInput("ghost", "dec_ghost", ("-",) * 5, DriftInput.of(first).features)
+    hints.add(0, ghost)  # entry 0 is a sign-off: a hint there must never be fed
+
+    plain, hinted = DriftWatch(), DriftWatch()
+    found: dict[str, list[str]] = {"plain": [], "hinted": []}
+    for name, watch_, h in (("plain", plain, None), ("hinted", hinted, hints)):
+        while True:  # in chunks, as the service sweeps
+            made = watch_.sweep(ledger, gate.envelope, t, chunk=97, hints=h)
+            found[name] += [m.finding_id for m in made]
+            if not watch_.behind:
+                break
+    assert plain.monitor is not None and hinted.monitor is not None
+    assert "ghost" not in hinted.monitor.agents
+    assert {a: s.to_dict() for a, s in hinted.monitor.agents.items()} == {
+        a: s.to_dict() for a, s in plain.monitor.agents.items()
+    }
+    assert found["plain"] and found["hinted"] == []  # the second found it already recorded
+    assert plain.next_index == hinted.next_index and len(hints) == 0

@@ -139,3 +139,16 @@ def test_whatif_reports_flips_and_writes_nothing(
     assert bad.status_code == 422 and "not valid" in bad.json()["detail"]
     assert rt.store.size() == size
     assert (EXAMPLES / "envelope.yaml").exists()
+
+
+def test_the_services_sweep_takes_its_own_decisions_from_the_writers_answers(
+    bare_client: TestClient, api_keys: ApiKeys, rt: Runtime, clock: Clock
+) -> None:
+    """Each decision recorded through the service leaves its drift input (sent by the
+    writer with the answer) for the standing sweep, which takes them all."""
+    from remit.server.app import _drift_sweep
+
+    history(bare_client, api_keys, clock)
+    assert len(rt.drift_hints) == 3
+    _drift_sweep(rt)()
+    assert len(rt.drift_hints) == 0

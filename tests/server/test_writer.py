@@ -34,9 +34,11 @@ from remit.domain.ids import new_id
 from remit.domain.tiers import Tier
 from remit.envelope.signoff import signoffs_path
 from remit.envelope.source import EnvelopeSource
+from remit.ledger.kinds import DecisionRecord
 from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.verify import verify_store
+from remit.oversight.drift import DriftInput
 from remit.server.coalesce import LoopCoalescer
 from remit.server.views import present, present_fresh
 from remit.server.writer import (
@@ -91,6 +93,13 @@ def test_a_group_is_one_transaction_answered_in_order(
         assert a.notice.request["action"] == "iam:DetachRolePolicy"
         assert a.notice.decision == json.loads(a.body)  # what the agent was answered
     assert ledger.store.size() == 3
+    # each answer carries what its recorded decision shows the drift test, so the
+    # service's sweep need not read it back: exactly what the entry itself shows
+    for a in answers:
+        assert a.summary is not None and a.summary[3] is not None
+        record = ledger.store.entry(a.summary[3]).read_as(DecisionRecord).record
+        assert a.drift == DriftInput.of(record)
+        assert pickle.loads(pickle.dumps(a)) == a
     ledger.checkpoint(NOW)
     assert verify_store(ledger.store, load_verifier_key(pki.log_pub)).ok
 
@@ -242,6 +251,27 @@ def test_coalescer_groups_one_turn_and_answers_each() -> None:
 
     assert asyncio.run(main()) == [0, 10, 20, 30, 40, 90]
     assert sent == [[0, 1, 2, 3, 4], [9]]
+
+
+def test_coalescer_cuts_a_burst_into_groups_of_at_most_max_group() -> None:
+    """A burst that arrives in one turn goes as several bounded groups, in order, so the
+    writer can decide one while the service answers another."""
+    sent: list[list[int]] = []
+
+    def send(group: list[int]) -> Future[list[int]]:
+        sent.append(group)
+        f: Future[list[int]] = Future()
+        f.set_result([x + 1 for x in group])
+        return f
+
+    async def main() -> list[int]:
+        c: LoopCoalescer[int, int] = LoopCoalescer(send, max_group=4)
+        return list(await asyncio.gather(*(c.submit(i) for i in range(10))))
+
+    assert asyncio.run(main()) == list(range(1, 11))
+    assert sent == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    with pytest.raises(ValueError, match="at least 1"):
+        LoopCoalescer(send, max_group=0)
 
 
 def test_coalescer_fails_a_whole_group_when_the_writer_fails() -> None:

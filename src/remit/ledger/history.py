@@ -8,8 +8,9 @@ appends nor sees a half-written batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from remit.domain.clock import ts_text
 from remit.ledger.errors import LedgerUnavailable
@@ -26,20 +27,58 @@ def records(
     wanted = sorted(set(kinds))
     if not wanted:
         return
-    marks = ",".join("?" for _ in wanted)
-    sql = f"SELECT idx, kind, ts, body FROM entries WHERE kind IN ({marks}) AND idx >= ?"
-    params: list[object] = [*wanted, start]
+    where, params = _range(wanted, start, end)
+    yield from _read(store, f"SELECT idx, kind, ts, body FROM entries WHERE {where}", params)
+
+
+def kinds_in(
+    store: LedgerStore, kinds: Iterable[str], start: int = 0, end: int | None = None
+) -> list[tuple[int, str]]:
+    """(index, kind) of the entries of `kinds` at indexes in [start, end), oldest first,
+    without reading their bodies (for a reader that already knows some of them)."""
+    wanted = sorted(set(kinds))
+    if not wanted:
+        return []
+    where, params = _range(wanted, start, end)
+    sql = f"SELECT idx, kind FROM entries WHERE {where} ORDER BY idx"
+    return [(int(i), str(k)) for i, k in _rows(store, sql, params)]
+
+
+def records_at(store: LedgerStore, indexes: Sequence[int]) -> Iterator[Recorded[Record]]:
+    """The records at `indexes` (ascending), oldest first; damaged: `LedgerUnavailable`."""
+    for at in range(0, len(indexes), _IN_CHUNK):
+        part = list(indexes[at : at + _IN_CHUNK])
+        marks = ",".join("?" for _ in part)
+        yield from _read(
+            store, f"SELECT idx, kind, ts, body FROM entries WHERE idx IN ({marks})", part
+        )
+
+
+_IN_CHUNK = 500
+"""Indexes asked for in one `IN (…)` list."""
+
+
+def _range(kinds: list[str], start: int, end: int | None) -> tuple[str, list[object]]:
+    marks = ",".join("?" for _ in kinds)
+    where = f"kind IN ({marks}) AND idx >= ?"
+    params: list[object] = [*kinds, start]
     if end is not None:
-        sql += " AND idx < ?"
+        where += " AND idx < ?"
         params.append(end)
+    return where, params
+
+
+def _read(store: LedgerStore, sql: str, params: Sequence[object]) -> Iterator[Recorded[Record]]:
+    for i, k, t, b in _rows(store, sql + " ORDER BY idx", params):
+        try:
+            yield StoredEntry(int(i), k, t, bytes(b)).read()
+        except EntryFormatError as exc:
+            raise LedgerUnavailable(f"damaged ledger: {exc}") from exc
+
+
+def _rows(store: LedgerStore, sql: str, params: Sequence[object]) -> Iterator[tuple[Any, ...]]:
     try:
-        for i, k, t, b in store._iter(store._sql(sql + " ORDER BY idx"), params):
-            try:
-                yield StoredEntry(int(i), k, t, bytes(b)).read()
-            except EntryFormatError as exc:
-                raise LedgerUnavailable(f"damaged ledger: {exc}") from exc
-    except LedgerUnavailable:
-        raise
+        yield from store._iter(store._sql(sql), params)
     except Exception as exc:
         if store._is_storage_error(exc):
             raise LedgerUnavailable(f"ledger read failed at {store.location}: {exc}") from exc

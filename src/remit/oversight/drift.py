@@ -92,6 +92,25 @@ def signature(d: DecisionRecord) -> Signature:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DriftInput:
+    """What one recorded decision shows the drift test. Made where the record is at hand
+    (the decision writer, which sends it with the decision's answer), so that the
+    service's drift sweep need not read the entry back and parse it (`DriftHints`)."""
+
+    agent: str
+    decision_id: str
+    signature: Signature
+    features: Features
+
+    @classmethod
+    def of(cls, d: DecisionRecord) -> DriftInput:
+        return cls(d.agent, d.id, signature(d), features(d))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return DriftInput, (self.agent, self.decision_id, self.signature, self.features)
+
+
 def high_risk(d: DecisionRecord) -> bool:
     return features(d).high_risk
 
@@ -296,9 +315,11 @@ class DriftMonitor:
         """A new window: every test starts from zero against the same baseline."""
         a.tests = {name: Cusum(c.design) for name, c in a.tests.items()}
 
-    def observe(self, index: int, d: DecisionRecord) -> Alarm | None:
-        """Take one recorded decision; the alarm if this one raises it."""
-        return self.observe_features(index, d.agent, d.id, signature(d), features(d))
+    def observe(self, index: int, d: DecisionRecord | DriftInput) -> Alarm | None:
+        """Take one recorded decision (its record, or what it shows: `DriftInput`); the
+        alarm if this one raises it."""
+        i = d if isinstance(d, DriftInput) else DriftInput.of(d)
+        return self.observe_features(index, i.agent, i.decision_id, i.signature, i.features)
 
     def observe_features(
         self, index: int, agent: str, decision_id: str, sig: Signature, f: Features

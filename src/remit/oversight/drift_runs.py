@@ -7,6 +7,8 @@ written when one is raised.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,19 +17,21 @@ from remit.domain.envelope import Envelope
 from remit.domain.tiers import Tier
 from remit.errors import Conflict, NotFound
 from remit.ledger import oversight_reads as oreads
+from remit.ledger.errors import LedgerUnavailable
 from remit.ledger.gate_reads import LockedReads
-from remit.ledger.history import records
+from remit.ledger.history import kinds_in, records, records_at
 from remit.ledger.kinds import (
     ApprovalResolution,
     DecisionRecord,
     DemotionRecord,
     DriftFindingRecord,
     DriftReviewRecord,
+    Record,
 )
 from remit.ledger.log import Ledger
 from remit.ledger.records import NewEntry, Recorded, make_entry
 from remit.ledger.store import LedgerStore
-from remit.oversight.drift import Alarm, DriftMonitor, DriftPlan
+from remit.oversight.drift import Alarm, DriftInput, DriftMonitor, DriftPlan
 from remit.oversight.signals import LABELS
 
 
@@ -38,21 +42,88 @@ def plan_of(envelope: Envelope | None) -> DriftPlan:
     return DriftPlan(arl0=d.false_alarm_one_per, shift=d.shift, baseline_size=d.baseline)
 
 
-def feed(monitor: DriftMonitor, store: LedgerStore, start: int = 0, end: int | None = None) -> int:
+FED = frozenset({"decision", "approval", "drift_review"})
+"""The entry kinds the drift test reads."""
+
+
+class DriftHints:
+    """What the decisions this process recorded show the drift test (`DriftInput`, sent by
+    the decision writer with each answer), by ledger index, until a sweep takes them: the
+    sweep then reads only the other entries (another replica's decisions, approvals,
+    reviews) back from the ledger. Thread-safe: answers arrive on the event loop, sweeps
+    run on a worker thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_index: dict[int, DriftInput] = {}
+
+    def add(self, index: int, hint: DriftInput) -> None:
+        with self._lock:
+            self._by_index[index] = hint
+
+    def take(self, indexes: list[int]) -> dict[int, DriftInput]:
+        """The hints for `indexes` (removed), and every hint below the last of them
+        dropped: an answer read after its entry was swept leaves no stale hint."""
+        with self._lock:
+            got = {i: h for i in indexes if (h := self._by_index.pop(i, None)) is not None}
+            if indexes and self._by_index:
+                last = indexes[-1]
+                for i in [i for i in self._by_index if i < last]:
+                    del self._by_index[i]
+            return got
+
+    def __len__(self) -> int:
+        return len(self._by_index)
+
+
+def feed(
+    monitor: DriftMonitor,
+    store: LedgerStore,
+    start: int = 0,
+    end: int | None = None,
+    hints: DriftHints | None = None,
+) -> int:
     """Feed the decisions, approval resolutions and drift reviews recorded from `start`
     on (up to `end`, which must not pass the ledger's size), in ledger order; the index
-    to start from next time."""
+    to start from next time. A decision with a hint is fed from it, not read back."""
+    stream: Iterable[Recorded[Record] | tuple[int, DriftInput]] = (
+        records(store, FED, start, end) if hints is None else _hinted(store, start, end, hints)
+    )
     nxt = start
-    for rec in records(store, {"decision", "approval", "drift_review"}, start, end):
-        r = rec.record
+    for item in stream:
+        if isinstance(item, tuple):
+            index, hint = item
+            monitor.observe(index, hint)
+            nxt = index + 1
+            continue
+        r = item.record
         if isinstance(r, DecisionRecord):
-            monitor.observe(rec.index, r)
+            monitor.observe(item.index, r)
         elif isinstance(r, ApprovalResolution):
-            monitor.observe_approval(rec.index, r)
+            monitor.observe_approval(item.index, r)
         elif isinstance(r, DriftReviewRecord):
             monitor.reviewed(r.agent)
-        nxt = rec.index + 1
+        nxt = item.index + 1
     return nxt if end is None else max(nxt, end)
+
+
+def _hinted(
+    store: LedgerStore, start: int, end: int | None, hints: DriftHints
+) -> Iterator[Recorded[Record] | tuple[int, DriftInput]]:
+    """The fed entries in ledger order: a hinted decision as (index, hint), the rest read
+    back as records."""
+    listed = kinds_in(store, FED, start, end)
+    known = hints.take([i for i, kind in listed if kind == "decision"])
+    read = records_at(store, [i for i, _ in listed if i not in known])
+    for index, _ in listed:
+        hint = known.get(index)
+        if hint is not None:
+            yield index, hint
+            continue
+        rec = next(read, None)
+        if rec is None or rec.index != index:
+            raise LedgerUnavailable(f"ledger entry {index} was listed but could not be read")
+        yield rec
 
 
 def watch(store: LedgerStore, plan: DriftPlan) -> DriftMonitor:
@@ -76,7 +147,12 @@ class DriftWatch:
         self.behind = False
 
     def sweep(
-        self, ledger: Ledger, envelope: Envelope, now: datetime, chunk: int | None = None
+        self,
+        ledger: Ledger,
+        envelope: Envelope,
+        now: datetime,
+        chunk: int | None = None,
+        hints: DriftHints | None = None,
     ) -> list[NewFinding]:
         plan = plan_of(envelope)
         if self.monitor is None or self.monitor.plan != plan:
@@ -86,7 +162,7 @@ class DriftWatch:
             size = ledger.store.size()
             end = min(self.next_index + chunk, size)
             self.behind = end < size
-        self.next_index = feed(self.monitor, ledger.store, self.next_index, end)
+        self.next_index = feed(self.monitor, ledger.store, self.next_index, end, hints)
         if not any(a.flagged for a in self.monitor.agents.values()):
             return []
         made = record_findings(ledger, self.monitor, envelope.drift.demote_to, now, "system:drift")

@@ -65,6 +65,12 @@ class Features:
     action: str
     resources: int
 
+    def __reduce__(self) -> tuple[object, ...]:  # crosses the writer's pipe with each answer
+        return Features, (
+            self.high_risk, self.deny, self.held, self.fallback, self.low_confidence,
+            self.action, self.resources,
+        )  # fmt: skip
+
 
 def features(d: DecisionRecord) -> Features:
     tier = d.decision.get("tier")

@@ -105,22 +105,24 @@ def decide_many(ledger: Ledger, asks: Sequence[Ask]) -> list[Decision]:
     ]
 
 
-def record_many(ledger: Ledger, asks: Sequence[Ask]) -> list[dict[str, Any]]:
+def record_many(
+    ledger: Ledger, asks: Sequence[Ask]
+) -> list[tuple[dict[str, Any], DecisionRecord | None]]:
     """`decide_many` for callers that want each decision's JSON: as recorded on the ledger
-    with `ledger_index` (and `approval`), or the unrecorded deny's. Made from the entry's
-    own JSON, so a decision is turned into JSON once."""
+    with `ledger_index` (and `approval`), with its record; or the unrecorded deny's, with
+    None. Made from the entry's own JSON, so a decision is turned into JSON once."""
     try:
         made, results = _decide_and_append(ledger, asks)
     except _NotRecorded as no:
-        return [unrecorded(a, no.why, no.made).to_dict() for a in asks]
-    out = []
+        return [(unrecorded(a, no.why, no.made).to_dict(), None) for a in asks]
+    out: list[tuple[dict[str, Any], DecisionRecord | None]] = []
     for a, r in zip(asks, results, strict=True):
         if isinstance(r, str):
-            out.append(unrecorded(a, r, made).to_dict())
+            out.append((unrecorded(a, r, made).to_dict(), None))
             continue
         record = r[0].record
         assert isinstance(record, DecisionRecord)
-        out.append({**record.decision, **_where(*r)})
+        out.append(({**record.decision, **_where(*r)}, record))
     return out
 
 

@@ -77,7 +77,7 @@ def _drift_sweep(rt: Runtime) -> Callable[[], None]:
     def sweep() -> None:
         while True:
             envelope = rt.envelope_view().loaded.envelope
-            watch.sweep(rt.ledger, envelope, rt.clock(), DRIFT_CHUNK)
+            watch.sweep(rt.ledger, envelope, rt.clock(), DRIFT_CHUNK, rt.drift_hints)
             if not watch.behind:
                 return
             time.sleep(DRIFT_PAUSE_SECONDS)

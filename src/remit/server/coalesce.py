@@ -1,8 +1,15 @@
 """Group commit on the event loop's side: the requests that reach a handler in one turn of
-the event loop go to the writer as one group, at the next turn; the writer decides every
-group that queued while it was busy in one transaction. One thread-safe call wakes every
-handler of a group once it is answered, not one per request. The loop never waits for
-the writer, so reading new requests overlaps with recording earlier ones.
+the event loop go to the writer as one group, at the next turn, in groups of at most
+`max_group`; the writer decides every group that queued while it was busy in one
+transaction. One thread-safe call wakes every handler of a group once it is answered, not
+one per request. The loop never waits for the writer, so reading new requests overlaps
+with recording earlier ones.
+
+Why groups are bounded: under a burst (every client's next request arrives in the same
+turn, right after their answers went out) one group of all of them makes the two
+processes take turns — the writer decides the whole group while the service waits, then
+the service answers it while the writer waits. Smaller groups keep both busy at once: the
+writer decides the next group while the service answers the previous one.
 """
 
 from __future__ import annotations
@@ -20,8 +27,11 @@ class LoopCoalescer(Generic[T, R]):
     """`await submit(item)`: the answer for `item`, sent to `send` in a group with the
     items that arrived with it. `send` answers a group in order, or fails it whole."""
 
-    def __init__(self, send: Callable[[list[T]], Future[list[R]]]) -> None:
+    def __init__(self, send: Callable[[list[T]], Future[list[R]]], max_group: int = 16) -> None:
+        if max_group < 1:
+            raise ValueError(f"max_group must be at least 1, not {max_group}")
         self.send = send
+        self.max_group = max_group
         self._waiting: dict[asyncio.AbstractEventLoop, list[tuple[T, asyncio.Future[R]]]] = {}
 
     async def submit(self, item: T) -> R:
@@ -32,6 +42,8 @@ class LoopCoalescer(Generic[T, R]):
             waiting = self._waiting[loop] = []
             loop.call_soon(self._flush, loop)
         waiting.append((item, fut))
+        if len(waiting) >= self.max_group:  # full: it goes now, the next one starts afresh
+            self._flush(loop)
         return await fut
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -29,6 +29,7 @@ from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.records import NewEntry, make_entry
 from remit.ledger.store import LedgerUnavailable
+from remit.oversight.drift_runs import DriftHints
 from remit.server.coalesce import LoopCoalescer
 from remit.server.config import ServerConfig
 from remit.server.writer import (
@@ -77,6 +78,8 @@ class Runtime:
             deadline=config.writer_deadline,
         )
         self.coalescer: LoopCoalescer[WireAsk, Answer] = LoopCoalescer(self.writer.submit_many)
+        self.drift_hints = DriftHints()
+        """What the decisions recorded through this process show the drift sweep."""
         self.notifier: Notifier | None = None
         if notify:
             from remit.notify import Notifier
@@ -154,6 +157,10 @@ class Runtime:
             answer = await self.coalescer.submit(wire)
         except WriterUnavailable as exc:  # refused as the writer would, or deny unrecorded
             answer = unrecorded_answer(wire, view, str(exc))
+        if answer.drift is not None and answer.summary is not None:
+            index = answer.summary[3]
+            if index is not None:
+                self.drift_hints.add(index, answer.drift)
         notice = answer.notice
         if notice is not None and self.notifier is not None:
             self.notifier.submit(self._notification(notice.decision, notice.request))

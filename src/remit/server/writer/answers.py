@@ -20,6 +20,8 @@ from remit.domain.clock import parse_ts
 from remit.domain.requests import ActionRequest, Origin
 from remit.domain.tiers import Tier
 from remit.envelope.source import EnvelopeView
+from remit.ledger.kinds import DecisionRecord
+from remit.oversight.drift import DriftInput
 from remit.recorder.decisions import Ask, unrecorded
 from remit.server.views import fresh_view, not_your_agent, readable_errors
 from remit.server.writer.wire import Answer, Notice, Status, WireAsk
@@ -50,9 +52,16 @@ def screen(ask: WireAsk) -> ActionRequest | Answer:
     return request
 
 
-def decided(ask: Ask, view: EnvelopeView, d: dict[str, Any], notifying: bool = True) -> Answer:
-    """The answer for decision `d` just made (its JSON: recorded, or denied as
-    unrecordable); with `notifying`, a notify or approve answer carries its `Notice`."""
+def decided(
+    ask: Ask,
+    view: EnvelopeView,
+    d: dict[str, Any],
+    notifying: bool = True,
+    record: DecisionRecord | None = None,
+) -> Answer:
+    """The answer for decision `d` just made (its JSON: recorded, with its `record`, or
+    denied as unrecordable); with `notifying`, a notify or approve answer carries its
+    `Notice`."""
     d["actor"] = ask.actor
     d["on_behalf_of"] = ask.request.on_behalf_of
     approval = d.get("approval")
@@ -66,7 +75,8 @@ def decided(ask: Ask, view: EnvelopeView, d: dict[str, Any], notifying: bool = T
     index = shown.get("ledger_index")
     summary = (str(shown["id"]), str(shown["agent"]), str(shown["action"]),
                index if isinstance(index, int) else None)  # fmt: skip
-    return Answer(Status.DECIDED, orjson.dumps(shown), tier, notice, summary)
+    drift = DriftInput.of(record) if record is not None else None
+    return Answer(Status.DECIDED, orjson.dumps(shown), tier, notice, summary, drift)
 
 
 def unrecorded_answer(wire: WireAsk, view: EnvelopeView, why: str) -> Answer:

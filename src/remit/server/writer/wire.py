@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from remit.domain.tiers import Tier
+from remit.oversight.drift import DriftInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +103,12 @@ class Answer:
     summary: tuple[str, str, str, int | None] | None = None
     """DECIDED: (decision id, agent, action, ledger index or None when unrecorded), what
     the service's decision log names without parsing `body` again."""
+    drift: DriftInput | None = None
+    """A recorded decision's: what it shows the drift test (the service's drift sweep
+    then does not read the entry back)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return Answer, (self.status, self.body, self.tier, self.notice, self.summary)
+        return Answer, (self.status, self.body, self.tier, self.notice, self.summary, self.drift)
 
 
 @dataclass(frozen=True, slots=True)
