@@ -589,6 +589,28 @@ def test_long_poll_wait_is_validated(client: TestClient, api_keys: ApiKeys, wait
     assert r.json()["detail"][0]["field"] == "query.wait"
 
 
+def test_a_held_call_the_agent_withdrew_cannot_be_approved_or_rejected(
+    client: TestClient, rt: Runtime, api_keys: ApiKeys
+) -> None:
+    """An agent that gave up waiting (the MCP proxy, when its client went away) reports
+    the held decision's outcome as not run; approving it afterwards would hand out
+    nothing: the approver is told why, and nothing is recorded."""
+    d = held(client, api_keys)
+    r = client.post(
+        f"/v1/decisions/{d['id']}/outcome",
+        json={"status": "failed", "error": "the MCP client went away; not forwarded"},
+        headers=bearer(api_keys.agent),
+    )
+    assert r.status_code == 200, r.text
+    before = rt.store.size()
+    for verb in ("approve", "reject"):
+        got = resolve(client, api_keys.alice, d["id"], verb)
+        assert got.status_code == 409, got.text
+        assert "already has its outcome" in got.json()["detail"]
+        assert "nothing left to approve" in got.json()["detail"]
+    assert rt.store.size() == before
+
+
 # -- outcomes -----------------------------------------------------------------------------
 
 
