@@ -157,7 +157,13 @@ def test_a_client_that_leaves_while_held_is_recorded_as_not_forwarded(served: Se
     outcomes = [o for o in ledger(served, "outcome") if o["decision_id"] == did]
     assert len(outcomes) == 1 and outcomes[0]["status"] == "failed"
     assert "not forwarded" in outcomes[0]["error"]
-    _approve(served, did)  # approving now runs nothing: nobody will forward it
+    r = httpx.post(  # withdrawn: the approver is told there is nothing left to approve
+        f"{served.url}/v1/approvals/{did}/approve",
+        json={"comment": "approved after the client left"},
+        headers={"Authorization": f"Bearer {served.keys['alice']}"},
+        timeout=10,
+    )
+    assert r.status_code == 409 and "already has its outcome" in r.json()["detail"], r.text
     anyio.run(anyio.sleep, 0.5)
     assert _inline(served, "prod-abandoned") == ["s3-all"]
 
