@@ -76,9 +76,12 @@ def _read(store: LedgerStore, sql: str, params: Sequence[object]) -> Iterator[Re
             raise LedgerUnavailable(f"damaged ledger: {exc}") from exc
 
 
-def _rows(store: LedgerStore, sql: str, params: Sequence[object]) -> Iterator[tuple[Any, ...]]:
+def _rows(
+    store: LedgerStore, sql: str, params: Sequence[object], batch: int = 10_000
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of a read-only query, streamed; a storage error is `LedgerUnavailable`."""
     try:
-        yield from store._iter(store._sql(sql), params)
+        yield from store._iter(store._sql(sql), params, batch)
     except Exception as exc:
         if store._is_storage_error(exc):
             raise LedgerUnavailable(f"ledger read failed at {store.location}: {exc}") from exc
@@ -103,15 +106,8 @@ def period_decisions(
     """(id, index, tier, agent) of every decision recorded in [since, until), in index
     order, from the decisions index (no entry is parsed: what sampling reads)."""
     sql = "SELECT id, idx, tier, agent FROM decisions WHERE ts >= ? AND ts < ? ORDER BY idx"
-    try:
-        for did, idx, tier, agent in store._iter(
-            store._sql(sql), (ts_text(since), ts_text(until)), 50_000
-        ):
-            yield str(did), int(idx), str(tier), str(agent)
-    except Exception as exc:
-        if store._is_storage_error(exc):
-            raise LedgerUnavailable(f"ledger read failed at {store.location}: {exc}") from exc
-        raise
+    for did, idx, tier, agent in _rows(store, sql, (ts_text(since), ts_text(until)), 50_000):
+        yield str(did), int(idx), str(tier), str(agent)
 
 
 def decision_span(store: LedgerStore, since: datetime | None) -> tuple[int, int] | None:
