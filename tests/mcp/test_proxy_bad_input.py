@@ -226,7 +226,7 @@ def test_a_client_that_disconnects_mid_hold_never_gets_its_call_run(
     r = httpx.post(f"{served.url}/v1/approvals/{did}/approve", headers=headers, timeout=10,
                    json={"comment": "approved after the client left"})  # fmt: skip
     assert r.status_code == 409, r.text  # withdrawn: nothing left to approve
-    assert "already has its outcome" in r.json()["detail"]
+    assert "was withdrawn" in r.json()["detail"]
     time.sleep(1.0)
     assert received(log) == []  # the upstream never received the call
 

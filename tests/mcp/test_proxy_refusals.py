@@ -163,7 +163,7 @@ def test_a_client_that_leaves_while_held_is_recorded_as_not_forwarded(served: Se
         headers={"Authorization": f"Bearer {served.keys['alice']}"},
         timeout=10,
     )
-    assert r.status_code == 409 and "already has its outcome" in r.json()["detail"], r.text
+    assert r.status_code == 409 and "was withdrawn" in r.json()["detail"], r.text
     anyio.run(anyio.sleep, 0.5)
     assert _inline(served, "prod-abandoned") == ["s3-all"]
 

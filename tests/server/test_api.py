@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -594,8 +595,20 @@ def test_a_held_call_the_agent_withdrew_cannot_be_approved_or_rejected(
 ) -> None:
     """An agent that gave up waiting (the MCP proxy, when its client went away) reports
     the held decision's outcome as not run; approving it afterwards would hand out
-    nothing: the approver is told why, and nothing is recorded."""
+    nothing: the approver is told why, and nothing is recorded. It leaves the pending
+    queue at once (not at its deadline), is listed as `withdrawn`, and its deadline
+    records no expiry: nobody is asked to look at a call that no longer waits."""
     d = held(client, api_keys)
+    other = held(client, api_keys)
+
+    def listed(state: str | None = None) -> dict[str, str]:
+        query = f"?state={state}" if state else ""
+        r = client.get(f"/v1/approvals{query}", headers=bearer(api_keys.alice))
+        assert r.status_code == 200, r.text
+        return {a["approval"]["decision_id"]: a["approval"]["state"] for a in r.json()}
+
+    now = rt.clock()
+    assert {d["id"], other["id"]} <= set(listed()) and rt.store.reads.pending_count(now) == 2
     r = client.post(
         f"/v1/decisions/{d['id']}/outcome",
         json={"status": "failed", "error": "the MCP client went away; not forwarded"},
@@ -606,9 +619,19 @@ def test_a_held_call_the_agent_withdrew_cannot_be_approved_or_rejected(
     for verb in ("approve", "reject"):
         got = resolve(client, api_keys.alice, d["id"], verb)
         assert got.status_code == 409, got.text
-        assert "already has its outcome" in got.json()["detail"]
+        assert "was withdrawn" in got.json()["detail"]
         assert "nothing left to approve" in got.json()["detail"]
     assert rt.store.size() == before
+    assert d["id"] not in listed() and other["id"] in listed()
+    assert rt.store.reads.pending_count(now) == 1
+    assert listed("withdrawn") == {d["id"]: "withdrawn"}
+    assert d["id"] not in listed("expired")
+    poll = client.get(f"/v1/decisions/{d['id']}", headers=bearer(api_keys.agent)).json()
+    assert poll["status"] == "denied"  # a waiting agent is not told to keep waiting
+    late = now + timedelta(days=30)
+    assert rt.approvals.expire_due(late) == 1  # the other one only
+    assert rt.store.size() == before + 1
+    assert listed("withdrawn") == {d["id"]: "withdrawn"}
 
 
 # -- outcomes -----------------------------------------------------------------------------

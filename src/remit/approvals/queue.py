@@ -17,7 +17,7 @@ from remit.approvals.rules import (
     effective_state,
 )
 from remit.domain.clock import ts_text
-from remit.errors import Conflict, NotFound
+from remit.errors import NotFound
 from remit.identity.model import Identity
 from remit.ledger.gate_reads import LockedReads
 from remit.ledger.kinds import ApprovalResolution, DecisionRecord
@@ -99,8 +99,8 @@ class ApprovalQueue:
         digest: str | None = None,
     ) -> ApprovalRecord:
         """Approve or reject, as `who`. Raises NotFound, Forbidden (separation of duties,
-        role) or Conflict (already resolved, expired, digest mismatch, or the decision's
-        outcome already reported: an agent that gave up waiting withdrew it)."""
+        role) or Conflict (already resolved, expired, digest mismatch, or withdrawn: the
+        decision's outcome was reported first)."""
         if state not in (ApprovalState.APPROVED, ApprovalState.REJECTED):
             raise ValueError("resolve() approves or rejects; expiry is recorded by expire_due()")
 
@@ -108,14 +108,7 @@ class ApprovalQueue:
             record = self._get(locked, decision_id)
             if record is None:
                 raise NotFound(f"no approval is pending for decision {decision_id}")
-            check_resolver(record.pending, who, now, digest)
-            reported = locked.outcome_index(decision_id)
-            if reported is not None:
-                raise Conflict(
-                    f"decision {decision_id} already has its outcome (ledger index {reported}): "
-                    "the agent reported it as run or withdrawn, so there is nothing left to "
-                    "approve or reject"
-                )
+            check_resolver(record.pending, who, now, digest)  # a withdrawn one: Conflict
             return [self._entry(locked, record, state, who.label, comment, now)]
 
         try:

@@ -24,6 +24,10 @@ class ApprovalState(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    """Not resolved by anyone: its outcome was reported first (the agent gave the call up,
+    e.g. an MCP client that went away). Derived from the ledger, never recorded as a
+    resolution; counts as deny."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,12 @@ def check_resolver(
     """Raise Forbidden or Conflict unless `who` may approve or reject `pending` at `now`."""
     if who.role not in (Role.APPROVER, Role.ADMIN):
         raise Forbidden(f"role {who.role.value} cannot resolve approvals")
+    if pending.state is ApprovalState.WITHDRAWN:
+        raise Conflict(
+            f"decision {pending.decision_id} was withdrawn: its outcome was reported before "
+            "anyone resolved it (the agent gave the call up), so there is nothing left to "
+            "approve or reject"
+        )
     if pending.state is not ApprovalState.PENDING:
         raise Conflict(f"decision {pending.decision_id} is already {pending.state.value}")
     if now >= pending.expires_at:

@@ -32,7 +32,7 @@ app = typer.Typer(
     help="The approval queue of a running service (approver keys).", no_args_is_help=True
 )
 
-STATES = ("pending", "approved", "rejected", "expired")
+STATES = ("pending", "approved", "rejected", "expired", "withdrawn")
 
 UrlOption = typer.Option(
     "http://127.0.0.1:8700", "--url", envvar="REMIT_URL", help="The Remit service (REMIT_URL)."
@@ -102,7 +102,7 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
 
 @app.command("list")
 def list_approvals(
-    state: str = typer.Option("pending", "--state", help="pending, approved, rejected, expired."),
+    state: str = typer.Option("pending", "--state", help=", ".join(STATES) + "."),
     limit: int = typer.Option(100, "--limit", min=1, max=500),
     url: str = UrlOption,
     api_key: str = KeyOption,

@@ -51,7 +51,8 @@ R = TypeVar("R", bound=Record)
 @dataclass(frozen=True, slots=True)
 class ApprovalStanding:
     """A held decision's approval as recorded: what it is bound to and how it was
-    resolved (`state` None: nobody resolved it yet; it may still have expired by time)."""
+    resolved (`state` None: nobody resolved it yet, it may still have expired by time;
+    `withdrawn`: its outcome was reported before anyone resolved it)."""
 
     decision_id: str
     decision_index: int
@@ -66,9 +67,17 @@ class ApprovalStanding:
     resolved_at: str | None
 
 
+_REPORTED = "EXISTS (SELECT 1 FROM outcomes o WHERE o.decision_id = a.decision_id)"
+"""The held decision's outcome was reported: whoever asked gave the call up (or ran it
+without approval, which its outcome record flags), so nothing is left to resolve."""
+_WITHDRAWN = f"x.state IS NULL AND {_REPORTED}"
+_OPEN = f"x.state IS NULL AND NOT {_REPORTED}"
+"""Nobody resolved it and nobody withdrew it: pending until its deadline, then expired."""
+
 _APPROVALS = (
     "SELECT a.decision_id, a.idx, a.requested_by, a.on_behalf_of, a.request_digest, "
-    "a.expires_at, a.agent, x.state, x.actor, x.comment, x.ts FROM approvals a "
+    f"a.expires_at, a.agent, CASE WHEN {_WITHDRAWN} THEN 'withdrawn' ELSE x.state END, "
+    "x.actor, x.comment, x.ts FROM approvals a "
     "LEFT JOIN approval_actions x ON x.decision_id = a.decision_id"
 )
 
@@ -350,10 +359,10 @@ class LedgerReads:
         return [(int(r[0]), Resolution(*map(str, r[1:]))) for r in rows]
 
     def pending_count(self, now: datetime) -> int:
-        """How many approvals are pending at `now`."""
+        """How many held decisions await a person at `now`."""
         query = (
             "SELECT COUNT(*) FROM approvals a LEFT JOIN approval_actions x "
-            "ON x.decision_id = a.decision_id WHERE x.state IS NULL AND a.expires_at > ?"
+            f"ON x.decision_id = a.decision_id WHERE {_OPEN} AND a.expires_at > ?"
         )
         return int(self._rows(query, (ts_text(now),))[0][0])
 
@@ -377,19 +386,21 @@ class LedgerReads:
         limit: int,
         before: int | None = None,
     ) -> list[ApprovalStanding]:
-        """Approvals in `state` as of `now` (`pending`, `approved`, `rejected`, `expired`;
-        None for all), newest first, at most `limit`, only those whose decision index is
-        below `before` (the cursor of the previous page). Filtered here, in the store, so
-        a pending approval is found whatever the number of resolved ones."""
+        """Approvals in `state` as of `now` (`pending`, `approved`, `rejected`, `expired`,
+        `withdrawn`; None for all), newest first, at most `limit`, only those whose
+        decision index is below `before` (the cursor of the previous page). Filtered here,
+        in the store, so a pending approval is found whatever the number of resolved ones."""
         where: list[str] = []
         params: list[Any] = []
         at = ts_text(now)
         if state == "pending":
-            where.append("x.state IS NULL AND a.expires_at > ?")
+            where.append(f"{_OPEN} AND a.expires_at > ?")
             params.append(at)
         elif state == "expired":
-            where.append("(x.state = 'expired' OR (x.state IS NULL AND a.expires_at <= ?))")
+            where.append(f"(x.state = 'expired' OR ({_OPEN} AND a.expires_at <= ?))")
             params.append(at)
+        elif state == "withdrawn":
+            where.append(_WITHDRAWN)
         elif state is not None:
             where.append("x.state = ?")
             params.append(state)
@@ -405,17 +416,9 @@ class LedgerReads:
         rows = self._rows("SELECT tier, COUNT(*) FROM decisions GROUP BY tier")
         return {str(t): int(n) for t, n in rows}
 
-    def pending_approvals_count(self, now: datetime) -> int:
-        """How many held decisions await a person as of `now`."""
-        query = (
-            "SELECT COUNT(*) FROM approvals a LEFT JOIN approval_actions x "
-            "ON x.decision_id = a.decision_id WHERE x.state IS NULL AND a.expires_at > ?"
-        )
-        return int(self._rows(query, (ts_text(now),))[0][0])
-
     def approvals_due(self, now: datetime, limit: int | None = None) -> list[ApprovalStanding]:
-        """Approvals nobody resolved whose deadline is at or before `now`."""
-        query = _APPROVALS + " WHERE a.expires_at <= ? AND x.state IS NULL ORDER BY a.idx"
+        """Approvals nobody resolved or withdrew whose deadline is at or before `now`."""
+        query = _APPROVALS + f" WHERE a.expires_at <= ? AND {_OPEN} ORDER BY a.idx"
         params: list[Any] = [ts_text(now)]
         if limit is not None:
             query += " LIMIT ?"

@@ -45,7 +45,7 @@ class _LedgerCollector(Collector):
         yield GaugeMetricFamily(
             "remit_approvals_pending",
             "Held decisions awaiting a person.",
-            value=reads.pending_approvals_count(self.rt.clock()),
+            value=reads.pending_count(self.rt.clock()),
         )
         yield GaugeMetricFamily(
             "remit_ledger_entries", "Entries on the ledger.", value=self.rt.store.size()

@@ -39,7 +39,7 @@ class EnvelopeRefOut(BaseModel):
 
 class ApprovalOut(BaseModel):
     decision_id: str
-    state: Literal["pending", "approved", "rejected", "expired"]
+    state: Literal["pending", "approved", "rejected", "expired", "withdrawn"]
     requested_by: str
     on_behalf_of: str | None
     request_digest: str
