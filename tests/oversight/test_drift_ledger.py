@@ -112,7 +112,21 @@ def test_the_standing_sweep_records_once_and_reads_only_what_is_new(
     assert len(made) == 1 and made[0].demotion_index is not None
     assert sweep.next_index == ledger.store.size() - 2  # everything before the new entries
     size = ledger.store.size()
+    appends = 0
+    append_computed = ledger.store.append_computed
+
+    def counted(build):  # type: ignore[no-untyped-def]
+        nonlocal appends
+        appends += 1
+        return append_computed(build)
+
+    ledger.store.append_computed = counted  # type: ignore[method-assign]
     assert sweep.sweep(ledger, gate.envelope, t) == [] and ledger.store.size() == size
+    assert appends == 0  # the agent is still flagged, its finding known: no write lock taken
+    fresh = DriftWatch()  # a new service finds the finding on the ledger (under the lock)
+    assert fresh.sweep(ledger, gate.envelope, t) == [] and appends == 1
+    assert fresh.sweep(ledger, gate.envelope, t) == [] and appends == 1
+    ledger.store.append_computed = append_computed  # type: ignore[method-assign]
     d = DecisionRecorder(gate, ledger).decide(
         make_request(action="iam:ListRoles", workflow=FIND), "agent:r", t + timedelta(minutes=4)
     )

@@ -152,3 +152,34 @@ def test_the_services_sweep_takes_its_own_decisions_from_the_writers_answers(
     assert len(rt.drift_hints) == 3
     _drift_sweep(rt)()
     assert len(rt.drift_hints) == 0
+
+
+def test_drift_state_reads_only_what_is_new_and_equals_a_full_replay(
+    bare_client: TestClient, api_keys: ApiKeys, rt: Runtime, clock: Clock, monkeypatch: Any
+) -> None:
+    """`GET /v1/drift` reads the service's standing drift test brought up to date, not a
+    replay of the whole ledger per call: a later call reads only from where the last one
+    stopped, and what it shows is exactly
+    what replaying the ledger from the start shows."""
+    from remit.oversight import drift_runs
+
+    headers = reviewer(rt, clock)
+    history(bare_client, api_keys, clock)
+    first = bare_client.get("/v1/drift", headers=headers).json()
+    stood = rt.drift_watch.next_index  # past the last entry the test reads
+    assert 0 < stood <= rt.store.size()
+    for _ in range(3):
+        decide(bare_client, api_keys, read_request())
+    starts: list[int] = []
+    feed = drift_runs.feed
+
+    def watched(monitor, store, start=0, end=None, hints=None):  # type: ignore[no-untyped-def]
+        starts.append(start)
+        return feed(monitor, store, start, end, hints)
+
+    monkeypatch.setattr(drift_runs, "feed", watched)
+    second = bare_client.get("/v1/drift", headers=headers).json()
+    assert starts == [stood] and rt.drift_watch.next_index > stood
+    replay = drift_runs.watch(rt.store, drift_runs.plan_of(rt.envelope_view().loaded.envelope))
+    assert second["agents"] == [a.to_dict() for a in replay.agents.values()]
+    assert second != first and second["agents"][0]["observed_in_window"] > 0

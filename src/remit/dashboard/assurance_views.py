@@ -16,7 +16,7 @@ from remit.domain.clock import parse_ts
 from remit.ledger import oversight_reads as oreads
 from remit.ledger.kinds import ReviewSampleRecord
 from remit.ledger.records import Recorded
-from remit.oversight.drift_runs import plan_of, watch
+from remit.oversight.drift_runs import plan_of
 from remit.oversight.review import review
 from remit.oversight.review_report import ReviewReport
 from remit.server.runtime import Runtime
@@ -103,8 +103,8 @@ def samples(rt: Runtime) -> list[SamplePage]:
 
 def drift_states(rt: Runtime) -> dict[str, dict[str, Any]]:
     """Each agent's drift test as `GET /v1/drift` gives it, by agent."""
-    monitor = watch(rt.store, plan_of(rt.envelope_view().loaded.envelope))
-    return {a.agent: a.to_dict() for a in monitor.agents.values()}
+    plan = plan_of(rt.envelope_view().loaded.envelope)
+    return rt.drift_watch.current(rt.store, plan, rt.drift_hints)
 
 
 def service_accounts(rt: Runtime) -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from remit.domain.clock import ts_text
 from remit.domain.envelope import Envelope
@@ -139,12 +140,17 @@ class DriftWatch:
     the envelope's `drift` section starts it over from the beginning of the ledger.
     With `chunk`, a sweep takes at most that many ledger entries and sets `behind` when
     there is more: the service then sweeps again after a pause, so that a long backlog
-    never holds its event loop's thread for long."""
+    never holds its event loop's thread for long. Thread-safe: the service's sweep and
+    its readers (`current`) share one."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.monitor: DriftMonitor | None = None
         self.next_index = 0
         self.behind = False
+        self._on_ledger: set[str] = set()
+        """Finding ids known to be recorded: a flagged agent whose finding is among them
+        costs its sweeps no write transaction (the append lock taken to find it there)."""
 
     def sweep(
         self,
@@ -154,18 +160,47 @@ class DriftWatch:
         chunk: int | None = None,
         hints: DriftHints | None = None,
     ) -> list[NewFinding]:
-        plan = plan_of(envelope)
+        with self._lock:
+            return self._sweep(ledger, envelope, now, chunk, hints)
+
+    def current(
+        self, store: LedgerStore, plan: DriftPlan, hints: DriftHints | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Each agent's drift test as of the ledger's end, by agent (what `GET /v1/drift`
+        shows): this watch brought up to date, reading only what was recorded since it
+        last looked (all of it after a change of plan). Records nothing."""
+        with self._lock:
+            monitor = self._for(plan)
+            self.next_index = feed(monitor, store, self.next_index, None, hints)
+            self.behind = False
+            return {a.agent: a.to_dict() for a in monitor.agents.values()}
+
+    def _for(self, plan: DriftPlan) -> DriftMonitor:
         if self.monitor is None or self.monitor.plan != plan:
             self.monitor, self.next_index = DriftMonitor(plan), 0
+            self._on_ledger.clear()
+        return self.monitor
+
+    def _sweep(
+        self,
+        ledger: Ledger,
+        envelope: Envelope,
+        now: datetime,
+        chunk: int | None,
+        hints: DriftHints | None,
+    ) -> list[NewFinding]:
+        monitor = self._for(plan_of(envelope))
         end = None
         if chunk is not None:
             size = ledger.store.size()
             end = min(self.next_index + chunk, size)
             self.behind = end < size
-        self.next_index = feed(self.monitor, ledger.store, self.next_index, end, hints)
-        if not any(a.flagged for a in self.monitor.agents.values()):
+        self.next_index = feed(monitor, ledger.store, self.next_index, end, hints)
+        flagged = [a.flagged for a in monitor.agents.values() if a.flagged is not None]
+        if all(finding_id(alarm) in self._on_ledger for alarm in flagged):
             return []
-        made = record_findings(ledger, self.monitor, envelope.drift.demote_to, now, "system:drift")
+        made = record_findings(ledger, monitor, envelope.drift.demote_to, now, "system:drift")
+        self._on_ledger.update(m.finding_id for m in made)
         return [m for m in made if m.new]
 
 

@@ -70,15 +70,12 @@ def _drift_sweep(rt: Runtime) -> Callable[[], None]:
     chunks with a pause between them: the sweep runs on a thread of this process, and a
     backlog swept in one go would hold the interpreter from the requests meanwhile (the
     pause, a sleep, lets them have it)."""
-    from remit.oversight.drift_runs import DriftWatch
-
-    watch = DriftWatch()
 
     def sweep() -> None:
         while True:
             envelope = rt.envelope_view().loaded.envelope
-            watch.sweep(rt.ledger, envelope, rt.clock(), DRIFT_CHUNK, rt.drift_hints)
-            if not watch.behind:
+            rt.drift_watch.sweep(rt.ledger, envelope, rt.clock(), DRIFT_CHUNK, rt.drift_hints)
+            if not rt.drift_watch.behind:
                 return
             time.sleep(DRIFT_PAUSE_SECONDS)
 

@@ -29,7 +29,7 @@ from remit.ledger.log import Ledger
 from remit.ledger.open import open_store
 from remit.ledger.records import NewEntry, make_entry
 from remit.ledger.store import LedgerUnavailable
-from remit.oversight.drift_runs import DriftHints
+from remit.oversight.drift_runs import DriftHints, DriftWatch
 from remit.server.coalesce import LoopCoalescer
 from remit.server.config import ServerConfig
 from remit.server.writer import (
@@ -80,6 +80,9 @@ class Runtime:
         self.coalescer: LoopCoalescer[WireAsk, Answer] = LoopCoalescer(self.writer.submit_many)
         self.drift_hints = DriftHints()
         """What the decisions recorded through this process show the drift sweep."""
+        self.drift_watch = DriftWatch()
+        """The standing drift test: the periodic sweep keeps it up to date and records its
+        findings; `GET /v1/drift` and the dashboard read it (only what is new is read)."""
         self.notifier: Notifier | None = None
         if notify:
             from remit.notify import Notifier

@@ -78,8 +78,8 @@ def drift_state(
     statistic and threshold, the `elevated` signals, and every signal's test in
     `signals`; `alarm` names the signal that fired."""
     plan = plan_of(rt.envelope_view().loaded.envelope)
-    monitor = watch(rt.store, plan)
-    states = [a.to_dict() for a in monitor.agents.values() if agent in (None, a.agent)]
+    current = rt.drift_watch.current(rt.store, plan, rt.drift_hints)
+    states = [s for name, s in current.items() if agent in (None, name)]
     if agent is not None and not states:
         raise NotFound(f"no decisions of agent {agent!r} on the ledger")
     return {
