@@ -28,8 +28,9 @@ from tests.server.srvkit import (
     remit,
 )
 
+from remit.evidence.archive import MANIFEST, to_zip
 from remit.evidence.controls import FRAMEWORKS
-from remit.evidence.pack import MANIFEST, gather, make_pack, to_zip
+from remit.evidence.pack import gather, make_pack
 from remit.evidence.verify import verify_pack
 from remit.report.period import parse_period
 from remit.server.runtime import Runtime

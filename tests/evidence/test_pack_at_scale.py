@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.server.conftest import Pki
 
 from remit.domain.clock import ts_text
+from remit.evidence.archive import MANIFEST, to_zip, zipfile_archive
+from remit.evidence.controls import controls_of
 from remit.evidence.jsonl import json_line
-from remit.evidence.pack import IN_MEMORY_FROM, MANIFEST, SpanProofs, gather, make_pack, to_zip
+from remit.evidence.pack import IN_MEMORY_FROM, SpanProofs, gather, make_pack
 from remit.evidence.verify import verify_pack
 from remit.ledger.export import ocsf_event, write_jsonl
 from remit.ledger.kinds import ApprovalResolution, ApprovalTerms, DecisionRecord
@@ -25,6 +29,7 @@ from remit.ledger.log import Ledger
 from remit.ledger.records import NewEntry, make_entry
 from remit.ledger.sqlite_store import SqliteStore
 from remit.report.period import parse_period
+from remit.tlog.merkle import CompactRange, SpanTree, leaf_hash
 
 OCT = datetime(2026, 10, 25, tzinfo=UTC)
 TIERS = ("autonomous", "notify", "approve", "deny")
@@ -188,6 +193,15 @@ def test_pydantic_ocsf_sees_one_event_per_shape_and_the_rest_match_it(ledger: Sq
     assert 4 <= lines.validated < len(decisions) / 4  # one per shape, far fewer than events
 
 
+def _joined(d: Any) -> tuple[Any, ...]:
+    """A pass's result with its parts joined (the cuts differ with the number of workers)."""
+    f = d.found
+    rows = {ev: b"".join(parts) for ev, parts in f.csv_rows.items()}
+    found = (rows, f.cited, f.failures, f.decisions, f.entries_in_period)
+    proofs = None if d.inclusion is None else b"".join(d.inclusion)
+    return b"".join(d.ledger), b"".join(d.ocsf), found, d.versions, d.signoffs, proofs
+
+
 @pytest.mark.parametrize("workers", [2, 3])
 def test_the_pass_split_over_processes_gives_the_same_result(
     ledger: SqliteStore, workers: int
@@ -197,11 +211,20 @@ def test_the_pass_split_over_processes_gives_the_same_result(
     entries = list(ledger.entries(0, ledger.size()))
     anchors = entries[:30]
     period = parse_period("2026-11")
-    one = derive(period, entries[30:], anchors, workers=1)
-    split = derive(period, entries[30:], anchors, workers=workers)
-    assert split == one
+    evidence = [c.evidence for c in controls_of("soc2")]
+    frontier = list(CompactRange.from_reader(30, ledger).hashes)
+    tree = SpanTree(30, frontier, [leaf_hash(e.body) for e in entries[30:]])
+    one = derive(period, evidence, entries[30:], anchors, workers=1, proofs=tree)
+    split = derive(period, evidence, entries[30:], anchors, workers=workers, proofs=tree)
+    assert _joined(split) == _joined(one)
     assert one.found.decisions and one.found.failures == {} and one.signoffs == []
-    assert len(one.ledger.splitlines()) == len(entries) - 30
+    assert split.inclusion is not None and len(split.inclusion) == workers
+    proven = [json.loads(line) for line in b"".join(split.inclusion).splitlines()]
+    assert [p["index"] for p in proven] == list(one.found.decisions)
+    for p in proven:  # each line is the proof the store gives for that decision
+        assert p["proof"] == [h.hex() for h in ledger.inclusion_proof(p["index"], ledger.size())]
+    assert len(b"".join(one.ledger).splitlines()) == len(entries) - 30
+    assert len(split.ledger) == workers  # one part per chunk, never joined
 
 
 def test_a_bad_entry_in_a_worker_is_named(ledger: SqliteStore) -> None:
@@ -213,4 +236,54 @@ def test_a_bad_entry_in_a_worker_is_named(ledger: SqliteStore) -> None:
     e = entries[-3]
     entries[-3] = StoredEntry(e.index, e.kind, e.ts, e.body.replace(b'"tier":"', b'"tier":"x'))
     with pytest.raises(EntryFormatError, match=f"ledger entry {e.index}"):
-        derive(parse_period("2026-11"), entries, [], workers=2)
+        derive(parse_period("2026-11"), [("all",)], entries, [], workers=2)
+
+
+def test_the_archive_is_what_zipfile_writes(ledger: SqliteStore) -> None:
+    """The archive (members deflated on two threads, the container written by Remit) is
+    byte for byte what `ZipFile.writestr` makes of each file's joined bytes, whether a file
+    comes whole or in parts cut anywhere (deflate's output does not depend on it)."""
+    from remit.evidence.archive import COMPRESS_LEVEL
+
+    body = b"".join(e.body for e in ledger.entries(0, ledger.size()))
+    cuts = [0, 1, 4096, len(body) // 3, len(body) - 7, len(body)]
+    parts = tuple(body[a:b] for a, b in itertools.pairwise(cuts))
+    files = {MANIFEST: b"{}\n", "b/parts.jsonl": parts, "a/whole.csv": b"x,y\n" * 1000,
+             "a/\u00e9t\u00e9.txt": b"", "c/empty.json": b""}  # fmt: skip
+    expected = io.BytesIO()
+    with zipfile.ZipFile(expected, "w") as z:
+        for name in (
+            MANIFEST,
+            "a/whole.csv",
+            "a/\u00e9t\u00e9.txt",
+            "b/parts.jsonl",
+            "c/empty.json",
+        ):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            data = body if name == "b/parts.jsonl" else files[name]
+            z.writestr(info, data, compresslevel=COMPRESS_LEVEL)  # type: ignore[arg-type]
+    got = to_zip(files)
+    assert got == expected.getvalue()
+    assert to_zip({**files, "b/parts.jsonl": body}) == got
+    assert zipfile_archive(files) == got  # what an archive too large for the fast path gets
+    with zipfile.ZipFile(io.BytesIO(got)) as z:
+        assert z.read("b/parts.jsonl") == body and z.testzip() is None
+
+
+def test_a_temporary_folder_that_cannot_hold_the_parts_is_named(
+    ledger: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from remit.evidence.derive import ScratchError, derive
+
+    gone = tmp_path / "no-such-folder"
+    monkeypatch.setattr(tempfile, "tempdir", str(gone))
+    entries = list(ledger.entries(0, ledger.size()))
+    with pytest.raises(ScratchError, match=f"keep their parts in {gone} .*set TMPDIR"):
+        derive(parse_period("2026-11"), [("all",)], entries, [], workers=2)
+    one = derive(parse_period("2026-11"), [("all",)], entries, [], workers=1)  # no folder
+    assert one.found.decisions

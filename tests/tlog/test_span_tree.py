@@ -26,6 +26,10 @@ def test_span_proofs_and_root_equal_the_whole_trees(size: int) -> None:
             assert span.inclusion_proof(i) == proof, (size, start, i)
             assert span.inclusion_proof_hex(i, levels) == [h.hex() for h in proof]
             merkle.verify_inclusion(leaves[i], i, size, span.inclusion_proof(i), span.root())
+        for step in (1, 2, 3, 7):  # every leaf, and leaves with gaps between them
+            some = range(start + step // 2, size, step)
+            joined = list(span.joined_hex_proofs(some, ","))
+            assert joined == [",".join(span.inclusion_proof_hex(i, levels)) for i in some]
 
 
 def test_the_empty_tree_and_bad_input() -> None:
@@ -36,3 +40,5 @@ def test_the_empty_tree_and_bad_input() -> None:
     span = merkle.SpanTree(0, [], leaves)
     with pytest.raises(merkle.MerkleError, match="not in the span"):
         span.inclusion_proof(6)
+    with pytest.raises(merkle.MerkleError, match="leaf 6 is not in the span"):
+        list(span.joined_hex_proofs([5, 6], ","))

@@ -57,6 +57,7 @@ def export(
     """Write the evidence pack of a period."""
     if ctx.invoked_subcommand is not None:
         return
+    from remit.evidence.derive import ScratchError
     from remit.evidence.pack import gather, make_pack
 
     if framework is None:
@@ -100,7 +101,7 @@ def export(
         with err_console.status(f"building the {framework} pack for {window.name}…"):
             inputs = gather(store, framework, window, origin, end)
             data = make_pack(inputs)
-    except LedgerUnavailable as exc:
+    except (LedgerUnavailable, ScratchError) as exc:
         fail(str(exc), 3)
     finally:
         store.close()
@@ -121,6 +122,7 @@ def verify(
 ) -> None:
     """Check a pack offline: digests, checkpoints, completeness, proofs, derived files."""
     from remit.cli.common import console
+    from remit.evidence.derive import ScratchError
     from remit.evidence.verify import verify_pack
     from remit.signing.keys import KeyFormatError, load_verifier_key
 
@@ -132,7 +134,10 @@ def verify(
         data = pack.read_bytes()
     except OSError as exc:
         fail(f"{pack}: {exc}")
-    report = verify_pack(data, key)
+    try:
+        report = verify_pack(data, key)
+    except ScratchError as exc:
+        fail(str(exc), 3)
     if fmt == "json":
         print_json({"ok": report.ok, "problems": report.problems, **report.facts})
     elif report.ok:

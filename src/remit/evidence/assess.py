@@ -5,7 +5,7 @@ bytes, parsed by the ledger's typed records) and a period, nothing else."""
 from __future__ import annotations
 
 import csv
-import io
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,20 +30,42 @@ from remit.report.period import Period
 CSV_COLUMNS = ("index", "ts", "kind", "actor", "decision_id", "agent", "action", "detail")
 
 
+Evidence = tuple[str, ...]
+"""The evidence classes one control draws on (its CSV lists every entry of any of them)."""
+
+
 @dataclass
 class Assessment:
-    """The period's evidence rows by class, failures by check, and decisions cited."""
+    """The period's evidence rows for each control's evidence classes (CSV text without the
+    header, in ledger order) and the ledger indexes behind them; failures by check; the
+    decisions cited. Held as bytes and integer arrays, not as a million row tuples: a large
+    pass is cut into chunks on worker processes and this is what they hand back."""
 
-    rows: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    csv_rows: dict[Evidence, tuple[bytes, ...]] = field(default_factory=dict)
+    """Consecutive parts (one per chunk of the pass: joined only when written)."""
+    cited: dict[Evidence, array[int]] = field(default_factory=dict)
     failures: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    decisions: list[int] = field(default_factory=list)
+    decisions: array[int] = field(default_factory=lambda: array("q"))
     entries_in_period: int = 0
-    ordered: list[tuple[int, frozenset[str], tuple[str, ...]]] = field(default_factory=list)
-    """Every entry of the period in ledger order: its index, classes (with "all"), CSV row."""
 
-    def indexes(self, classes: Sequence[str]) -> list[int]:
-        wanted = frozenset(classes)
-        return [i for i, of, _ in self.ordered if of & wanted]
+    def indexes(self, evidence: Evidence) -> array[int]:
+        """The ledger indexes of the entries a control with `evidence` cites."""
+        return self.cited.get(evidence, array("q"))
+
+    @staticmethod
+    def join(parts: Sequence[Assessment]) -> Assessment:
+        """The assessment of consecutive runs of entries, given theirs in ledger order."""
+        out = Assessment()
+        for ev in dict.fromkeys(ev for p in parts for ev in p.csv_rows):
+            out.csv_rows[ev] = tuple(b for p in parts for b in p.csv_rows.get(ev, ()))
+        for p in parts:
+            for ev, indexes in p.cited.items():
+                out.cited.setdefault(ev, array("q")).extend(indexes)
+            for check, items in p.failures.items():
+                out.failures.setdefault(check, []).extend(items)
+            out.decisions.extend(p.decisions)
+            out.entries_in_period += p.entries_in_period
+        return out
 
 
 def _row(got: Recorded[Record], decision_id: str, agent: str, action: str,
@@ -111,16 +133,44 @@ def context(entries: Iterable[StoredEntry]) -> tuple[dict[str, str], set[str]]:
 _CONTEXT_KINDS = frozenset({ApprovalResolution.KIND, RevocationRecord.KIND})
 
 
+class _Echo:
+    """A file for `csv.writer` that hands back what it is given (one row's text)."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+_CSV = csv.writer(_Echo(), lineterminator="\n")
+
+
+def _csv_line(row: Sequence[str]) -> str:
+    line: str = _CSV.writerow(row)
+    return line
+
+
+CSV_HEADER = _csv_line(CSV_COLUMNS).encode()
+
+
 class Assessor:
     """Builds the assessment one parsed entry at a time, in ledger order (so a pack reads
-    and parses each entry once); `context` first gives what later entries tell."""
+    and parses each entry once); `context` first gives what later entries tell. `evidence`:
+    the evidence classes of each control whose rows are wanted."""
 
-    def __init__(self, period: Period, approvals: dict[str, str], applied: set[str]) -> None:
+    def __init__(
+        self,
+        period: Period,
+        approvals: dict[str, str],
+        applied: set[str],
+        evidence: Iterable[Evidence],
+    ) -> None:
         p = period.to_dict()
         self.since, self.until = p["since"], p["until"]
         self.approvals, self.applied = approvals, applied
         self.result = Assessment()
-        self._classes: dict[tuple[str, ...], frozenset[str]] = {}
+        self._evidence = tuple(dict.fromkeys(tuple(ev) for ev in evidence))
+        self._rows: dict[Evidence, list[str]] = {ev: [] for ev in self._evidence}
+        self._cited: dict[Evidence, array[int]] = {ev: array("q") for ev in self._evidence}
+        self._targets: dict[tuple[str, ...], list[Evidence]] = {}
 
     def add(self, got: Recorded[Record]) -> bool:
         """Take in one entry; whether it is in the period."""
@@ -129,24 +179,25 @@ class Assessor:
         out = self.result
         out.entries_in_period += 1
         classes, row = _describe(got)
-        for c in (*classes, "all"):
-            out.rows.setdefault(c, []).append(row)
         key = tuple(classes)
-        of = self._classes.get(key)
-        if of is None:
-            of = self._classes[key] = frozenset((*classes, "all"))
-        out.ordered.append((got.index, of, row))
+        targets = self._targets.get(key)
+        if targets is None:
+            of = {*classes, "all"}
+            targets = self._targets[key] = [ev for ev in self._evidence if of.intersection(ev)]
+        if targets:
+            line = _csv_line(row)
+            for ev in targets:
+                self._rows[ev].append(line)
+                self._cited[ev].append(got.index)
         _checks(got, self.approvals, self.applied, out)
         return True
 
-
-def assess(entries: Sequence[StoredEntry], period: Period) -> Assessment:
-    """The assessment of the entries recorded in `period` (entries outside it are context:
-    an approval recorded after the period still tells whether a decision in it ran)."""
-    assessor = Assessor(period, *context(entries))
-    for e in entries:
-        assessor.add(e.read())
-    return assessor.result
+    def finish(self) -> Assessment:
+        """The assessment of every entry taken in (call once, at the end)."""
+        out = self.result
+        out.csv_rows = {ev: ("".join(rows).encode(),) for ev, rows in self._rows.items()}
+        out.cited = self._cited
+        return out
 
 
 def _fail(out: Assessment, check: str, index: int, what: str) -> None:
@@ -171,34 +222,10 @@ def _checks(
         _fail(out, "notification_undelivered", got.index, f"{r.notification_id}: {r.error}")
 
 
-def control_csv(rows: Sequence[tuple[str, ...]]) -> bytes:
-    """A control's CSV: a header and one row per supporting entry, by ledger index."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in sorted(set(rows), key=lambda r: int(r[0])):
-        writer.writerow(row)
-    return buf.getvalue().encode()
-
-
-class _Echo:
-    """A file for `csv.writer` that hands back what it is given (one row's text)."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def control_csvs(found: Assessment, controls: Sequence[Sequence[str]]) -> list[bytes]:
-    """`control_csv` of each control's evidence classes (the same bytes), rendering each
-    entry's row once however many controls cite it."""
-    writer = csv.writer(_Echo(), lineterminator="\n")
-    header: str = writer.writerow(CSV_COLUMNS)
-    lines = [(of, writer.writerow(row)) for _, of, row in found.ordered]
-    out = []
-    for classes in controls:
-        wanted = frozenset(classes)
-        out.append("".join([header, *(line for of, line in lines if of & wanted)]).encode())
-    return out
+def control_csvs(found: Assessment, controls: Sequence[Evidence]) -> list[tuple[bytes, ...]]:
+    """Each control's CSV, as consecutive parts: a header and one row per supporting entry,
+    by ledger index."""
+    return [(CSV_HEADER, *found.csv_rows.get(tuple(ev), ())) for ev in controls]
 
 
 def index_ranges(indexes: Sequence[int]) -> str:

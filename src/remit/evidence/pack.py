@@ -1,26 +1,25 @@
 """Building an evidence pack: gather from the store what one period needs (the signed
 checkpoints at its start and end, the entries between them, the proofs), then make every
-file from those inputs alone, and zip them byte for byte deterministically (fixed names
-order, times and permissions). `verify` rebuilds the same files from a pack's own inputs,
-so any change to a derived file (a CSV, the OSCAL document) shows as that file differing.
+file from those inputs alone, and zip them byte for byte deterministically (`archive`).
+`verify` rebuilds the same files from a pack's own inputs, so any change to a derived file
+(a CSV, the OSCAL document) shows as that file differing.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import io
-import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from remit.domain.clock import parse_ts
+from remit.evidence.archive import MANIFEST, FileBody, parts_of, size_of, to_zip
 from remit.evidence.assess import control_csvs
 from remit.evidence.controls import controls_of
 from remit.evidence.derive import Derived, derive
-from remit.evidence.jsonl import json_document, json_line
+from remit.evidence.jsonl import json_document, json_line, proof_lines
 from remit.evidence.oscal import assessment_results, csv_name
 from remit.ledger.records import StoredEntry
 from remit.ledger.store import LedgerStore, StoredCheckpoint
@@ -28,12 +27,6 @@ from remit.report.period import Period
 from remit.tlog import merkle
 
 FORMAT = "remit.dev/evidence-pack/v1"
-MANIFEST = "manifest.json"
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-COMPRESS_LEVEL = 3
-"""On a pack of 20,000 decisions (90 MB of files) level 3 takes half the time of zlib's
-default level 6 and a third of level 9's, for an archive about 30% larger (8.7 MB against
-6.7 and 6.6): compressing was the largest single step of writing a large pack."""
 
 
 class PackError(ValueError):
@@ -111,19 +104,19 @@ class SpanProofs(Mapping[int, Sequence[bytes]]):
     def __init__(self, tree: merkle.SpanTree, indexes: Sequence[int]) -> None:
         self.tree = tree
         self._indexes = set(indexes)
-        self._lines: bytes | None = None
+        self._lines: FileBody | None = None
 
-    def lines(self) -> bytes:
+    def lines(self) -> FileBody:
         """`proofs/inclusion.jsonl` (made once)."""
         if self._lines is None:
-            levels = self.tree.hex_levels()
-            out = []
-            for i in self:
-                hexes = self.tree.inclusion_proof_hex(i, levels)
-                proof = '"' + '","'.join(hexes) + '"' if hexes else ""
-                out.append(f'{{"index":{i},"proof":[{proof}]}}\n')
-            self._lines = "".join(out).encode()
+            self._lines = proof_lines(self.tree, list(self))
         return self._lines
+
+    def take_lines(self, lines: FileBody, indexes: Sequence[int]) -> None:
+        """Use `lines`, made elsewhere from this tree for `indexes`, if those are exactly
+        the indexes proven here (else the lines are made when asked)."""
+        if len(indexes) == len(self._indexes) and all(i in self._indexes for i in indexes):
+            self._lines = lines
 
     def __getitem__(self, index: int) -> list[bytes]:
         if index not in self._indexes:
@@ -137,7 +130,7 @@ class SpanProofs(Mapping[int, Sequence[bytes]]):
         return len(self._indexes)
 
 
-def inclusion_lines(inclusion: Mapping[int, Sequence[bytes]]) -> bytes:
+def inclusion_lines(inclusion: Mapping[int, Sequence[bytes]]) -> FileBody:
     """`proofs/inclusion.jsonl`: one line per proven index, by index."""
     if isinstance(inclusion, SpanProofs):
         return inclusion.lines()
@@ -154,15 +147,20 @@ def _leaf(e: StoredEntry) -> str:
     return base64.b64encode(e.body).decode()
 
 
-def build_files(inputs: PackInputs, derived: Derived | None = None) -> dict[str, bytes]:
+def build_files(inputs: PackInputs, derived: Derived | None = None) -> dict[str, FileBody]:
     """Every file of the pack but the manifest, by name."""
     controls = controls_of(inputs.framework)
     period = inputs.period
+    evidence = [c.evidence for c in controls]
+    proofs = inputs.inclusion if isinstance(inputs.inclusion, SpanProofs) else None
     got = derived or derive(
-        period, inputs.entries, [a for a, _ in inputs.anchors], inputs.leaf_hashes
-    )
+        period, evidence, inputs.entries, [a for a, _ in inputs.anchors], inputs.leaf_hashes,
+        proofs=proofs.tree if proofs else None,
+    )  # fmt: skip
     found = got.found
-    files: dict[str, bytes] = {}
+    if proofs is not None and got.inclusion is not None:
+        proofs.take_lines(got.inclusion, found.decisions)
+    files: dict[str, FileBody] = {}
     files["entries/ledger.jsonl"] = got.ledger
     files["entries/anchors.jsonl"] = b"".join(
         json_line({"index": e.index, "leaf": _leaf(e), "proof": _hexes(p)})
@@ -184,7 +182,7 @@ def build_files(inputs: PackInputs, derived: Derived | None = None) -> dict[str,
     files["proofs/inclusion.jsonl"] = inclusion_lines(inputs.inclusion)
     files["envelope/versions.json"] = json_document(got.versions)
     files["envelope/signoffs.json"] = json_document(got.signoffs)
-    for c, body in zip(controls, control_csvs(found, [c.evidence for c in controls]), strict=True):
+    for c, body in zip(controls, control_csvs(found, evidence), strict=True):
         files[csv_name(c)] = body
     last = inputs.entries[-1].ts if inputs.entries else period.to_dict()["since"]
     files["oscal/assessment-results.json"] = json_document(
@@ -207,13 +205,20 @@ def build_files(inputs: PackInputs, derived: Derived | None = None) -> dict[str,
     return files
 
 
-def sha256_hex(bodies: list[bytes]) -> list[str]:
+def sha256_hex(bodies: list[FileBody]) -> list[str]:
     """The SHA-256 of each body, on two threads (hashlib lets go of the interpreter lock)."""
+
+    def digest(body: FileBody) -> str:
+        h = hashlib.sha256()
+        for part in parts_of(body):
+            h.update(part)
+        return h.hexdigest()
+
     with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(lambda body: hashlib.sha256(body).hexdigest(), bodies))
+        return list(pool.map(digest, bodies))
 
 
-def manifest(inputs: PackInputs, files: dict[str, bytes]) -> bytes:
+def manifest(inputs: PackInputs, files: dict[str, FileBody]) -> bytes:
     names = sorted(files)
     digests = sha256_hex([files[name] for name in names])
     return json_document(
@@ -223,25 +228,11 @@ def manifest(inputs: PackInputs, files: dict[str, bytes]) -> bytes:
             "period": {**inputs.period.to_dict(), "name": inputs.period.name},
             "origin": inputs.origin,
             "files": {
-                name: {"sha256": digest, "size": len(files[name])}
+                name: {"sha256": digest, "size": size_of(files[name])}
                 for name, digest in zip(names, digests, strict=True)
             },
         }
     )
-
-
-def to_zip(files: dict[str, bytes]) -> bytes:
-    """The archive: manifest first, then files by name; fixed times and permissions."""
-    buf = io.BytesIO()
-    names = [MANIFEST, *sorted(n for n in files if n != MANIFEST)]
-    with zipfile.ZipFile(buf, "w") as z:
-        for name in names:
-            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            z.writestr(info, files[name], compresslevel=COMPRESS_LEVEL)
-    return buf.getvalue()
 
 
 def make_pack(inputs: PackInputs) -> bytes:

@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from remit.evidence.archive import MANIFEST
 from remit.evidence.controls import controls_of
 from remit.evidence.derive import derive
 from remit.evidence.pack import (
     FORMAT,
-    MANIFEST,
     PackInputs,
     SpanProofs,
     build_files,
@@ -94,46 +96,67 @@ def _stored(name: str, row: Any) -> StoredEntry:
         raise _Stop(f"{name}: ledger entry {index} is not a valid entry document") from None
 
 
-def _unzip(data: bytes, report: PackReport) -> dict[str, bytes]:
-    """Every member, inflated on two threads (zlib lets go of the interpreter lock), each
-    with its own reader of the same bytes."""
+_READ = frozenset({
+    MANIFEST, "checkpoints/start.json", "checkpoints/end.json", "checkpoints/frontier.json",
+    "proofs/consistency.json", "entries/anchors.jsonl", "entries/ledger.jsonl",
+})  # fmt: skip
+"""The files verification reads; every other file is only compared (by its SHA-256) with
+what the entries give, so it is hashed as it is inflated and never held whole (a large
+pack's are gigabytes)."""
+
+_PIECE = 1 << 24
+
+
+def _member_digest(z: zipfile.ZipFile, name: str) -> str:
+    h = hashlib.sha256()
+    with z.open(name) as member:
+        while piece := member.read(_PIECE):
+            h.update(piece)
+    return h.hexdigest()
+
+
+def _unzip(data: bytes) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The members verification reads, and the SHA-256 of every member: inflated and hashed
+    on two threads (zlib and hashlib let go of the interpreter lock), each with its own
+    reader of the same bytes."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
-            names = [i.filename for i in z.infolist()]
+            names = list(dict.fromkeys(i.filename for i in z.infolist()))
         halves = [names[0::2], names[1::2]]
 
-        def read(part: list[str]) -> dict[str, bytes]:
+        def read(part: list[str]) -> tuple[dict[str, bytes], dict[str, str]]:
+            files, digests = {}, {}
             with zipfile.ZipFile(io.BytesIO(data)) as z:
-                return {name: z.read(name) for name in part}
+                for name in part:
+                    if name in _READ:
+                        files[name] = z.read(name)
+                        digests[name] = hashlib.sha256(files[name]).hexdigest()
+                    else:
+                        digests[name] = _member_digest(z, name)
+            return files, digests
 
         with ThreadPoolExecutor(2) as pool:
-            got = list(pool.map(read, halves))
-        merged = {**got[0], **got[1]}
-        return {name: merged[name] for name in names}
+            (f0, d0), (f1, d1) = pool.map(read, halves)
+        digests = {**d0, **d1}
+        return {**f0, **f1}, {name: digests[name] for name in names}
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise _Stop(f"not a readable zip archive: {exc}") from None
 
 
-_READ = frozenset({
-    MANIFEST, "checkpoints/start.json", "checkpoints/end.json", "checkpoints/frontier.json",
-    "proofs/consistency.json", "proofs/inclusion.jsonl", "entries/anchors.jsonl",
-    "entries/ledger.jsonl",
-})  # fmt: skip
-"""The files verification reads; every other file is only compared (by its SHA-256) with
-what the entries give, so its bytes are let go once hashed (a large pack's are gigabytes)."""
+def _inflate(data: bytes, name: str) -> dict[str, bytes]:
+    """One member, inflated again (to name what is wrong in it); {} if the pack lacks it."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {name: z.read(name)} if name in z.namelist() else {}
 
 
-def _manifest(files: dict[str, bytes], report: PackReport) -> tuple[dict[str, Any], dict[str, str]]:
-    """The manifest, each file checked against it, and the SHA-256 of every file held."""
+def _manifest(
+    files: dict[str, bytes], digests: dict[str, str], report: PackReport
+) -> dict[str, Any]:
+    """The manifest, and each file checked against it."""
     doc = _load(files, MANIFEST)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _Stop(f"{MANIFEST}: not a Remit evidence pack manifest (format {FORMAT})")
     listed = doc.get("files") or {}
-    present = sorted(files)
-    digests = dict(zip(present, sha256_hex([files[name] for name in present]), strict=True))
-    for name in present:
-        if name not in _READ:
-            del files[name]
     for name, meta in sorted(listed.items()):
         if name not in digests:
             report.problems.append(f"{name}: listed in the manifest but missing from the pack")
@@ -141,7 +164,7 @@ def _manifest(files: dict[str, bytes], report: PackReport) -> tuple[dict[str, An
             report.problems.append(f"{name}: SHA-256 differs from the manifest (file changed)")
     for name in sorted(set(digests) - set(listed) - {MANIFEST}):
         report.problems.append(f"{name}: in the pack but not in the manifest")
-    return doc, digests
+    return doc
 
 
 def _open(note: str, key: VerifierKey, size: int, name: str) -> bytes:
@@ -165,11 +188,11 @@ def verify_pack(data: bytes, key: VerifierKey) -> PackReport:
 
 
 def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
-    files = _unzip(data, report)
-    doc, digests = _manifest(files, report)
+    files, digests = _unzip(data)
+    doc = _manifest(files, digests, report)
     try:
         framework = str(doc["framework"])
-        controls_of(framework)
+        evidence = [c.evidence for c in controls_of(framework)]
         period = period_of(doc["period"])
     except (KeyError, ValueError, TypeError) as exc:
         raise _Stop(f"{MANIFEST}: {exc}") from None
@@ -215,30 +238,37 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
         entries, _anchors(files, s1, s2, end_root, report), {}, consistency, leaf_hashes,
     )  # fmt: skip
     try:
-        derived = derive(period, entries, [a for a, _ in inputs.anchors], leaf_hashes)
-    except ValueError as exc:
-        raise _Stop(f"entries/ledger.jsonl: {exc}") from None
-    found = derived.found
-    try:
         tree = merkle.SpanTree(s1, frontier, leaf_hashes)
     except merkle.MerkleError as exc:
         raise _Stop(f"checkpoints/frontier.json: {exc}") from None
+    anchors = [a for a, _ in inputs.anchors]
+    try:
+        derived = derive(period, evidence, entries, anchors, leaf_hashes, proofs=tree)
+    except ValueError as exc:
+        raise _Stop(f"entries/ledger.jsonl: {exc}") from None
+    found = derived.found
+    inclusion = "proofs/inclusion.jsonl"
     if tree.root() != end_root:
-        _inclusion(files, found.decisions, leaf_hashes, s1, s2, end_root, report)
+        _inclusion(
+            _inflate(data, inclusion), found.decisions, leaf_hashes, s1, s2, end_root, report
+        )
         raise _Stop(
             f"entries/ledger.jsonl: entries [{s1}, {s2}) do not give the end "
             "checkpoint's root: an entry was changed, removed or added"
         )
     # The entries give the signed root, so the tree built from them is the signed tree and
     # its proofs are the only valid ones: the file must hold exactly them, byte for byte.
-    inputs.inclusion = proofs = SpanProofs(tree, found.decisions)
-    if files.get("proofs/inclusion.jsonl") != proofs.lines():  # name what is wrong
-        _inclusion(files, found.decisions, leaf_hashes, s1, s2, end_root, report)
-    _coverage(entries, inputs.anchors, s1, period.to_dict(), report)
+    inputs.inclusion = SpanProofs(tree, found.decisions)
     rebuilt = build_files(inputs, derived)
     names = sorted(rebuilt)
-    for name, digest in zip(names, sha256_hex([rebuilt[n] for n in names]), strict=True):
-        if digests.get(name) != digest:
+    expected = dict(zip(names, sha256_hex([rebuilt[n] for n in names]), strict=True))
+    if digests.get(inclusion) != expected[inclusion]:  # name what is wrong
+        _inclusion(
+            _inflate(data, inclusion), found.decisions, leaf_hashes, s1, s2, end_root, report
+        )
+    _coverage(entries, inputs.anchors, s1, period.to_dict(), report)
+    for name in names:
+        if digests.get(name) != expected[name]:
             report.problems.append(f"{name}: differs from what the pack's ledger entries give")
     report.facts = {
         "framework": framework,
@@ -275,7 +305,7 @@ def _entries(files: dict[str, bytes]) -> list[StoredEntry]:
 
 def _inclusion(
     files: dict[str, bytes],
-    decisions: list[int],
+    decisions: Sequence[int],
     leaf_hashes: list[bytes],
     s1: int,
     s2: int,

@@ -10,7 +10,7 @@ memory (about two hashes per leaf); it does no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from hashlib import sha256
 
 from remit.tlog.merkle.hashing import EMPTY_ROOT, MerkleError, _check_non_negative
@@ -23,7 +23,7 @@ class SpanTree:
     first ``start`` (``CompactRange`` hashes, largest subtree first) and the rest's leaf
     hashes."""
 
-    __slots__ = ("_levels", "_offsets", "end", "start")
+    __slots__ = ("_hex", "_levels", "_offsets", "end", "start")
 
     def __init__(self, start: int, frontier: Sequence[bytes], leaf_hashes: Sequence[bytes]):
         _check_non_negative("start", start)
@@ -65,6 +65,7 @@ class SpanTree:
             level += 1
         self._levels = levels
         self._offsets = offsets
+        self._hex: list[list[str]] | None = None
 
     def root(self) -> bytes:
         """The root of the tree of ``end`` leaves."""
@@ -84,8 +85,38 @@ class SpanTree:
         return proof
 
     def hex_levels(self) -> list[list[str]]:
-        """Every level's node hashes as hexadecimal text (for writing many proofs)."""
-        return [[h.hex() for h in nodes] for nodes in self._levels]
+        """Every level's node hashes as hexadecimal text (for writing many proofs; made once)."""
+        if self._hex is None:
+            self._hex = [[h.hex() for h in nodes] for nodes in self._levels]
+        return self._hex
+
+    def joined_hex_proofs(self, indexes: Iterable[int], sep: str) -> Iterator[str]:
+        """The inclusion proof of each of ``indexes`` (increasing) as its hashes' hexadecimal
+        text joined by ``sep``: what ``sep.join(inclusion_proof_hex(i, ...))`` gives, for a
+        million leaves in a fraction of the time. The part of a proof from level ``l`` up
+        depends only on ``index >> l``, so it is kept per level and made again only when
+        that changes: about two levels per leaf instead of every level."""
+        hex_levels = self.hex_levels()
+        offsets = self._offsets
+        top = len(hex_levels) - 1
+        keys = [-1] * (top + 1)  # keys[l]: the `index >> l` that tails[l] was made for
+        tails = [""] * (top + 1)  # tails[l]: the proof's text from level l up
+        for index in indexes:
+            if not self.start <= index < self.end:
+                raise MerkleError(f"leaf {index} is not in the span [{self.start}, {self.end})")
+            level = 0
+            while level < top and keys[level] != index >> level:
+                level += 1
+            for lv in range(level - 1, -1, -1):  # levels [0, level) changed
+                nodes = hex_levels[lv]
+                sibling = ((index >> lv) ^ 1) - offsets[lv]
+                above = tails[lv + 1]
+                if sibling < len(nodes):
+                    tails[lv] = nodes[sibling] + sep + above if above else nodes[sibling]
+                else:
+                    tails[lv] = above
+                keys[lv] = index >> lv
+            yield tails[0]
 
     def inclusion_proof_hex(self, index: int, hex_levels: Sequence[Sequence[str]]) -> list[str]:
         """``inclusion_proof(index)`` as hexadecimal text, from ``hex_levels()``."""

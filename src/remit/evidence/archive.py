@@ -1,0 +1,126 @@
+"""The zip archive of an evidence pack, byte for byte deterministic: the manifest first,
+then the files by name, every member deflated at one level, dated 1980-01-01 and readable
+by all (0644). It is exactly the archive `zipfile` writes with those settings (a test holds
+the two equal), but its members are deflated on two threads: `zipfile` deflates one member
+at a time on one core, and has no public way to add a member deflated elsewhere, so the
+container (local headers, central directory, end record) is written here. An archive that
+would need ZIP64 records (a member near 2 GiB, more than 65,535 members) is left to
+`zipfile` whole. It reads nothing and knows nothing of what the files mean.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+MANIFEST = "manifest.json"
+COMPRESS_LEVEL = 3
+"""On a pack of 20,000 decisions (90 MB of files) level 3 takes half the time of zlib's
+default level 6 and a third of level 9's, for an archive about 30% larger (8.7 MB against
+6.7 and 6.6); level 1 is no faster."""
+
+FileBody = bytes | tuple[bytes, ...]
+"""A pack file's bytes, whole or as consecutive parts (the pass's chunks, never joined: at
+1,000,000 decisions joining them copied 3 GB and cost 5 s)."""
+
+
+def parts_of(body: FileBody) -> tuple[bytes, ...]:
+    return (body,) if isinstance(body, bytes) else body
+
+
+def size_of(body: FileBody) -> int:
+    return sum(len(part) for part in parts_of(body))
+
+
+_LIMIT = zipfile.ZIP64_LIMIT
+_MAX_MEMBERS = 0xFFFF
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_END = struct.Struct("<4s4H2LH")
+_VERSION = 20  # what zipfile writes as "made by" and "needed" for a deflated member
+_UNIX = 3
+_MODE = 0o644 << 16
+_DOS_DATE = 1 << 5 | 1  # 1980-01-01, the earliest date a zip can hold
+_DOS_TIME = 0
+
+
+def member_order(files: Mapping[str, FileBody]) -> list[str]:
+    return [MANIFEST, *sorted(n for n in files if n != MANIFEST)]
+
+
+def to_zip(files: Mapping[str, FileBody]) -> bytes:
+    """The archive of `files` (which must hold the manifest)."""
+    names = member_order(files)
+    if len(names) > _MAX_MEMBERS or any(size_of(files[n]) * 1.05 > _LIMIT for n in names):
+        return zipfile_archive(files)
+    biggest_first = sorted(names, key=lambda n: -size_of(files[n]))  # both threads end together
+    with ThreadPoolExecutor(2) as pool:
+        bodies = [files[n] for n in biggest_first]
+        deflated = dict(zip(biggest_first, pool.map(_deflate, bodies), strict=True))
+    return _assemble(names, deflated) or zipfile_archive(files)
+
+
+def _deflate(body: FileBody) -> tuple[int, int, bytes]:
+    """(CRC-32, size, deflated bytes) of one member, fed to zlib as `zipfile` feeds it (its
+    output does not depend on how the input is cut); zlib lets go of the interpreter lock."""
+    crc, deflater, out = 0, zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15), []
+    for part in parts_of(body):
+        crc = zlib.crc32(part, crc)
+        out.append(deflater.compress(part))
+    out.append(deflater.flush())
+    return crc, size_of(body), b"".join(out)
+
+
+def _name(name: str) -> tuple[bytes, int]:
+    """The name's bytes and flags, as `zipfile` encodes them (UTF-8 flagged when not ASCII)."""
+    try:
+        return name.encode("ascii"), 0
+    except UnicodeEncodeError:
+        return name.encode("utf-8"), 0x800
+
+
+def _assemble(names: Sequence[str], deflated: Mapping[str, tuple[int, int, bytes]]) -> bytes | None:
+    """The container around deflated members; None where it would need ZIP64 records."""
+    out = io.BytesIO()
+    central = []
+    for name in names:
+        crc, size, data = deflated[name]
+        raw, flags = _name(name)
+        offset = out.tell()
+        if offset > _LIMIT or len(data) > _LIMIT:
+            return None
+        out.write(_LOCAL.pack(b"PK\x03\x04", _VERSION, 0, flags, zipfile.ZIP_DEFLATED,
+                              _DOS_TIME, _DOS_DATE, crc, len(data), size, len(raw), 0))  # fmt: skip
+        out.write(raw)
+        out.write(data)
+        entry = _CENTRAL.pack(b"PK\x01\x02", _VERSION, _UNIX, _VERSION, 0, flags,
+                              zipfile.ZIP_DEFLATED, _DOS_TIME, _DOS_DATE, crc, len(data), size,
+                              len(raw), 0, 0, 0, 0, _MODE, offset)  # fmt: skip
+        central.append(entry + raw)
+    start, directory = out.tell(), b"".join(central)
+    if start > _LIMIT or len(directory) > _LIMIT:
+        return None
+    out.write(directory)
+    out.write(_END.pack(b"PK\x05\x06", 0, 0, len(names), len(names), len(directory), start, 0))
+    return out.getvalue()
+
+
+def zipfile_archive(files: Mapping[str, FileBody]) -> bytes:
+    """The same archive written by `zipfile` alone, one member at a time (with the ZIP64
+    records it adds where sizes or offsets need them)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as z:
+        for name in member_order(files):
+            body = files[name]
+            large = size_of(body) * 1.05 > _LIMIT  # as writestr decides
+            with z.open(name, "w", force_zip64=large) as out:  # dated 1980-01-01 (the default)
+                for part in parts_of(body):
+                    out.write(part)
+            info = z.getinfo(name)  # the central directory is written on closing
+            info.external_attr = _MODE
+            info.create_system = _UNIX
+    return buf.getvalue()
