@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/services.sh
 echo "== ruff" >&2
-.venv/bin/ruff check src tests benchmarks
-.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks examples
+.venv/bin/ruff format --check src tests benchmarks examples
 echo "== mypy --strict (all of src)" >&2
 .venv/bin/mypy
 echo "== SDK-only install (no extras)" >&2

@@ -16,8 +16,10 @@ POLICY = "arn:aws:iam::123456789012:policy/legacy-admin"
 with client.step(
     "iam:DetachRolePolicy",
     ["arn:aws:iam::123456789012:role/legacy-batch"],
-    reasoning={"summary": "legacy-batch unused for 90 days; its admin policy is a risk",
-               "confidence": 0.9},
+    reasoning={
+        "summary": "legacy-batch unused for 90 days; its admin policy is a risk",
+        "confidence": 0.9,
+    },
     parameters={"RoleName": "legacy-batch", "PolicyArn": POLICY},
 ) as aws:
     aws.client("iam").detach_role_policy(RoleName="legacy-batch", PolicyArn=POLICY)

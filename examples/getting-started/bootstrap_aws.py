@@ -17,25 +17,34 @@ iam = boto3.client(
     endpoint_url=f"http://127.0.0.1:{port}",
     region_name="us-east-1",
     aws_access_key_id="admin",
-    aws_secret_access_key="admin",
+    aws_secret_access_key="admin",  # noqa: S106 - moto accepts any credentials
 )
 agent_may = {
     "Version": "2012-10-17",
     "Statement": [
-        {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*", "iam:DetachRolePolicy"],
-         "Resource": "*"}
+        {
+            "Effect": "Allow",
+            "Action": ["iam:Get*", "iam:List*", "iam:DetachRolePolicy"],
+            "Resource": "*",
+        }
     ],
 }
 out = bootstrap_agent_role(iam, agent="my-agent", role_policy=agent_may)
 batch = {
     "Version": "2012-10-17",
     "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"},
-         "Action": "sts:AssumeRole"}
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "batch.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
     ],
 }
 iam.create_role(RoleName="legacy-batch", AssumeRolePolicyDocument=json.dumps(batch))
-everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+everything = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 policy = iam.create_policy(PolicyName="legacy-admin", PolicyDocument=json.dumps(everything))
 iam.attach_role_policy(RoleName="legacy-batch", PolicyArn=policy["Policy"]["Arn"])
 print(f"export AWS_ACCESS_KEY_ID={out['remit_access_key_id']}")

@@ -123,9 +123,13 @@ def custodian(
         "custodian", "run", str(policy), "--format", "json", "--account", ACCOUNT,
         "--provenance", json.dumps(CUSTODIAN_PROVENANCE), *options,
     )  # fmt: skip
-    return subprocess.run(
+    run = subprocess.run(
         cmd, cwd=served.folder, env=env, capture_output=True, text=True, timeout=timeout
     )
+    if "answered 5" in run.stderr:  # a server error: its traceback is in the server's log
+        log = (served.folder / "serve.log").read_text(errors="replace")[-6000:]
+        run.stderr += f"\n--- remit serve's log (its end) ---\n{log}"
+    return run
 
 
 def report_of(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import EXAMPLES
 from tests.server.srvkit import (
@@ -95,6 +96,41 @@ def test_empty_period_is_refused(bare_client: TestClient, rt: Runtime, clock: Cl
     body = {"since": "2026-01-01T00:00:00Z", "until": "2026-02-01T00:00:00Z"}
     r = bare_client.post("/v1/reviews/samples", json=body, headers=rita)
     assert r.status_code == 422 and "no decisions" in r.json()["detail"]
+    assert rt.store.size() == size
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/reviews/samples", {"since": "0001-01-01T00:00:00+00:01",
+                                 "until": "2000-01-01T00:00:00Z"}, "since"),
+        ("/v1/reviews/samples", {"since": "2026-01-01T00:00:00Z",
+                                 "until": "9999-12-31T23:59:59-01:00"}, "until"),
+        ("/v1/envelope/whatif", {"envelope": "x", "since": "0001-01-01T00:00:00+05:00"}, "since"),
+        ("/v1/events", {"kind": "acquisition", "at": "0001-01-01T00:00:00+00:01"}, "at"),
+    ],
+)  # fmt: skip
+def test_a_time_outside_the_ledgers_years_is_refused_not_a_500(
+    bare_client: TestClient,
+    api_keys: ApiKeys,
+    rt: Runtime,
+    clock: Clock,
+    path: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    """Found by schemathesis: a zoned time whose UTC form falls outside years 1-9999
+    (year 1 at +00:01) crashed the sample route with OverflowError (500)."""
+    who = bearer(api_keys.admin) if path == "/v1/events" else reviewer(rt, clock)
+    if path == "/v1/envelope/whatif":
+        who = bearer(api_keys.auditor)
+    size = rt.store.size()
+    r = bare_client.post(path, json=body, headers=who)
+    assert r.status_code == 422, r.text
+    assert field in r.text and "out of the range the ledger records" in r.text
+    naive = {**body, field: "2026-01-01T00:00:00"}
+    r = bare_client.post(path, json=naive, headers=who)
+    assert r.status_code == 422 and "time zone" in r.text
     assert rt.store.size() == size
 
 

@@ -919,8 +919,7 @@ def test_malformed_bodies_are_422_with_field_names_and_change_nothing(
     # times the ledger cannot record and read back (found by schemathesis: they were 500s)
     for at in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00"):
         r = client.post("/v1/events", json={"kind": "acquisition", "at": at}, headers=admin)
-        assert r.status_code == 422, (at, r.text)
-        assert "at" in r.json()["detail"]
+        assert _fields(r) == {"at"} and "out of the range the ledger records" in r.text
     assert rt.store.size() == before
     assert rt.approvals.get(did).state_at(rt.clock()).value == "pending"  # type: ignore[union-attr]
 

@@ -4,7 +4,6 @@ justified actions, findings). The views are `remit.cloudtrail.views`."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,31 +15,24 @@ from remit.ledger.kinds.cloudtrail import FINDING_CLASSES
 from remit.server.deps import require, runtime
 from remit.server.routes.decisions import ERRORS
 from remit.server.runtime import Runtime
+from remit.server.schemas import ZonedTime
 
 router = APIRouter(prefix="/v1", tags=["cloudtrail"])
-
-
-def _aware(name: str, value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise Unprocessable(f"{name}: the time must carry a zone (e.g. 2026-11-21T10:00:00Z)")
-    return value
 
 
 @router.get("/findings", responses=ERRORS)
 def findings(
     class_: str | None = Query(None, alias="class", description="One finding class."),
     principal: str | None = Query(None, description="The principal, exactly."),
-    since: datetime | None = Query(None, description="Events at or after this time."),
-    until: datetime | None = Query(None, description="Events before this time."),
+    since: ZonedTime | None = Query(None, description="Events at or after this time."),
+    until: ZonedTime | None = Query(None, description="Events before this time."),
     who: Identity = Depends(require(Role.AUDITOR)),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """The findings of the latest reconciliation run recorded on the ledger."""
     if class_ is not None and class_ not in FINDING_CLASSES:
         raise Unprocessable(f"class must be one of {', '.join(FINDING_CLASSES)}; got {class_!r}")
-    return findings_view(
-        rt.store.reads, class_, principal, _aware("since", since), _aware("until", until)
-    )
+    return findings_view(rt.store.reads, class_, principal, since, until)
 
 
 @router.get("/service-accounts", responses=ERRORS)

@@ -5,7 +5,6 @@ auditor, reviewer and admin roles; verdicts and reviews by reviewers."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -27,6 +26,7 @@ from remit.oversight.stats import MIN_RATE
 from remit.server.deps import require, runtime
 from remit.server.routes.decisions import ERRORS
 from remit.server.runtime import Runtime
+from remit.server.schemas import ZonedTime
 
 router = APIRouter(tags=["oversight"])
 READERS = (Role.AUDITOR, Role.REVIEWER)
@@ -37,8 +37,8 @@ class _In(BaseModel):
 
 
 class SampleIn(_In):
-    since: datetime
-    until: datetime
+    since: ZonedTime
+    until: ZonedTime
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
     max_rate: float = Field(0.01, ge=MIN_RATE, lt=1.0)
     size: int | None = Field(None, ge=1, le=100_000)
@@ -57,15 +57,9 @@ class DriftReviewIn(_In):
 
 class WhatIfIn(_In):
     envelope: str = Field(min_length=1, max_length=1_000_000, description="Proposed YAML.")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: ZonedTime | None = None
+    until: ZonedTime | None = None
     limit: int = Field(100, ge=0, le=100_000)
-
-
-def _aware(t: datetime | None, name: str) -> datetime | None:
-    if t is not None and t.tzinfo is None:
-        raise Unprocessable(f"{name} must carry a time zone")
-    return t
 
 
 @router.get("/v1/drift", responses=ERRORS)
@@ -124,7 +118,7 @@ def new_sample(
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """Draw and record the sample of [since, until) (once the period has closed)."""
-    since, until = _aware(body.since, "since"), _aware(body.until, "until")
+    since, until = body.since, body.until
     assert since is not None and until is not None
     got = draw_sample(
         rt.ledger, since, until, rt.clock(), who.label, confidence=body.confidence,
@@ -185,7 +179,7 @@ def whatif(
     except EnvelopeError as exc:
         raise Unprocessable(f"proposed envelope is not valid: {exc}") from None
     gate = Gate(loaded.envelope, loaded.digest, EnvelopeTrust(False, None, "proposed"))
-    since, until = _aware(body.since, "since"), _aware(body.until, "until")
+    since, until = body.since, body.until
     if since is not None and until is not None and until <= since:
         raise Unprocessable("until must be after since")
     report = run_whatif(rt.store, gate, since, until)
