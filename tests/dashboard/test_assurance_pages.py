@@ -122,6 +122,8 @@ def test_findings_by_class_filtered_linked_and_escaped(
     assert bad.status_code == 422 and "class must be one of" in bad.text
     bad = client.get("/ui/findings", params={"since": "2026-11-21T13:00:00"})
     assert bad.status_code == 422 and "since" in bad.text and "time zone" in bad.text
+    bad = client.get("/ui/findings", params={"until": "0001-01-01T00:00:00+00:01"})
+    assert bad.status_code == 422 and "until" in bad.text and "out of range" in bad.text
 
 
 def test_a_decision_shows_the_cloudtrail_joined_to_it(

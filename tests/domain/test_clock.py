@@ -37,3 +37,11 @@ def test_years_before_1000_keep_four_digits_and_naive_times_are_refused() -> Non
     assert ts_text(datetime(7, 1, 2, 3, 4, 5, 6, tzinfo=UTC)) == "0007-01-02T03:04:05.000006Z"
     with pytest.raises(ValueError, match="timezone-aware"):
         ts_text(datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-05:00"])
+def test_a_time_outside_the_years_once_in_utc_is_a_value_error(text: str) -> None:
+    """Every caller refuses a ValueError as bad input; an OverflowError escaped them (the
+    dashboard's filters and the CLI's --since answered 500 or a traceback)."""
+    with pytest.raises(ValueError, match="out of range once in UTC"):
+        parse_ts(text)

@@ -31,8 +31,12 @@ def ts_text(t: datetime) -> str:
 
 def parse_ts(text: str) -> datetime:
     """A timestamp from its text: `ts_text`'s form, or ISO 8601 with `Z` or an offset.
-    A time without a zone is refused (ValueError): Remit never guesses one."""
+    A time without a zone, or one outside years 1-9999 once in UTC, is refused
+    (ValueError): Remit never guesses one."""
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if t.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no time zone")
-    return t.astimezone(UTC)
+    try:
+        return t.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+00:01: before year 1 in UTC
+        raise ValueError(f"timestamp {text!r} is out of range once in UTC") from None
