@@ -13,18 +13,18 @@ from remit.domain.clock import parse_ts, ts_text
 def _ledger_time(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("the time must carry a time zone (e.g. 2026-11-21T10:00:00Z)")
-    try:  # the ledger's time text must read back: years 1000-9999 once in UTC
+    try:  # the ledger's time text must read back: years 1-9999 once in UTC
         parse_ts(ts_text(value))
     except (ValueError, OverflowError):
         raise ValueError(
-            f"{value.isoformat()} is out of the range the ledger records (years 1000-9999 in UTC)"
+            f"{value.isoformat()} is out of the range the ledger records (years 1-9999 in UTC)"
         ) from None
     return value
 
 
 ZonedTime = Annotated[datetime, AfterValidator(_ledger_time)]
 """A time the API takes: it carries a zone, and in UTC it lies in the years the ledger's
-time text holds (1000-9999) — `0001-01-01T00:00:00+00:01` is refused (422), not a 500."""
+time text holds (1-9999) — `0001-01-01T00:00:00+00:01` is refused (422), not a 500."""
 
 SCHEMA_REF = "#/components/schemas/"
 """Where the OpenAPI document keeps named schemas (see `component_schemas`)."""
