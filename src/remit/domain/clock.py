@@ -25,7 +25,10 @@ def ts_text(t: datetime) -> str:
     """Fixed-width UTC time text that sorts lexically: 2026-11-21T10:00:00.000000Z."""
     if t.tzinfo is None:
         raise ValueError("Remit times must be timezone-aware (got a naive datetime)")
-    u = t if t.tzinfo is UTC else t.astimezone(UTC)
+    try:
+        u = t if t.tzinfo is UTC else t.astimezone(UTC)
+    except OverflowError:  # e.g. year 1 at +00:01: before year 1 in UTC
+        raise ValueError(f"{t.isoformat()} is out of range once in UTC") from None
     return u.isoformat(timespec="microseconds")[:-6] + "Z"  # drops "+00:00"
 
 

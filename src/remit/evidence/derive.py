@@ -8,7 +8,6 @@ only I/O is the private temporary folder through which workers hand their parts 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 import multiprocessing
 import os
@@ -127,8 +126,7 @@ def _part(
 
 @dataclass
 class _Job:
-    """The pass's inputs, inherited by forked workers (nothing is pickled on the way in),
-    and the private folder where each worker leaves what its chunk gives."""
+    """The pass's inputs, inherited by forked workers (nothing is pickled on the way in)."""
 
     period: Period
     approvals: dict[str, str]
@@ -137,14 +135,14 @@ class _Job:
     entries: Sequence[StoredEntry]
     hashes: Sequence[bytes]
     proofs: merkle.SpanTree | None
-    folder: str
 
     def part(self, lo: int, hi: int) -> _Part:
         return _part(self.period, self.approvals, self.applied, self.evidence,
                      self.entries[lo:hi], self.hashes[lo:hi], self.proofs)  # fmt: skip
 
 
-_JOB: _Job | None = None
+_JOB: tuple[_Job, Path] | None = None
+"""The job and the private folder where each worker leaves what its chunk gives."""
 
 
 def _chunk(bounds: tuple[int, int]) -> tuple[str, str]:
@@ -154,11 +152,12 @@ def _chunk(bounds: tuple[int, int]) -> tuple[str, str]:
     unpickled by a thread of the parent while the parent derived its own chunk (measured:
     3.5 s of a 9 s pass over 210,000 entries); a file costs a write and a read."""
     assert _JOB is not None
+    job, folder = _JOB
     try:
-        part = _JOB.part(*bounds)
+        part = job.part(*bounds)
     except ValueError as exc:
         return "", str(exc)
-    path = Path(_JOB.folder) / f"{bounds[0]}.part"
+    path = folder / f"{bounds[0]}.part"
     with path.open("wb") as fh:
         pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return str(path), ""
@@ -201,7 +200,7 @@ def derive(
             proofs.hex_levels()  # likewise
         step = -(-len(entries) // n)
         bounds = [(lo, min(lo + step, len(entries))) for lo in range(0, len(entries), step)]
-        job = _Job(period, approvals, applied, evidence, entries, hashes, proofs, "")
+        job = _Job(period, approvals, applied, evidence, entries, hashes, proofs)
         try:
             parts = _split(job, bounds)
         except OSError as exc:
@@ -218,7 +217,7 @@ def _split(job: _Job, bounds: list[tuple[int, int]]) -> list[_Part]:
     that leave theirs in a private temporary folder."""
     global _JOB
     with tempfile.TemporaryDirectory(prefix="remit-pack-") as folder:
-        _JOB = job = dataclasses.replace(job, folder=folder)
+        _JOB = (job, Path(folder))
         try:
             with multiprocessing.get_context("fork").Pool(len(bounds) - 1) as pool:
                 pending = pool.map_async(_chunk, bounds[1:])
