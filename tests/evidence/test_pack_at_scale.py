@@ -281,9 +281,28 @@ def test_a_temporary_folder_that_cannot_hold_the_parts_is_named(
     from remit.evidence.derive import ScratchError, derive
 
     gone = tmp_path / "no-such-folder"
+    monkeypatch.setenv("TMPDIR", str(gone))  # the user's choice wins over /dev/shm
     monkeypatch.setattr(tempfile, "tempdir", str(gone))
     entries = list(ledger.entries(0, ledger.size()))
     with pytest.raises(ScratchError, match=f"keep their parts in {gone} .*set TMPDIR"):
         derive(parse_period("2026-11"), [("all",)], entries, [], workers=2)
     one = derive(parse_period("2026-11"), [("all",)], entries, [], workers=1)  # no folder
     assert one.found.decisions
+
+
+def test_the_parts_go_to_memory_backed_dev_shm_only_when_it_has_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from remit.evidence.derive import scratch_folder
+
+    monkeypatch.delenv("TMPDIR", raising=False)
+    if not os.access("/dev/shm", os.W_OK):
+        assert scratch_folder(1) is None
+        return
+    room = os.statvfs("/dev/shm")
+    assert scratch_folder(1) == "/dev/shm"
+    assert scratch_folder(room.f_bavail * room.f_frsize + 1) is None  # too little room
+    monkeypatch.setenv("TMPDIR", "/somewhere/chosen")
+    assert scratch_folder(1) is None  # the user's TMPDIR, through tempfile

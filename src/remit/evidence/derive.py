@@ -3,12 +3,16 @@ the assessment, the lines of `entries/ledger.jsonl` and `entries/ocsf.jsonl`, th
 versions in force and the sign-offs. Large spans are cut into consecutive chunks derived in
 forked worker processes (the work is CPU-bound Python) and joined in order, so the result
 is the same bytes whatever the number of workers. It makes none of the pack's files: its
-only I/O is the private temporary folder through which workers hand their parts back."""
+only I/O is the private temporary folder through which the chunks' parts come back (the
+large ones written line by line and mapped back, not held in memory and copied)."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import io
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -16,10 +20,11 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import orjson
 
+from remit.evidence.archive import FilePart
 from remit.evidence.assess import Assessment, Assessor, Evidence, context
 from remit.evidence.jsonl import proof_lines
 from remit.evidence.ocsf import OcsfLines, load_models
@@ -44,13 +49,13 @@ class Derived:
     """What one pass over the entries gives."""
 
     found: Assessment
-    ledger: tuple[bytes, ...]
-    ocsf: tuple[bytes, ...]
+    ledger: tuple[FilePart, ...]
+    ocsf: tuple[FilePart, ...]
     """`ledger` and `ocsf`: the files' consecutive parts, one per chunk of the pass (joining
     them would copy gigabytes for a large pack; hashing and compressing take them as they are)."""
     versions: dict[str, Any]
     signoffs: list[dict[str, Any]]
-    inclusion: tuple[bytes, ...] | None = None
+    inclusion: tuple[FilePart, ...] | None = None
     """The lines of `proofs/inclusion.jsonl` for the period's decisions, in parts, when a
     tree to prove them in was given."""
 
@@ -60,11 +65,11 @@ class _Part:
     """What one chunk of consecutive entries gives (joined in ledger order)."""
 
     found: Assessment
-    ledger: bytes = b""
-    ocsf: bytes = b""
+    ledger: FilePart = b""
+    ocsf: FilePart = b""
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)
     signoffs: list[dict[str, Any]] = field(default_factory=list)
-    inclusion: bytes | None = None
+    inclusion: FilePart | None = None
 
 
 def signoff_row(got: Recorded[SignoffRecord]) -> dict[str, Any]:
@@ -86,18 +91,21 @@ def _part(
     entries: Sequence[StoredEntry],
     hashes: Sequence[bytes],
     proofs: merkle.SpanTree | None,
+    out: _Sinks,
 ) -> _Part:
+    """The chunk's part; its lines of the three large files are written to `out` (the part
+    holds them empty)."""
     assessor = Assessor(period, approvals, applied, evidence)
     ocsf = OcsfLines()
-    out = _Part(assessor.result)
-    versions = out.versions
-    ledger, ocsf_lines = io.BytesIO(), io.BytesIO()  # no list of a million lines to join
+    got_part = _Part(assessor.result)
+    versions = got_part.versions
+    ledger, ocsf_lines = out.ledger.write, out.ocsf.write
     dumps, b64, line = orjson.dumps, base64.b64encode, orjson.OPT_APPEND_NEWLINE
     for e, h in zip(entries, hashes, strict=True):
         leaf_hex = h.hex()
         row = {"index": e.index, "kind": e.kind, "ts": e.ts, "leaf": b64(e.body).decode(),
                "leaf_hash": leaf_hex}  # fmt: skip
-        ledger.write(dumps(row, option=line))
+        ledger(dumps(row, option=line))
         got = e.read()
         if got.ts != e.ts or e.kind != got.record.KIND:
             raise EntryFormatError(
@@ -106,7 +114,7 @@ def _part(
         in_period = assessor.add(got)
         rec = got.record
         if isinstance(rec, DecisionRecord) and in_period:
-            ocsf_lines.write(ocsf.line(e, cast(Recorded[DecisionRecord], got), leaf_hex))
+            ocsf_lines(ocsf.line(e, cast(Recorded[DecisionRecord], got), leaf_hex))
             env = rec.decision.get("envelope") or {}
             key = str(env.get("digest"))
             v = versions.setdefault(
@@ -116,12 +124,28 @@ def _part(
             v["decisions"] += 1
             v["last"] = got.ts
         elif isinstance(rec, SignoffRecord):
-            out.signoffs.append(signoff_row(cast(Recorded[SignoffRecord], got)))
-    out.found = assessor.finish()
-    out.ledger, out.ocsf = ledger.getvalue(), ocsf_lines.getvalue()
-    if proofs is not None:  # the chunk's share of the proofs, beside its share of the rest
-        out.inclusion = proof_lines(proofs, out.found.decisions)
-    return out
+            got_part.signoffs.append(signoff_row(cast(Recorded[SignoffRecord], got)))
+    got_part.found = assessor.finish()
+    if proofs is not None and out.proofs is not None:  # the chunk's share of the proofs
+        decisions = got_part.found.decisions
+        for lo in range(0, len(decisions), _PROOF_BATCH):
+            out.proofs.write(proof_lines(proofs, decisions[lo : lo + _PROOF_BATCH]))
+    return got_part
+
+
+_PROOF_BATCH = 20_000
+"""Proof lines are made and written this many at a time (a chunk's, made at once, were
+a gigabyte of text and its copy as bytes)."""
+
+
+@dataclass
+class _Sinks:
+    """Where a chunk's lines of `entries/ledger.jsonl`, `entries/ocsf.jsonl` and
+    `proofs/inclusion.jsonl` go (None: no proofs wanted)."""
+
+    ledger: IO[bytes]
+    ocsf: IO[bytes]
+    proofs: IO[bytes] | None
 
 
 @dataclass
@@ -136,37 +160,65 @@ class _Job:
     hashes: Sequence[bytes]
     proofs: merkle.SpanTree | None
 
-    def part(self, lo: int, hi: int) -> _Part:
+    def part(self, lo: int, hi: int, out: _Sinks) -> _Part:
         return _part(self.period, self.approvals, self.applied, self.evidence,
-                     self.entries[lo:hi], self.hashes[lo:hi], self.proofs)  # fmt: skip
+                     self.entries[lo:hi], self.hashes[lo:hi], self.proofs, out)  # fmt: skip
+
+    def in_memory(self) -> _Part:
+        """The whole pass in this process, its files held in memory."""
+        ledger, ocsf = io.BytesIO(), io.BytesIO()
+        proofs = io.BytesIO() if self.proofs is not None else None
+        got = self.part(0, len(self.entries), _Sinks(ledger, ocsf, proofs))
+        got.ledger, got.ocsf = ledger.getvalue(), ocsf.getvalue()
+        got.inclusion = proofs.getvalue() if proofs is not None else None
+        return got
 
 
 _JOB: tuple[_Job, Path] | None = None
-"""The job and the private folder where each worker leaves what its chunk gives."""
+"""The job and the private folder where each chunk's part is left."""
+
+_FILES = ("ledger", "ocsf", "proofs")
+_BUFFER = 1 << 20
 
 
-def _chunk(bounds: tuple[int, int]) -> tuple[str, str]:
-    """In a worker: derive one chunk and leave its part in a file of the job's folder;
-    (that file, "") or ("", why an entry does not parse). A part is hundreds of megabytes
-    for a large pack: handed back through the pool's pipe it was pickled, sent in pieces and
-    unpickled by a thread of the parent while the parent derived its own chunk (measured:
-    3.5 s of a 9 s pass over 210,000 entries); a file costs a write and a read."""
+def _chunk(bounds: tuple[int, int]) -> str:
+    """Derive one chunk (in a worker, or in the parent) and leave its part in the job's
+    folder: the lines of the three large files each in a file of their own, written as they
+    are made, and the rest pickled beside them; "" or why an entry does not parse. A part is
+    gigabytes for a large pack: built in memory, pickled and read back, it was copied three
+    times, and on this kind of machine touching fresh memory is much of the cost."""
     assert _JOB is not None
     job, folder = _JOB
-    try:
-        part = job.part(*bounds)
-    except ValueError as exc:
-        return "", str(exc)
-    path = folder / f"{bounds[0]}.part"
-    with path.open("wb") as fh:
+    lo, hi = bounds
+    with contextlib.ExitStack() as stack:
+        ledger, ocsf, proofs = (
+            stack.enter_context((folder / f"{lo}.{name}").open("wb", buffering=_BUFFER))
+            for name in _FILES
+        )
+        try:
+            part = job.part(lo, hi, _Sinks(ledger, ocsf, proofs if job.proofs else None))
+        except ValueError as exc:
+            return str(exc)
+    with (folder / f"{lo}.part").open("wb") as fh:
         pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return str(path), ""
+    return ""
 
 
-def _load_part(path: str) -> _Part:
-    with Path(path).open("rb") as fh:
+def _load_part(folder: Path, lo: int, proofs: bool) -> _Part:
+    """A chunk's part, its three large files mapped from the folder rather than read (they
+    stay mapped after the folder is removed, until the last view of them goes)."""
+    with (folder / f"{lo}.part").open("rb") as fh:
         part: _Part = pickle.load(fh)  # noqa: S301 - our own worker wrote it, in our private folder
+    part.ledger, part.ocsf = _mapped(folder / f"{lo}.ledger"), _mapped(folder / f"{lo}.ocsf")
+    part.inclusion = _mapped(folder / f"{lo}.proofs") if proofs else None
     return part
+
+
+def _mapped(path: Path) -> FilePart:
+    with path.open("rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return b""
+        return memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
 
 
 def workers_for(count: int) -> int:
@@ -174,6 +226,23 @@ def workers_for(count: int) -> int:
     if count < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+def scratch_folder(need: int) -> str | None:
+    """Where the pass keeps its parts: the TMPDIR the user set, else a memory-backed
+    /dev/shm with room for `need` bytes (the parts are mapped back at once: on disk they
+    would be written out for nothing), else the system's temporary folder (None)."""
+    if os.environ.get("TMPDIR"):
+        return None
+    try:
+        shm = os.statvfs(_SHM)
+    except OSError:
+        return None
+    room = shm.f_bavail * shm.f_frsize
+    return _SHM if room > need and os.access(_SHM, os.W_OK | os.X_OK) else None
+
+
+_SHM = "/dev/shm"  # noqa: S108 - only as the parent of a private mkdtemp folder
 
 
 def derive(
@@ -192,47 +261,54 @@ def derive(
     hashes = hashes if hashes is not None else [merkle.leaf_hash(e.body) for e in entries]
     approvals, applied = context(entries)
     n = workers_for(len(entries)) if workers is None else max(1, workers)
+    job = _Job(period, approvals, applied, evidence, entries, hashes, proofs)
     if n == 1:
-        parts = [_part(period, approvals, applied, evidence, entries, hashes, proofs)]
+        parts = [job.in_memory()]
     else:
         load_models()  # once, before forking, rather than in every worker
         if proofs is not None:
             proofs.hex_levels()  # likewise
         step = -(-len(entries) // n)
         bounds = [(lo, min(lo + step, len(entries))) for lo in range(0, len(entries), step)]
-        job = _Job(period, approvals, applied, evidence, entries, hashes, proofs)
+        root = scratch_folder(_SCRATCH_PER_BYTE * sum(len(e.body) for e in entries))
         try:
-            parts = _split(job, bounds)
+            parts = _split(job, bounds, root)
         except OSError as exc:
             raise ScratchError(
                 f"the pass over {len(entries):,} entries could not run its workers or keep "
-                f"their parts in {tempfile.gettempdir()} ({exc.strerror or exc}): free space "
-                "there or set TMPDIR to a folder with room for about three times the entries"
+                f"their parts in {root or tempfile.gettempdir()} ({exc.strerror or exc}): "
+                "free space there or set TMPDIR to a folder with room for about "
+                f"{_SCRATCH_PER_BYTE} times the entries"
             ) from None
     return _join(parts, [a for a in anchors if a.kind == "signoff"])
 
 
-def _split(job: _Job, bounds: list[tuple[int, int]]) -> list[_Part]:
-    """The parts of `bounds`' chunks: the first derived here, the rest by forked workers
-    that leave theirs in a private temporary folder."""
+_SCRATCH_PER_BYTE = 5
+"""The parts of a pack hold about four bytes per byte of its entries (the ledger lines in
+base64, OCSF events, proofs, CSV rows)."""
+
+
+def _split(job: _Job, bounds: list[tuple[int, int]], root: str | None) -> list[_Part]:
+    """The parts of `bounds`' chunks: the first derived here, the rest by forked workers,
+    all left in a private temporary folder. The collector is frozen meanwhile: its full
+    passes would visit every object of the parent's heap (the entries), so each process
+    would copy pages it only read."""
     global _JOB
-    with tempfile.TemporaryDirectory(prefix="remit-pack-") as folder:
-        _JOB = (job, Path(folder))
+    with tempfile.TemporaryDirectory(prefix="remit-pack-", dir=root) as name:
+        folder = Path(name)
+        _JOB = (job, folder)
+        gc.freeze()
         try:
             with multiprocessing.get_context("fork").Pool(len(bounds) - 1) as pool:
                 pending = pool.map_async(_chunk, bounds[1:])
-                try:  # the parent does the first chunk itself
-                    first: _Part | str = job.part(*bounds[0])
-                except ValueError as exc:
-                    first = str(exc)
-                done = pending.get()
+                problems = [_chunk(bounds[0])]  # the parent does the first chunk itself
+                problems += pending.get()
         finally:
             _JOB = None
-        problems = [first] if isinstance(first, str) else []
-        problems += [why for _, why in done if why]
-        if problems:
-            raise EntryFormatError(problems[0])
-        return [cast(_Part, first), *(_load_part(path) for path, _ in done)]
+            gc.unfreeze()
+        if any(problems):
+            raise EntryFormatError(next(p for p in problems if p))
+        return [_load_part(folder, lo, job.proofs is not None) for lo, _ in bounds]
 
 
 def _join(parts: list[_Part], anchor_signoffs: list[StoredEntry]) -> Derived:
