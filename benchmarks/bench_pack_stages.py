@@ -1,7 +1,8 @@
 """Where an evidence pack's time goes (issue 16): writes and verifies a quarter's pack over N
 decisions, as `bench_dashboard.py --pack-only` does, and prints the wall-clock seconds of
-each stage (gathering from the store, the pass over the entries, the proof lines, the
-archive, the manifest; unzipping, parsing the entries, the pass, rebuilding and hashing).
+each stage (gathering from the store, the pass over the entries with its files hashed and
+deflated as they come, packing the rest, the manifest, the archive; unzipping and parsing
+the entries, the pass, rebuilding and hashing).
 The ledger is built once into `--folder` and reused by later runs (so runs of two commits
 can be compared on the same file: `--src` names the `src/` folder to import).
 
@@ -24,8 +25,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 STAGES = {
-    "pack": ("gather", "derive", "inclusion_lines", "control_csvs", "manifest", "to_zip"),
-    "verify": ("_unzip", "_manifest", "_entries", "derive", "build_files", "sha256_hex"),
+    "pack": ("gather", "derive", "control_csvs", "pack_files", "manifest", "to_zip"),
+    "verify": ("_unzip", "_manifest", "_entries", "derive", "build_files", "pack_files"),
 }
 
 

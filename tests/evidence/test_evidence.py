@@ -232,6 +232,38 @@ def test_a_removed_entry_fails_naming_its_index(pack: bytes, pki: Pki) -> None:
     assert any(f"ledger entry {gone} is missing" in p for p in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (b"{not json\n", "line 4: not valid JSON"),
+        (b'{"index":3,"kind":"decision","ts":"x"}\n', "line 4: malformed entry row ('leaf')"),
+        (b'{"index":"3","kind":"decision","ts":"x","leaf":""}\n', "line 4: malformed entry row"),
+    ],
+)
+def test_a_broken_ledger_row_is_named_by_line_after_the_manifest_findings(
+    pack: bytes, pki: Pki, line: bytes, says: str
+) -> None:
+    files = _files(pack)
+    lines = files["entries/ledger.jsonl"].splitlines(keepends=True)
+    files["entries/ledger.jsonl"] = b"".join([*lines[:3], line, *lines[4:]])
+    problems = _problems(_repack(files, fix_manifest=False), pki)
+    assert problems[0] == "entries/ledger.jsonl: SHA-256 differs from the manifest (file changed)"
+    assert problems[-1].startswith(f"entries/ledger.jsonl {says}"), problems
+
+
+def test_rows_cut_across_the_pieces_inflated_are_read_whole(
+    pack: bytes, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from remit.evidence import verify
+
+    whole = verify_pack(pack, pki.log.verifier())
+    assert whole.ok and whole.facts["entries_in_period"] > 3
+    for piece in (1, 97, 4096):  # a row is cut at every position by some piece size
+        monkeypatch.setattr(verify, "_PIECE", piece)
+        report = verify_pack(pack, pki.log.verifier())
+        assert report.ok and report.facts == whole.facts, (piece, report.problems)
+
+
 def test_a_changed_decision_fails_naming_its_index(
     pack: bytes, pki: Pki, history: dict[str, Any]
 ) -> None:

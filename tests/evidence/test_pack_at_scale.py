@@ -193,13 +193,18 @@ def test_pydantic_ocsf_sees_one_event_per_shape_and_the_rest_match_it(ledger: Sq
     assert 4 <= lines.validated < len(decisions) / 4  # one per shape, far fewer than events
 
 
-def _joined(d: Any) -> tuple[Any, ...]:
-    """A pass's result with its parts joined (the cuts differ with the number of workers)."""
+def _assessed(d: Any) -> tuple[Any, ...]:
+    """A pass's assessment (CSV parts joined), envelope versions and sign-offs."""
     f = d.found
     rows = {ev: b"".join(parts) for ev, parts in f.csv_rows.items()}
     found = (rows, f.cited, f.failures, f.decisions, f.entries_in_period)
+    return found, d.versions, d.signoffs
+
+
+def _joined(d: Any) -> tuple[Any, ...]:
+    """A pass's result with its parts joined (the cuts differ with the number of workers)."""
     proofs = None if d.inclusion is None else b"".join(d.inclusion)
-    return b"".join(d.ledger), b"".join(d.ocsf), found, d.versions, d.signoffs, proofs
+    return b"".join(d.ledger), b"".join(d.ocsf), *_assessed(d), proofs
 
 
 @pytest.mark.parametrize("workers", [2, 3])
@@ -225,6 +230,58 @@ def test_the_pass_split_over_processes_gives_the_same_result(
         assert p["proof"] == [h.hex() for h in ledger.inclusion_proof(p["index"], ledger.size())]
     assert len(b"".join(one.ledger).splitlines()) == len(entries) - 30
     assert len(split.ledger) == workers  # one part per chunk, never joined
+
+
+@pytest.mark.parametrize(("workers", "chunk"), [(2, 7), (3, 1000)])
+def test_packed_as_made_the_files_hash_and_deflate_as_their_bytes_do(
+    ledger: SqliteStore, monkeypatch: pytest.MonkeyPatch, workers: int, chunk: int
+) -> None:
+    """Split over workers, the three large files are hashed (and deflated) as the chunks
+    come back, in ledger order, chunk by chunk (7 entries a chunk: dozens of chunks)."""
+    import zlib
+
+    from remit.evidence import derive as pass_
+    from remit.evidence.archive import COMPRESS_LEVEL, Packed
+
+    monkeypatch.setattr(pass_, "CHUNK", chunk)
+    entries = list(ledger.entries(30, ledger.size()))
+    frontier = list(CompactRange.from_reader(30, ledger).hashes)
+    tree = SpanTree(30, frontier, [leaf_hash(e.body) for e in entries])
+    args = (parse_period("2026-11"), [c.evidence for c in controls_of("soc2")], entries, [])
+    raw = pass_.derive(*args, workers=1, proofs=tree)
+    for into in ("sha256", "zip"):
+        got = pass_.derive(*args, workers=workers, proofs=tree, into=into)  # type: ignore[arg-type]
+        assert _assessed(got) == _assessed(raw)
+        for parts, packed in ((raw.ledger, got.ledger), (raw.ocsf, got.ocsf),
+                              (raw.inclusion, got.inclusion)):  # fmt: skip
+            body = b"".join(parts)
+            assert isinstance(packed, Packed) and body
+            assert (packed.sha256, packed.size) == (hashlib.sha256(body).hexdigest(), len(body))
+            if into == "zip":
+                z = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)
+                assert packed.deflated == z.compress(body) + z.flush()
+                assert packed.crc == zlib.crc32(body)
+            else:
+                assert packed.deflated is None
+
+
+def test_a_pack_split_over_workers_is_the_same_archive_and_verifies(
+    ledger: SqliteStore, pki: Pki, pack: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from remit.evidence import derive as pass_
+
+    monkeypatch.setattr(pass_, "PARALLEL_FROM", 1)  # written and verified by the split pass
+    monkeypatch.setattr(pass_, "CHUNK", 11)
+    end = ledger.latest_checkpoint()
+    assert end is not None
+    split = make_pack(gather(ledger, "soc2", parse_period("2026-11"), pki.log.name, end))
+    assert split == pack
+    report = verify_pack(split, pki.log.verifier())
+    assert report.ok and report.facts["decisions_in_period"] == 300, report.problems
+    files = _files(split)
+    files["controls/CC6.1.csv"] += b"1,x,decision,,,,,\n"  # a forged row the entries do not give
+    problems = verify_pack(_repack(files), pki.log.verifier()).problems
+    assert problems == ["controls/CC6.1.csv: differs from what the pack's ledger entries give"]
 
 
 def test_a_bad_entry_in_a_worker_is_named(ledger: SqliteStore) -> None:

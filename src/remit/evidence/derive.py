@@ -17,14 +17,14 @@ import multiprocessing
 import os
 import pickle
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Literal, cast
 
 import orjson
 
-from remit.evidence.archive import FilePart
+from remit.evidence.archive import FileBody, FilePart, MemberWriter, Packed
 from remit.evidence.assess import Assessment, Assessor, Evidence, context
 from remit.evidence.jsonl import proof_lines
 from remit.evidence.ocsf import OcsfLines, load_models
@@ -37,6 +37,11 @@ PARALLEL_FROM = 50_000
 """From this many entries on, the pass is split over the machine's cores (up to two per
 chunk of work: forking and joining cost about a second)."""
 MAX_WORKERS = 4
+CHUNK = 25_000
+"""Entries per chunk of a split pass: small enough that the parts waiting to be packed
+stay small, large enough that handing one back costs little."""
+
+Into = Literal["bytes", "sha256", "zip"]
 
 
 class ScratchError(OSError):
@@ -49,13 +54,13 @@ class Derived:
     """What one pass over the entries gives."""
 
     found: Assessment
-    ledger: tuple[FilePart, ...]
-    ocsf: tuple[FilePart, ...]
+    ledger: FileBody
+    ocsf: FileBody
     """`ledger` and `ocsf`: the files' consecutive parts, one per chunk of the pass (joining
     them would copy gigabytes for a large pack; hashing and compressing take them as they are)."""
     versions: dict[str, Any]
     signoffs: list[dict[str, Any]]
-    inclusion: tuple[FilePart, ...] | None = None
+    inclusion: FileBody | None = None
     """The lines of `proofs/inclusion.jsonl` for the period's decisions, in parts, when a
     tree to prove them in was given."""
 
@@ -253,26 +258,30 @@ def derive(
     hashes: Sequence[bytes] | None = None,
     workers: int | None = None,
     proofs: merkle.SpanTree | None = None,
+    into: Into = "bytes",
 ) -> Derived:
     """Everything the entries give for `period` (`evidence`: each control's evidence
     classes, whose CSV rows are wanted; `anchors`: entries before them that the pack holds,
     for their sign-offs; `proofs`: the tree in which to prove the period's decisions, if
-    their proofs are wanted). EntryFormatError (a ValueError) names a bad entry."""
+    their proofs are wanted). A pass split over workers gives the three large files as
+    `into` says: their bytes, or packed as they are made ("sha256": digests only; "zip":
+    deflated too, for an archive without ZIP64 records). EntryFormatError (a ValueError)
+    names a bad entry."""
     hashes = hashes if hashes is not None else [merkle.leaf_hash(e.body) for e in entries]
     approvals, applied = context(entries)
     n = workers_for(len(entries)) if workers is None else max(1, workers)
     job = _Job(period, approvals, applied, evidence, entries, hashes, proofs)
     if n == 1:
-        parts = [job.in_memory()]
+        got: _Joined = ([job.in_memory()], None)
     else:
         load_models()  # once, before forking, rather than in every worker
         if proofs is not None:
             proofs.hex_levels()  # likewise
-        step = -(-len(entries) // n)
+        step = min(-(-len(entries) // n), CHUNK)
         bounds = [(lo, min(lo + step, len(entries))) for lo in range(0, len(entries), step)]
         root = scratch_folder(_SCRATCH_PER_BYTE * sum(len(e.body) for e in entries))
         try:
-            parts = _split(job, bounds, root)
+            got = _split(job, bounds, n, root, into)
         except OSError as exc:
             raise ScratchError(
                 f"the pass over {len(entries):,} entries could not run its workers or keep "
@@ -280,7 +289,7 @@ def derive(
                 "free space there or set TMPDIR to a folder with room for about "
                 f"{_SCRATCH_PER_BYTE} times the entries"
             ) from None
-    return _join(parts, [a for a in anchors if a.kind == "signoff"])
+    return _join(got, [a for a in anchors if a.kind == "signoff"])
 
 
 _SCRATCH_PER_BYTE = 5
@@ -288,30 +297,68 @@ _SCRATCH_PER_BYTE = 5
 base64, OCSF events, proofs, CSV rows)."""
 
 
-def _split(job: _Job, bounds: list[tuple[int, int]], root: str | None) -> list[_Part]:
-    """The parts of `bounds`' chunks: the first derived here, the rest by forked workers,
-    all left in a private temporary folder. The collector is frozen meanwhile: its full
-    passes would visit every object of the parent's heap (the entries), so each process
-    would copy pages it only read."""
+def _split(
+    job: _Job, bounds: list[tuple[int, int]], workers: int, root: str | None, into: Into
+) -> _Joined:
+    """The parts of `bounds`' chunks, derived by forked workers that leave them in a private
+    temporary folder, and (unless `into` is "bytes") the three large files packed by this
+    process as the parts come, in order, each part's files deleted once packed (so a large
+    pack's files are never held whole). The collector is frozen meanwhile: its full passes
+    would visit every object of the parent's heap (the entries), so each process would copy
+    pages it only read."""
     global _JOB
+    proofs = job.proofs is not None
     with tempfile.TemporaryDirectory(prefix="remit-pack-", dir=root) as name:
         folder = Path(name)
         _JOB = (job, folder)
         gc.freeze()
         try:
-            with multiprocessing.get_context("fork").Pool(len(bounds) - 1) as pool:
-                pending = pool.map_async(_chunk, bounds[1:])
-                problems = [_chunk(bounds[0])]  # the parent does the first chunk itself
-                problems += pending.get()
+            with multiprocessing.get_context("fork").Pool(min(workers, len(bounds))) as pool:
+                done = pool.imap(_chunk, bounds)
+                if into == "bytes":
+                    problems = list(done)
+                    if any(problems):
+                        raise EntryFormatError(next(p for p in problems if p))
+                    return [_load_part(folder, lo, proofs) for lo, _ in bounds], None
+                return _packed_parts(folder, bounds, done, proofs, deflate=into == "zip")
         finally:
             _JOB = None
             gc.unfreeze()
-        if any(problems):
-            raise EntryFormatError(next(p for p in problems if p))
-        return [_load_part(folder, lo, job.proofs is not None) for lo, _ in bounds]
 
 
-def _join(parts: list[_Part], anchor_signoffs: list[StoredEntry]) -> Derived:
+def _packed_parts(
+    folder: Path, bounds: list[tuple[int, int]], done: Iterator[str], proofs: bool, deflate: bool
+) -> _Joined:
+    writers = [MemberWriter(deflate) for _ in range(3 if proofs else 2)]
+    parts = []
+    for (lo, _), problem in zip(bounds, done, strict=True):
+        if problem:
+            raise EntryFormatError(problem)
+        part = _load_part(folder, lo, proofs)
+        views = [part.ledger, part.ocsf, part.inclusion][: len(writers)]
+        for writer, view in zip(writers, views, strict=True):
+            assert view is not None
+            writer.write(view)
+            if isinstance(view, memoryview):
+                mapping = view.obj
+                view.release()
+                assert isinstance(mapping, mmap.mmap)
+                mapping.close()
+        part.ledger = part.ocsf = b""
+        part.inclusion = None
+        for file in folder.glob(f"{lo}.*"):
+            file.unlink()
+        parts.append(part)
+    packed = [w.close() for w in writers]
+    return parts, (packed[0], packed[1], packed[2] if proofs else None)
+
+
+_Joined = tuple[list[_Part], tuple[Packed, Packed, Packed | None] | None]
+"""The chunks' parts, and the three large files packed (None: they are in the parts)."""
+
+
+def _join(got: _Joined, anchor_signoffs: list[StoredEntry]) -> Derived:
+    parts, packed = got
     versions: dict[str, dict[str, Any]] = {}
     signoffs = [signoff_row(a.read_as(SignoffRecord)) for a in anchor_signoffs]
     for p in parts:
@@ -323,11 +370,19 @@ def _join(parts: list[_Part], anchor_signoffs: list[StoredEntry]) -> Derived:
                 have["decisions"] += v["decisions"]
                 have["last"] = v["last"]
         signoffs.extend(p.signoffs)
+    ledger: FileBody
+    ocsf: FileBody
+    inclusion: FileBody | None
+    if packed is not None:
+        ledger, ocsf, inclusion = packed
+    else:
+        ledger, ocsf = tuple(p.ledger for p in parts), tuple(p.ocsf for p in parts)
+        inclusion = None if parts[0].inclusion is None else tuple(p.inclusion or b"" for p in parts)
     return Derived(
         Assessment.join([p.found for p in parts]),
-        tuple(p.ledger for p in parts),
-        tuple(p.ocsf for p in parts),
+        ledger,
+        ocsf,
         {"versions_in_force": sorted(versions.values(), key=lambda v: str(v["first"]))},
         sorted(signoffs, key=lambda s: int(s["index"])),
-        None if parts[0].inclusion is None else tuple(p.inclusion or b"" for p in parts),
+        inclusion,
     )

@@ -8,14 +8,20 @@ file from those inputs alone, and zip them byte for byte deterministically (`arc
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from remit.domain.clock import parse_ts
-from remit.evidence.archive import MANIFEST, FileBody, parts_of, size_of, to_zip
+from remit.evidence.archive import (
+    MANIFEST,
+    FileBody,
+    Packed,
+    fits_one_archive,
+    fits_without_zip64,
+    pack_files,
+    to_zip,
+)
 from remit.evidence.assess import control_csvs
 from remit.evidence.controls import controls_of
 from remit.evidence.derive import Derived, derive
@@ -156,6 +162,7 @@ def build_files(inputs: PackInputs, derived: Derived | None = None) -> dict[str,
     got = derived or derive(
         period, evidence, inputs.entries, [a for a, _ in inputs.anchors], inputs.leaf_hashes,
         proofs=proofs.tree if proofs else None,
+        into="zip" if fits_without_zip64(_largest_file(inputs.entries)) else "bytes",
     )  # fmt: skip
     found = got.found
     if proofs is not None and got.inclusion is not None:
@@ -205,22 +212,13 @@ def build_files(inputs: PackInputs, derived: Derived | None = None) -> dict[str,
     return files
 
 
-def sha256_hex(bodies: list[FileBody]) -> list[str]:
-    """The SHA-256 of each body, on two threads (hashlib lets go of the interpreter lock)."""
-
-    def digest(body: FileBody) -> str:
-        h = hashlib.sha256()
-        for part in parts_of(body):
-            h.update(part)
-        return h.hexdigest()
-
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(digest, bodies))
+def _largest_file(entries: Sequence[StoredEntry]) -> int:
+    """A bound on the size of the pack's largest file (`entries/ledger.jsonl`: each entry in
+    base64 and its leaf hash, with room for the rest of its row)."""
+    return sum(len(e.body) for e in entries) * 4 // 3 + 256 * len(entries)
 
 
-def manifest(inputs: PackInputs, files: dict[str, FileBody]) -> bytes:
-    names = sorted(files)
-    digests = sha256_hex([files[name] for name in names])
+def manifest(inputs: PackInputs, files: Mapping[str, Packed]) -> bytes:
     return json_document(
         {
             "format": FORMAT,
@@ -228,17 +226,21 @@ def manifest(inputs: PackInputs, files: dict[str, FileBody]) -> bytes:
             "period": {**inputs.period.to_dict(), "name": inputs.period.name},
             "origin": inputs.origin,
             "files": {
-                name: {"sha256": digest, "size": size_of(files[name])}
-                for name, digest in zip(names, digests, strict=True)
+                name: {"sha256": files[name].sha256, "size": files[name].size}
+                for name in sorted(files)
             },
         }
     )
 
 
 def make_pack(inputs: PackInputs) -> bytes:
+    """The pack's archive: each file hashed and deflated in one reading (or, for an archive
+    that needs ZIP64 records, hashed here and deflated by `zipfile`)."""
     files = build_files(inputs)
-    files[MANIFEST] = manifest(inputs, files)
-    return to_zip(files)
+    zipped = fits_one_archive(files)
+    done: dict[str, FileBody] = {**pack_files(files, deflate=zipped)}
+    done[MANIFEST] = manifest(inputs, cast(dict[str, Packed], done))
+    return to_zip(done if zipped else {**files, MANIFEST: done[MANIFEST]})
 
 
 def period_of(doc: dict[str, Any]) -> Period:

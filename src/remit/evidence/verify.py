@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from remit.evidence.archive import MANIFEST
+from remit.evidence.archive import MANIFEST, pack_files
 from remit.evidence.controls import controls_of
 from remit.evidence.derive import derive
 from remit.evidence.pack import (
@@ -31,7 +31,6 @@ from remit.evidence.pack import (
     SpanProofs,
     build_files,
     period_of,
-    sha256_hex,
 )
 from remit.ledger.records import StoredEntry
 from remit.signing.keys import VerifierKey
@@ -96,13 +95,14 @@ def _stored(name: str, row: Any) -> StoredEntry:
         raise _Stop(f"{name}: ledger entry {index} is not a valid entry document") from None
 
 
+_LEDGER = "entries/ledger.jsonl"
 _READ = frozenset({
     MANIFEST, "checkpoints/start.json", "checkpoints/end.json", "checkpoints/frontier.json",
-    "proofs/consistency.json", "entries/anchors.jsonl", "entries/ledger.jsonl",
+    "proofs/consistency.json", "entries/anchors.jsonl",
 })  # fmt: skip
-"""The files verification reads; every other file is only compared (by its SHA-256) with
-what the entries give, so it is hashed as it is inflated and never held whole (a large
-pack's are gigabytes)."""
+"""The files verification reads whole; `entries/ledger.jsonl` is parsed as it is inflated,
+and every other file is only compared (by its SHA-256) with what the entries give, so it
+is hashed as it is inflated and never held whole (a large pack's are gigabytes)."""
 
 _PIECE = 1 << 24
 
@@ -115,30 +115,46 @@ def _member_digest(z: zipfile.ZipFile, name: str) -> str:
     return h.hexdigest()
 
 
-def _unzip(data: bytes) -> tuple[dict[str, bytes], dict[str, str]]:
-    """The members verification reads, and the SHA-256 of every member: inflated and hashed
-    on two threads (zlib and hashlib let go of the interpreter lock), each with its own
-    reader of the same bytes."""
+@dataclass
+class _Unzipped:
+    files: dict[str, bytes]
+    """The files read whole."""
+    digests: dict[str, str]
+    """Every member's SHA-256."""
+    entries: list[StoredEntry]
+    bad_row: _Stop | None
+    """What is wrong with `entries/ledger.jsonl`'s rows, if anything (raised once the
+    manifest has been checked, so that its findings are reported too)."""
+
+
+def _unzip(data: bytes) -> _Unzipped:
+    """The members verification reads, the SHA-256 of every member, and the ledger's
+    entries: `entries/ledger.jsonl` inflated, hashed and parsed piece by piece here while a
+    second thread inflates and hashes the rest (zlib and hashlib let go of the interpreter
+    lock), each with its own reader of the same bytes. Nothing is inflated whole but the
+    small files read."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = list(dict.fromkeys(i.filename for i in z.infolist()))
-        halves = [names[0::2], names[1::2]]
 
-        def read(part: list[str]) -> tuple[dict[str, bytes], dict[str, str]]:
+        def read_rest() -> tuple[dict[str, bytes], dict[str, str]]:
             files, digests = {}, {}
             with zipfile.ZipFile(io.BytesIO(data)) as z:
-                for name in part:
+                for name in names:
                     if name in _READ:
                         files[name] = z.read(name)
                         digests[name] = hashlib.sha256(files[name]).hexdigest()
-                    else:
+                    elif name != _LEDGER:
                         digests[name] = _member_digest(z, name)
             return files, digests
 
-        with ThreadPoolExecutor(2) as pool:
-            (f0, d0), (f1, d1) = pool.map(read, halves)
-        digests = {**d0, **d1}
-        return {**f0, **f1}, {name: digests[name] for name in names}
+        with ThreadPoolExecutor(1) as pool:
+            rest = pool.submit(read_rest)
+            entries, ledger_digest, bad_row = _entries(data, names)
+            files, digests = rest.result()
+        if ledger_digest is not None:
+            digests[_LEDGER] = ledger_digest
+        return _Unzipped(files, {name: digests[name] for name in names}, entries, bad_row)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise _Stop(f"not a readable zip archive: {exc}") from None
 
@@ -188,7 +204,8 @@ def verify_pack(data: bytes, key: VerifierKey) -> PackReport:
 
 
 def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
-    files, digests = _unzip(data)
+    unzipped = _unzip(data)
+    files, digests, entries = unzipped.files, unzipped.digests, unzipped.entries
     doc = _manifest(files, digests, report)
     try:
         framework = str(doc["framework"])
@@ -216,8 +233,10 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
             )
         except merkle.ProofError as exc:
             raise _Stop(f"proofs/consistency.json: {exc}") from None
-    entries = _entries(files)
-    del files["entries/ledger.jsonl"]  # compared by its digest from here on
+    if _LEDGER not in digests:
+        raise _Stop(f"{_LEDGER}: missing from the pack")
+    if unzipped.bad_row is not None:
+        raise unzipped.bad_row
     for offset, e in enumerate(entries):
         if e.index != s1 + offset:
             raise _Stop(
@@ -243,7 +262,9 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
         raise _Stop(f"checkpoints/frontier.json: {exc}") from None
     anchors = [a for a, _ in inputs.anchors]
     try:
-        derived = derive(period, evidence, entries, anchors, leaf_hashes, proofs=tree)
+        derived = derive(
+            period, evidence, entries, anchors, leaf_hashes, proofs=tree, into="sha256"
+        )
     except ValueError as exc:
         raise _Stop(f"entries/ledger.jsonl: {exc}") from None
     found = derived.found
@@ -259,9 +280,9 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
     # The entries give the signed root, so the tree built from them is the signed tree and
     # its proofs are the only valid ones: the file must hold exactly them, byte for byte.
     inputs.inclusion = SpanProofs(tree, found.decisions)
-    rebuilt = build_files(inputs, derived)
+    rebuilt = pack_files(build_files(inputs, derived), deflate=False)
     names = sorted(rebuilt)
-    expected = dict(zip(names, sha256_hex([rebuilt[n] for n in names]), strict=True))
+    expected = {name: rebuilt[name].sha256 for name in names}
     if digests.get(inclusion) != expected[inclusion]:  # name what is wrong
         _inclusion(
             _inflate(data, inclusion), found.decisions, leaf_hashes, s1, s2, end_root, report
@@ -280,27 +301,54 @@ def _verify(data: bytes, key: VerifierKey, report: PackReport) -> None:
     }
 
 
-def _entries(files: dict[str, bytes]) -> list[StoredEntry]:
+def _entries(data: bytes, names: list[str]) -> tuple[list[StoredEntry], str | None, _Stop | None]:
     """`entries/ledger.jsonl` as entries (index, kind and time as the rows say: deriving the
-    pack's files checks them against each entry's own bytes)."""
-    name = "entries/ledger.jsonl"
-    if name not in files:
-        raise _Stop(f"{name}: missing from the pack")
-    out = []
-    for number, line in enumerate(files[name].splitlines(), 1):
+    pack's files checks them against each entry's own bytes), its SHA-256, and what is wrong
+    with a row (the rest is still hashed); ([], None, None) if the pack lacks it."""
+    if _LEDGER not in names:
+        return [], None, None
+    out: list[StoredEntry] = []
+    digest, rest, number, bad = hashlib.sha256(), b"", 0, None
+    with zipfile.ZipFile(io.BytesIO(data)) as z, z.open(_LEDGER) as member:
+        while True:
+            piece = member.read(_PIECE)
+            digest.update(piece)
+            if bad is None:
+                text = rest + piece if rest else piece
+                cut = len(text) if not piece else text.rfind(b"\n") + 1
+                try:
+                    number = _rows(memoryview(text)[:cut], number, out)
+                except _Stop as stop:
+                    bad = stop
+                rest = text[cut:]
+            if not piece:
+                return out, digest.hexdigest(), bad
+
+
+def _rows(text: memoryview, number: int, out: list[StoredEntry]) -> int:
+    """Append the entries of the whole lines in `text` (the first is line `number + 1`);
+    the number of the last line read."""
+    pos, end = 0, len(text)
+    raw = text.obj
+    assert isinstance(raw, bytes)
+    while pos < end:
+        stop = raw.find(b"\n", pos, end)
+        stop = end if stop < 0 else stop
+        number += 1
         try:
-            row = orjson.loads(line)
+            row = orjson.loads(text[pos:stop])
         except orjson.JSONDecodeError as exc:
-            raise _Stop(f"{name} line {number}: not valid JSON ({exc})") from None
+            raise _Stop(f"{_LEDGER} line {number}: not valid JSON ({exc})") from None
         try:
             index, kind, ts = row["index"], row["kind"], row["ts"]
             body = base64.b64decode(row["leaf"], validate=True)
             if type(index) is not int or not isinstance(kind, str) or not isinstance(ts, str):
                 raise TypeError("index, kind or ts has the wrong type")
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-            raise _Stop(f"{name} line {number}: malformed entry row ({exc})") from None
+            raise _Stop(f"{_LEDGER} line {number}: malformed entry row ({exc})") from None
         out.append(StoredEntry(index, kind, ts, body))
-    return out
+        pos = stop + 1
+    return number
 
 
 def _inclusion(
