@@ -100,7 +100,7 @@ def bench_pages(db: Path, rounds: int) -> dict[str, tuple[float, float]]:
     from tests.server.srvkit import write_envelope
 
     from remit.identity.model import Role
-    from remit.server.app import create_app
+    from remit.server.app import SWITCH_INTERVAL, create_app
     from remit.server.config import ServerConfig
     from remit.server.runtime import Runtime
     from remit.signing.keys import generate_signing_key, write_key_pair
@@ -111,6 +111,7 @@ def bench_pages(db: Path, rounds: int) -> dict[str, tuple[float, float]]:
     envelope = write_envelope(folder, ciso, signed_at=Q4, expires_at=Q4 + timedelta(days=400))
     config = ServerConfig(envelope=envelope, trusted_keys=[str(folder / "ciso.pub")], db=str(db))
     rt = Runtime(config, clock=lambda: Q4 + timedelta(days=91))
+    sys.setswitchinterval(SWITCH_INTERVAL)  # as `remit serve` sets it
     _, key = rt.keys.create("bench-auditor", Role.AUDITOR, None, rt.clock(), "bench")
     out: dict[str, tuple[float, float]] = {}
     with TestClient(create_app(rt)) as c:

@@ -190,3 +190,20 @@ def test_a_common_rate_designs_in_one_pass_and_an_impossible_one_says_so() -> No
     assert d.arl0 == pytest.approx(_banded_run_length(0.9, 1, d.down, d.threshold), rel=1e-9)
     with pytest.raises(ValueError, match="no threshold"):
         design(0.88, 0.98, 1_400_000, 0.9)  # drifts up in control: no useful threshold
+
+
+@pytest.mark.parametrize("p0", [0.01, 0.05, 0.2, 0.33, 0.7])
+@pytest.mark.parametrize("mult", [1.2, 1.5, 3.0])
+@pytest.mark.parametrize("arl0", [100, 20_000, 250_000])
+def test_the_design_is_the_smallest_threshold_reaching_the_run_length(
+    p0: float, mult: float, arl0: int
+) -> None:
+    """The threshold is found by interpolating the run length's logarithm, not by halving:
+    it must still be the smallest that reaches `arl0` (checked against its neighbour)."""
+    p1 = min(p0 * mult, 0.98)
+    guard = p0 * 1.05
+    d = design(p0, p1, arl0, guard=guard)
+    pc = max(guard, p0)
+    assert d.arl0 == run_length(pc, d.up, d.down, d.threshold) >= arl0
+    assert d.threshold == 1 or run_length(pc, d.up, d.down, d.threshold - 1) < arl0
+    assert d.arl1 == run_length(p1, d.up, d.down, d.threshold)

@@ -120,7 +120,7 @@ def serve(
     listens and what it runs with."""
     import uvicorn
 
-    from remit.server.app import create_app
+    from remit.server.app import SWITCH_INTERVAL, create_app
     from remit.server.config import ConfigError, load_config
     from remit.server.http_limits import HttpLimits, default_max_connections, protocol_class
     from remit.server.runtime import Runtime
@@ -196,6 +196,7 @@ def serve(
     if log_level is not LogLevel.WARNING:
         app = AccessLog(app)
     gc.freeze()  # start-up objects live as long as the service: collections skip them
+    sys.setswitchinterval(SWITCH_INTERVAL)  # requests wait less behind background sweeps
     limits = HttpLimits(
         max_head_bytes=cfg.max_head_bytes,
         request_read_timeout=cfg.request_read_timeout,

@@ -57,12 +57,13 @@ class Derived:
     ledger: FileBody
     ocsf: FileBody
     """`ledger` and `ocsf`: the files' consecutive parts, one per chunk of the pass (joining
-    them would copy gigabytes for a large pack; hashing and compressing take them as they are)."""
+    them would copy gigabytes for a large pack; hashing and compressing take them as they
+    are), or the files packed as the parts came (see `derive`'s `into`)."""
     versions: dict[str, Any]
     signoffs: list[dict[str, Any]]
     inclusion: FileBody | None = None
-    """The lines of `proofs/inclusion.jsonl` for the period's decisions, in parts, when a
-    tree to prove them in was given."""
+    """The lines of `proofs/inclusion.jsonl` for the period's decisions (in parts, or
+    packed), when a tree to prove them in was given."""
 
 
 @dataclass
@@ -187,11 +188,11 @@ _BUFFER = 1 << 20
 
 
 def _chunk(bounds: tuple[int, int]) -> str:
-    """Derive one chunk (in a worker, or in the parent) and leave its part in the job's
-    folder: the lines of the three large files each in a file of their own, written as they
-    are made, and the rest pickled beside them; "" or why an entry does not parse. A part is
-    gigabytes for a large pack: built in memory, pickled and read back, it was copied three
-    times, and on this kind of machine touching fresh memory is much of the cost."""
+    """In a worker: derive one chunk and leave its part in the job's folder: the lines of
+    the three large files each in a file of their own, written as they are made, and the
+    rest pickled beside them; "" or why an entry does not parse. A part is gigabytes for a
+    large pack: built in memory, pickled and read back, it was copied three times, and on
+    this kind of machine touching fresh memory is much of the cost."""
     assert _JOB is not None
     job, folder = _JOB
     lo, hi = bounds
@@ -294,7 +295,8 @@ def derive(
 
 _SCRATCH_PER_BYTE = 5
 """The parts of a pack hold about four bytes per byte of its entries (the ledger lines in
-base64, OCSF events, proofs, CSV rows)."""
+base64, OCSF events, proofs, CSV rows); packed as they come they are deleted sooner, but
+the workers may run ahead of the packing, so room for all of them is asked."""
 
 
 def _split(
@@ -339,11 +341,7 @@ def _packed_parts(
         for writer, view in zip(writers, views, strict=True):
             assert view is not None
             writer.write(view)
-            if isinstance(view, memoryview):
-                mapping = view.obj
-                view.release()
-                assert isinstance(mapping, mmap.mmap)
-                mapping.close()
+            _unmap(view)
         part.ledger = part.ocsf = b""
         part.inclusion = None
         for file in folder.glob(f"{lo}.*"):
@@ -351,6 +349,15 @@ def _packed_parts(
         parts.append(part)
     packed = [w.close() for w in writers]
     return parts, (packed[0], packed[1], packed[2] if proofs else None)
+
+
+def _unmap(view: FilePart) -> None:
+    """Let a mapped part's memory go now (its file is about to be deleted)."""
+    if isinstance(view, memoryview):
+        mapping = view.obj
+        view.release()
+        assert isinstance(mapping, mmap.mmap)
+        mapping.close()
 
 
 _Joined = tuple[list[_Part], tuple[Packed, Packed, Packed | None] | None]

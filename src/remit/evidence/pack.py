@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from remit.domain.clock import parse_ts
 from remit.evidence.archive import (
@@ -238,9 +238,10 @@ def make_pack(inputs: PackInputs) -> bytes:
     that needs ZIP64 records, hashed here and deflated by `zipfile`)."""
     files = build_files(inputs)
     zipped = fits_one_archive(files)
-    done: dict[str, FileBody] = {**pack_files(files, deflate=zipped)}
-    done[MANIFEST] = manifest(inputs, cast(dict[str, Packed], done))
-    return to_zip(done if zipped else {**files, MANIFEST: done[MANIFEST]})
+    packed = pack_files(files, deflate=zipped)
+    members: dict[str, FileBody] = {**(packed if zipped else files)}
+    members[MANIFEST] = manifest(inputs, packed)
+    return to_zip(members)
 
 
 def period_of(doc: dict[str, Any]) -> Period:

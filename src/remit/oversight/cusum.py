@@ -16,6 +16,7 @@ tests. `benchmarks/bench_drift.py` measures both by simulation.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -96,38 +97,47 @@ def run_length(p: float, up: int, down: int, threshold: int) -> float:
 
 
 def _banded_run_length(p: float, up: int, down: int, n: int) -> float:
-    """`run_length` for any steps, by elimination on the banded system."""
-    # Dense rows restricted to the band [i-down, i+up]; elimination without pivoting
-    # (the matrix is an M-matrix: diagonally dominant by columns after the floor).
+    """`run_length` for any steps, by elimination on the banded system: row i held as the
+    list of its band, columns i-down … i+up (list arithmetic, not a dict per row: a design
+    solves it a dozen times, on the service's thread beside its requests)."""
+    # Elimination without pivoting: the matrix is an M-matrix (diagonally dominant by
+    # columns after the floor), and its fill-in stays within the band.
     lo, hi = down, up
-    rows: list[dict[int, float]] = []
-    rhs = [1.0] * n
+    width = lo + hi + 1
+    q = 1.0 - p
+    rows: list[list[float]] = []
     for i in range(n):
-        row: dict[int, float] = {i: 1.0}
-        j_up = i + up
-        if j_up < n:
-            row[j_up] = row.get(j_up, 0.0) - p
-        j_down = max(i - down, 0)
-        row[j_down] = row.get(j_down, 0.0) - (1 - p)
+        row = [0.0] * width  # row[j - i + lo] is column j
+        row[lo] = 1.0
+        if i + up < n:
+            row[lo + up] -= p
+        row[max(i - down, 0) - i + lo] -= q
         rows.append(row)
+    rhs = [1.0] * n
     for k in range(n):
-        pivot = rows[k][k]
+        pivot_row = rows[k]
+        pivot = pivot_row[lo]
         if abs(pivot) < 1e-300:
             raise ArithmeticError("singular run-length system")
-        for i in range(k + 1, min(n, k + lo + hi + 1)):
-            f = rows[i].get(k)
+        upper = pivot_row[lo : lo + hi + 1]  # columns k … k+hi
+        for i in range(k + 1, min(n, k + lo + 1)):
+            row = rows[i]
+            at = k - i + lo  # column k in row i
+            f = row[at]
             if not f:
                 continue
             f /= pivot
-            for j, v in rows[k].items():
-                if j >= k:
-                    rows[i][j] = rows[i].get(j, 0.0) - f * v
-            rows[i].pop(k, None)
+            band = zip(row[at : at + hi + 1], upper, strict=True)
+            row[at : at + hi + 1] = [a - f * b for a, b in band]
+            row[at] = 0.0
             rhs[i] -= f * rhs[k]
     out = [0.0] * n
     for i in range(n - 1, -1, -1):
-        s = rhs[i] - sum(v * out[j] for j, v in rows[i].items() if j > i)
-        out[i] = s / rows[i][i]
+        row = rows[i]
+        s = rhs[i]
+        for j in range(i + 1, min(n, i + hi + 1)):
+            s -= row[j - i + lo] * out[j]
+        out[i] = s / row[lo]
     return out[0]
 
 
@@ -168,20 +178,43 @@ def design(p0: float, p1: float, arl0: float, guard: float | None = None) -> Cus
         if reached < arl0:
             raise ValueError("no threshold reaches the declared run length")
         return CusumDesign(p0, p1, up, down, h, reached, run_length(p1, up, down, h))
-    lo, hi = 1, up + down
-    while run_length(pc, up, down, hi) < arl0:
-        lo, hi = hi, hi * 2
+    h, reached = _smallest_threshold(lambda t: run_length(pc, up, down, t), arl0, up + down)
+    return CusumDesign(p0, p1, up, down, h, reached, run_length(p1, up, down, h))
+
+
+def _smallest_threshold(
+    arl: Callable[[int], float], target: float, start: int
+) -> tuple[int, float]:
+    """(h, arl(h)) for the smallest h ≥ 1 with arl(h) ≥ `target`, `arl` increasing. The run
+    length grows about geometrically with the threshold, so h is guessed by interpolating
+    log arl between the bracket's ends (falling back to halving when a guess gains little):
+    a handful of solves instead of the dozen a bisection takes, the same h."""
+    lo, lo_arl = 0, 1.0  # arl(lo) < target (h = 0 alarms at once)
+    hi, hi_arl = start, arl(start)
+    while hi_arl < target:
+        lo, lo_arl = hi, hi_arl
+        hi *= 2
         if hi > MAX_THRESHOLD:
             raise ValueError("no threshold reaches the declared run length")
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if run_length(pc, up, down, mid) >= arl0:
-            hi = mid
+        hi_arl = arl(hi)
+    while hi - lo > 1:
+        guess = (lo + hi) // 2
+        if 1.0 <= lo_arl < hi_arl:
+            share = math.log(target / lo_arl) / math.log(hi_arl / lo_arl)
+            guess = min(max(lo + math.ceil(share * (hi - lo)), lo + 1), hi - 1)
+            if guess - lo > 1 and hi - guess > 1 and (hi - lo) > 8:
+                # probe just below the guess too, so an accurate guess closes the bracket
+                below = arl(guess - 1)
+                if below >= target:
+                    hi, hi_arl = guess - 1, below
+                    continue
+                lo, lo_arl = guess - 1, below
+        at = arl(guess)
+        if at >= target:
+            hi, hi_arl = guess, at
         else:
-            lo = mid + 1
-    return CusumDesign(
-        p0, p1, up, down, hi, run_length(pc, up, down, hi), run_length(p1, up, down, hi)
-    )
+            lo, lo_arl = guess, at
+    return hi, hi_arl
 
 
 @dataclass(slots=True)
