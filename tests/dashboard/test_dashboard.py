@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.dashboard.uikit import csrf_of, hold, sign_in
-from tests.server.srvkit import ApiKeys, bearer, entries_of, read_request
+from tests.server.srvkit import ApiKeys, bearer, entries_of, held_request, read_request
 
 from remit.identity.model import Role
 from remit.server.runtime import Runtime
@@ -135,12 +135,18 @@ def test_a_session_idle_too_long_ends(
 def test_approval_page_shows_everything_and_approving_releases_the_agent(
     client: TestClient, rt: Runtime, api_keys: ApiKeys
 ) -> None:
-    d = hold(client, api_keys.agent)
+    d = hold(client, api_keys.agent, parent_decision="dec_parent_1")
+    prompt_hash = held_request()["provenance"]["prompt_sha256"]
     sign_in(client, api_keys.alice)
     page = client.get(f"/ui/approvals/{d['id']}")
     assert page.status_code == 200
     html = page.text
     for shown in (
+        "Prompt hash",
+        prompt_hash,
+        'href="/ui/decisions/dec_parent_1"',  # the parent decision, linked
+        "Blast radius",
+        "rollback: ",  # whether the credential's step can be rolled back
         "iam:DetachRolePolicy",
         "arn:aws:iam::111122223333:role/legacy-batch",
         "Role unused for 42 days and writes to 5 buckets",  # summary
@@ -249,9 +255,7 @@ def test_separation_of_duties_as_in_the_api(
     # the person the request was made on behalf of cannot approve it from the dashboard
     r = client.post(
         "/v1/decisions",
-        json=__import__("tests.server.srvkit", fromlist=["held_request"]).held_request(
-            on_behalf_of="alice", origin="human"
-        ),
+        json=held_request(on_behalf_of="alice", origin="human"),
         headers=bearer(api_keys.admin),
     )
     d = r.json()
