@@ -9,14 +9,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/services.sh
-echo "== ruff" >&2
-.venv/bin/ruff check src tests benchmarks examples
-.venv/bin/ruff format --check src tests benchmarks examples
-echo "== mypy --strict (all of src)" >&2
-.venv/bin/mypy
-echo "== SDK-only install (no extras)" >&2
-scripts/check-sdk-install.sh
-echo "== CLI install and smoke on Python 3.12 and 3.13" >&2
-scripts/check-cli-install.sh
-echo "== pytest" >&2
-exec .venv/bin/pytest "$@"
+# The checks that need no services run beside pytest (which mostly waits on the servers
+# it starts): their output is kept and shown after it, and any failure fails the run.
+checks=$(mktemp -d)
+trap 'rm -rf "$checks"' EXIT
+(
+  set -e
+  echo "== ruff"
+  .venv/bin/ruff check src tests benchmarks examples
+  .venv/bin/ruff format --check src tests benchmarks examples
+  echo "== mypy --strict (all of src)"
+  .venv/bin/mypy
+  echo "== SDK-only install (no extras)"
+  scripts/check-sdk-install.sh
+  echo "== CLI install and smoke on Python 3.12 and 3.13"
+  scripts/check-cli-install.sh
+) >"$checks/out" 2>&1 &
+pid=$!
+echo "== pytest (lint, types and install checks run beside it)" >&2
+status=0
+.venv/bin/pytest "$@" || status=$?
+checked=0
+wait "$pid" || checked=$?
+cat "$checks/out" >&2
+if [ "$checked" -ne 0 ]; then
+  echo "== lint, types or install checks failed (exit $checked): see above" >&2
+  [ "$status" -ne 0 ] || status=1
+fi
+exit "$status"
