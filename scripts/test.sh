@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Sets Remit up (.venv), starts the local services the tests need, then runs the whole
-# test suite: lint (ruff), types (mypy --strict on the core), the SDK-only install on
-# Python 3.11-3.13 (scripts/check-sdk-install.sh), an install-and-smoke run of the command
-# line on Python 3.12 and 3.13 (scripts/check-cli-install.sh; the suite itself runs on the
-# .venv's 3.11) and pytest.
+# test suite: pytest on the .venv's 3.11 and, beside it, lint (ruff), types (mypy --strict
+# on all of src), the SDK-only install on Python 3.11-3.13 (scripts/check-sdk-install.sh)
+# and an install-and-smoke run of the command line on Python 3.12 and 3.13
+# (scripts/check-cli-install.sh). Exit status: pytest's, or 1 if only a check failed.
 # Slow soak/fuzz tests are skipped here; run them with scripts/test-slow.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
