@@ -118,10 +118,8 @@ def new_sample(
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """Draw and record the sample of [since, until) (once the period has closed)."""
-    since, until = body.since, body.until
-    assert since is not None and until is not None
     got = draw_sample(
-        rt.ledger, since, until, rt.clock(), who.label, confidence=body.confidence,
+        rt.ledger, body.since, body.until, rt.clock(), who.label, confidence=body.confidence,
         max_rate=body.max_rate, size=body.size, tiers=body.tiers,
     )  # fmt: skip
     return {"ledger_index": got.index, **got.record.to_data()}
