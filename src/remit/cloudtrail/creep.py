@@ -3,13 +3,13 @@ window against the one before it (services and actions first seen per AI agent),
 outside the step the envelope declares for the joined decision's workflow, and decisions
 that pass a parent decision's output to a service their workflow does not declare.
 
-Pure: works on the classified rows of `reconcile.classify` and the ledger's decisions;
-no I/O.
+Pure: works on the AI calls `reconcile.classify` found (`Seen`) and the ledger's
+decisions; no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,16 +34,6 @@ class Seen:
     event_id: str | None
     event_time: datetime
     decision_id: str | None
-
-
-def seen(rows: Iterable[Mapping[str, Any]]) -> list[Seen]:
-    """The calls that ran of AI agents, from classified rows."""
-    out = []
-    for r in rows:
-        if r["class"] in USED and r.get("agent") and r.get("iam_action"):
-            out.append(Seen(str(r["agent"]), str(r["iam_action"]), str(r["class"]),
-                            r["event_id"], r["event_time"], r["decision_id"]))  # fmt: skip
-    return out
 
 
 def _service(action: str) -> str:

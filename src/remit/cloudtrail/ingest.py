@@ -5,19 +5,23 @@ and nothing is stored). Each file is then read whole: a file that cannot be read
 rejected with its reason and none of it is stored; a record that is not a usable event is
 rejected with its file and record number and the rest of its file is stored. A file
 whose content is already stored (whatever its name) is not stored again. Files are
-written in batches, each batch one transaction of whole files. Many local files are read
-and prepared (parsed, normalised, serialised as rows) in worker processes, in order.
+written in batches, each batch one transaction of whole files, stored on a thread of its
+own while the next batch is prepared. Many local files are read and prepared (parsed,
+normalised, serialised as rows to a temporary file) in worker processes, in order.
 
 It does not print (the CLI does) and does not map or reconcile events itself.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +44,9 @@ BATCH_EVENTS = 50_000
 PARALLEL_MIN_FILES = 32
 """From this many local files on, files are read and prepared in worker processes."""
 MAX_WORKERS = 4
+IN_FLIGHT_PER_WORKER = 8
+"""Files handed to each worker ahead of the one being stored (each is a small result: the
+rows wait on disk)."""
 
 Progress = Callable[[int, int, int], None]
 """Called after each file: (files done, files in all, events read so far)."""
@@ -105,36 +112,52 @@ def resolve(targets: Sequence[str], s3_client: Callable[[], Any]) -> tuple[list[
     return sources, skipped
 
 
-def prepare(trail: TrailFile) -> tuple[StoredFile, list[Rejected]]:
-    """A file's events as rows to store, and its rejected records. Pure."""
-    rows = bytearray()
+def prepare(trail: TrailFile, folder: Path) -> tuple[StoredFile, list[Rejected]]:
+    """A file's events as rows to store, written to a new file in `folder`, and its
+    rejected records."""
     rejected = [Rejected(trail.path, bad.number, bad.reason) for bad in trail.bad]
     count = 0
-    for number, record in trail.records:
-        try:
-            event = normalize(record)
-        except NotAnEvent as exc:
-            rejected.append(Rejected(trail.path, number, str(exc)))
-            continue
-        raw = canonical(record)
-        rows += row(event_key(trail.digest, number, raw), trail.digest, number, event, raw)
-        count += 1
-    return StoredFile(trail.digest, trail.path, bytes(rows), count, len(rejected)), rejected
+    fd, name = tempfile.mkstemp(suffix=".ndjson", dir=folder)
+    with _no_cycle_collection(), os.fdopen(fd, "wb", buffering=1 << 20) as out:
+        for number, record in trail.records:
+            try:
+                event = normalize(record)
+            except NotAnEvent as exc:
+                rejected.append(Rejected(trail.path, number, str(exc)))
+                continue
+            raw = canonical(record)
+            out.write(row(event_key(trail.digest, number, raw), trail.digest, number, event, raw))
+            count += 1
+    return StoredFile(trail.digest, trail.path, Path(name), count, len(rejected)), rejected
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Cyclic garbage collection paused while a file's records are turned into rows: they
+    make no cycles, and a collection pass over a parsed file's objects costs more than
+    turning them into rows (35 → 30 µs an event)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 Prepared = tuple[StoredFile, list[Rejected]] | Rejected
 
 
-def read_and_prepare(source: Source, limit: int) -> Prepared:
+def read_and_prepare(source: Source, limit: int, folder: Path) -> Prepared:
     """Read and prepare one local file (in a worker process when there are many)."""
     try:
-        return prepare(read_local(source, limit))
+        return prepare(read_local(source, limit), folder)
     except UnreadableFile as exc:
         return Rejected(source.path, None, str(exc))
 
 
 def _prepared(
-    sources: Sequence[Source], s3_client: Callable[[], Any], limit: int
+    sources: Sequence[Source], s3_client: Callable[[], Any], limit: int, folder: Path
 ) -> Iterator[Prepared]:
     """Each source read and prepared, in order: local files on every core when there are
     many (a bounded number in flight), S3 objects and few files here."""
@@ -143,10 +166,10 @@ def _prepared(
     if not local or workers < 2 or len(sources) < PARALLEL_MIN_FILES:
         for source in sources:
             if source.local is not None:
-                yield read_and_prepare(source, limit)
+                yield read_and_prepare(source, limit, folder)
                 continue
             try:
-                yield prepare(read_s3(s3_client(), source, limit))
+                yield prepare(read_s3(s3_client(), source, limit), folder)
             except UnreadableFile as exc:
                 yield Rejected(source.path, None, str(exc))
         return
@@ -155,8 +178,8 @@ def _prepared(
         pending: deque[Future[Prepared]] = deque()
         todo = iter(sources)
         for source in todo:
-            pending.append(pool.submit(read_and_prepare, source, limit))
-            if len(pending) >= workers * 4:
+            pending.append(pool.submit(read_and_prepare, source, limit, folder))
+            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
@@ -170,35 +193,61 @@ def ingest(
     progress: Progress | None = None,
     limit: int = MAX_FILE_BYTES,
 ) -> IngestReport:
-    """Read every target into `store`; BadInput before any write for a missing target."""
+    """Read every target into `store`; BadInput before any write for a missing target.
+    Each batch is stored on a thread of its own while the next one is read and prepared;
+    the prepared rows wait in a private temporary folder, removed at the end."""
     sources, skipped = resolve(targets, s3_client)
     report = IngestReport(skipped_files=skipped)
     batch: list[StoredFile] = []
     buffered = 0
     seen: dict[str, int] = {}
-    for done, result in enumerate(_prepared(sources, s3_client, limit), start=1):
-        if isinstance(result, Rejected):
-            report.rejected_files.append(result)
-            _tick(progress, done, len(sources), report)
-            continue
-        stored, rejected = result
-        report.files += 1
-        if stored.digest in seen or store.known_digests([stored.digest]):
-            report.duplicate_files.append(stored.path)
-            report.events += seen.get(stored.digest) or store.file_events(stored.digest)
-            _tick(progress, done, len(sources), report)
-            continue
-        report.rejected_records += rejected
-        seen[stored.digest] = stored.count
-        report.events += stored.count
-        batch.append(stored)
-        buffered += stored.count
-        if buffered >= BATCH_EVENTS:
-            report.new_events += store.add(batch, at)
+    with (
+        tempfile.TemporaryDirectory(prefix="remit-trail-") as scratch,
+        ThreadPoolExecutor(1, thread_name_prefix="remit-trail-store") as storing,
+    ):
+        in_store: Future[int] | None = None
+
+        def store_batch() -> None:
+            nonlocal in_store, batch, buffered
+            if in_store is not None:  # one batch at a time, in order
+                report.new_events += in_store.result()
+            in_store = storing.submit(_store, store, batch, at) if batch else None
             batch, buffered = [], 0
-        _tick(progress, done, len(sources), report)
-    report.new_events += store.add(batch, at)
+
+        prepared = _prepared(sources, s3_client, limit, Path(scratch))
+        for done, result in enumerate(prepared, start=1):
+            if isinstance(result, Rejected):
+                report.rejected_files.append(result)
+                _tick(progress, done, len(sources), report)
+                continue
+            stored, rejected = result
+            report.files += 1
+            if stored.digest in seen or store.known_digests([stored.digest]):
+                stored.rows.unlink()
+                report.duplicate_files.append(stored.path)
+                report.events += seen.get(stored.digest) or store.file_events(stored.digest)
+                _tick(progress, done, len(sources), report)
+                continue
+            report.rejected_records += rejected
+            seen[stored.digest] = stored.count
+            report.events += stored.count
+            batch.append(stored)
+            buffered += stored.count
+            if buffered >= BATCH_EVENTS:
+                store_batch()
+            _tick(progress, done, len(sources), report)
+        store_batch()
+        store_batch()  # waits for the last one
     return report
+
+
+def _store(store: TrailStore, files: list[StoredFile], at: datetime) -> int:
+    """One batch stored, then its row files removed."""
+    try:
+        return store.add(files, at)
+    finally:
+        for f in files:
+            f.rows.unlink(missing_ok=True)
 
 
 def _tick(progress: Progress | None, done: int, total: int, report: IngestReport) -> None:

@@ -4,7 +4,8 @@ given exactly one class (`explained`, `out_of_scope`, `after_revocation`, `unexp
 AccessDenied-like errors of AI principals and `not_ai` for the rest.
 
 The classification is the SQL of `remit.cloudtrail.sql`, run in DuckDB over the trail
-store and an export of the ledger's decision/grant index (`export_rows`). This module
+store and an export of the ledger's decision/grant index (`export_rows`) into a temporary
+table, from which the counts, the findings and the AI calls are read (never every row). This module
 builds those inputs, explains each finding in a sentence, and makes the typed ledger
 record of the run (`ReconciliationRecord`); the CLI appends it. It does not ingest.
 """
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from remit.cloudtrail.creep import Seen, seen
-from remit.cloudtrail.sql import AI_COLUMNS, LEDGER_COLUMNS, RECONCILE_SQL
+from remit.cloudtrail.creep import USED, Seen
+from remit.cloudtrail.sql import AI_COLUMNS, CLASSIFY_SQL, LEDGER_COLUMNS
 from remit.cloudtrail.store import TrailStore
 from remit.domain.clock import ts_text
 from remit.domain.envelope import Envelope
@@ -28,6 +29,9 @@ from remit.ledger.reads import LedgerReads
 
 ESCALATION_SECONDS: Final = 300
 """How long after an AccessDenied a call by the same agent counts as its retry."""
+
+QUIET: Final = ("explained", "denied", "not_ai")
+"""Classes that are counted but are not findings."""
 
 _FAR_PAST: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _FAR_FUTURE: Final = datetime(9999, 1, 1, tzinfo=UTC)
@@ -135,21 +139,28 @@ def classify(
         "until": until or _FAR_FUTURE,
         "window_seconds": float(window_seconds),
     }
-    cur = store.con.execute(RECONCILE_SQL, params)
-    names = [c[0] for c in cur.description or ()]
+    con = store.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE reconciled AS {CLASSIFY_SQL}", params)
     counts = dict.fromkeys(COUNT_NAMES, 0)
-    findings: list[dict[str, Any]] = []
-    calls: list[Seen] = []
-    total = 0
-    while chunk := cur.fetchmany(10_000):
-        rows = [dict(zip(names, values, strict=True)) for values in chunk]
-        total += len(rows)
-        for row in rows:
-            cls = str(row["class"])
-            counts[cls] += 1
-            if cls not in ("explained", "denied", "not_ai"):
-                findings.append(_finding(row, cls))
-        calls += seen(rows)
+    for cls, n in con.execute("SELECT class, count(*) FROM reconciled GROUP BY class").fetchall():
+        counts[str(cls)] += int(n)
+    cur = con.execute(
+        "SELECT * FROM reconciled WHERE NOT list_contains($quiet, class) "
+        "ORDER BY event_time, event_key",
+        {"quiet": list(QUIET)},
+    )
+    names = [c[0] for c in cur.description or ()]
+    findings = [_finding(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+    calls = [
+        Seen(*r)
+        for r in con.execute(
+            "SELECT agent, iam_action, class, event_id, event_time, decision_id FROM reconciled "
+            "WHERE list_contains($used, class) AND agent <> '' AND iam_action <> '' "
+            "ORDER BY event_time, event_key",
+            {"used": sorted(USED)},
+        ).fetchall()
+    ]
+    con.execute("DROP TABLE reconciled")
     digests = store.con.execute(
         "SELECT DISTINCT file_digest FROM events WHERE event_time >= $since "
         "AND event_time < $until ORDER BY 1",
@@ -158,10 +169,11 @@ def classify(
     h = hashlib.sha256()
     for (d,) in digests:
         h.update(str(d).encode() + b"\n")
-    return Outcome(counts, findings, h.hexdigest(), len(digests), total, calls)
+    return Outcome(counts, findings, h.hexdigest(), len(digests), sum(counts.values()), calls)
 
 
-def _finding(row: dict[str, Any], cls: str) -> dict[str, Any]:
+def _finding(row: dict[str, Any]) -> dict[str, Any]:
+    cls = str(row["class"])
     action = row["iam_action"] or f"{row['event_source']}:{row['event_name']}"
     return {
         "class": cls,
