@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -229,6 +230,33 @@ def test_append_lock_held_elsewhere_denies_within_the_timeout(
         # The lock released, the next decision is recorded right after the seed entries.
         assert_recorded(recorder.decide(make_request(), "tester", NOW), before)
         assert store.size() == before + 1
+    finally:
+        store.close()
+
+
+def test_an_append_waiting_for_another_writer_goes_in_once_it_is_released(
+    tmp_path: Path, gate: Gate, make_request: Callable[..., ActionRequest]
+) -> None:
+    """SQLite: the store waits for another connection's write lock in short steps (not
+    SQLite's 1, 2, 5… ms sleeps) and keeps its busy timeout for everything else."""
+    target = str(tmp_path / "ledger.db")
+    store = SqliteStore(target, busy_timeout_ms=5000)
+    try:
+        before = seed(store)
+        recorder = DecisionRecorder(gate, Ledger(store))
+        other = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(0.3, other.execute, ("ROLLBACK",))
+        release.start()
+        t0 = time.monotonic()
+        decision = recorder.decide(make_request(), "tester", NOW)
+        waited = time.monotonic() - t0
+        release.join()
+        other.close()
+        assert_recorded(decision, before)
+        assert 0.25 <= waited < 5, waited  # it waited for the other write, then went in
+        conn = store._usable(writing=True)
+        assert conn.execute("PRAGMA busy_timeout").fetchone() == (5000,)
     finally:
         store.close()
 
