@@ -136,22 +136,20 @@ WITH r AS (
   SELECT unnest(Records) AS r FROM read_json(?, columns={'Records': 'JSON[]'},
          maximum_object_size=1000000000)
 ), f AS (
-  SELECT json_extract_string(r, '$.eventTime') AS t,
-         json_extract_string(r, '$.eventSource') AS src,
-         json_extract_string(r, '$.eventName') AS name,
-         json_extract_string(r, '$.userIdentity.arn') AS arn,
-         json_extract_string(r, '$.userIdentity.accessKeyId') AS akid,
-         json_extract_string(r, '$.userIdentity.sessionContext.sourceIdentity') AS sid,
-         json_extract_string(r, '$.errorCode') AS err,
-         json_extract_string(r, '$.requestParameters') AS params
+  SELECT json_extract_string(r, ['$.eventTime', '$.eventSource', '$.eventName',
+           '$.userIdentity.arn', '$.userIdentity.accessKeyId',
+           '$.userIdentity.sessionContext.sourceIdentity', '$.errorCode',
+           '$.requestParameters']) AS v
   FROM r
 )
-SELECT count(*), count(DISTINCT arn), count(sid), min(t), max(t), count(err),
-       count(DISTINCT src || name), sum(length(params)), count(akid)
+SELECT count(*), count(DISTINCT v[4]), count(v[6]), min(v[1]), max(v[1]), count(v[7]),
+       count(DISTINCT v[2] || v[3]), sum(length(v[8])), count(v[5])
 FROM f
 """
 """DuckDB's own extraction of the fields Remit stores, from the same files (the raw-scan
-baseline: no mapping, no validation, no storage)."""
+baseline: no mapping, no validation, no storage). Each record is parsed once for all its
+fields (`json_extract_string` with a list of paths): 29–30 s for 1,000,000 events here,
+against 35–37 s with one `json_extract_string` a field (the baseline until session 12)."""
 
 
 def _build(work: Path, decisions: int, events: int) -> None:
@@ -162,6 +160,7 @@ def _build(work: Path, decisions: int, events: int) -> None:
 def _duckdb_scan(files: Path) -> tuple[float, int | None]:
     t = time.perf_counter()
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     raw = con.execute(DUCKDB_SCAN, [str(files / "*.json.gz")]).fetchone()
     con.close()
     return time.perf_counter() - t, raw[0] if raw else None

@@ -14,19 +14,18 @@ It does not print (the CLI does) and does not map or reconcile events itself.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from remit.bulk_load import paused_collection
 from remit.cloudtrail.normalize import NotAnEvent, canonical, event_key, normalize
 from remit.cloudtrail.reader import (
     MAX_FILE_BYTES,
@@ -114,11 +113,11 @@ def resolve(targets: Sequence[str], s3_client: Callable[[], Any]) -> tuple[list[
 
 def prepare(trail: TrailFile, folder: Path) -> tuple[StoredFile, list[Rejected]]:
     """A file's events as rows to store, written to a new file in `folder`, and its
-    rejected records."""
+    rejected records. Without cyclic collections: 35 → 30 µs an event."""
     rejected = [Rejected(trail.path, bad.number, bad.reason) for bad in trail.bad]
     count = 0
     fd, name = tempfile.mkstemp(suffix=".ndjson", dir=folder)
-    with _no_cycle_collection(), os.fdopen(fd, "wb", buffering=1 << 20) as out:
+    with paused_collection(), os.fdopen(fd, "wb", buffering=1 << 20) as out:
         for number, record in trail.records:
             try:
                 event = normalize(record)
@@ -131,27 +130,14 @@ def prepare(trail: TrailFile, folder: Path) -> tuple[StoredFile, list[Rejected]]
     return StoredFile(trail.digest, trail.path, Path(name), count, len(rejected)), rejected
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Cyclic garbage collection paused while a file's records are turned into rows: they
-    make no cycles, and a collection pass over a parsed file's objects costs more than
-    turning them into rows (35 → 30 µs an event)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 Prepared = tuple[StoredFile, list[Rejected]] | Rejected
 
 
 def read_and_prepare(source: Source, limit: int, folder: Path) -> Prepared:
     """Read and prepare one local file (in a worker process when there are many)."""
     try:
-        return prepare(read_local(source, limit), folder)
+        with paused_collection():  # parsing makes as many objects as preparing
+            return prepare(read_local(source, limit), folder)
     except UnreadableFile as exc:
         return Rejected(source.path, None, str(exc))
 

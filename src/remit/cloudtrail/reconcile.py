@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from remit.bulk_load import paused_collection
 from remit.cloudtrail.creep import USED, Seen
 from remit.cloudtrail.sql import AI_COLUMNS, CLASSIFY_SQL, LEDGER_COLUMNS
 from remit.cloudtrail.store import TrailStore
@@ -85,18 +86,13 @@ def ledger_export(
     revoked = reads.revocation_times()
     rows: list[tuple[Any, ...]] = []
     decisions: dict[str, DecisionRecord] = {}
-    for decision, grant in reads.decisions_and_grants():
-        d = decision.record
-        decisions[d.id] = d
-        g = grant.record if grant else None
-        rows.append(
-            (
-                d.id,
-                decision.index,
-                d.agent,
-                d.action,
-                d.resource_arns,
-                d.tier.value,
+    with paused_collection():
+        for decision, grant in reads.decisions_and_grants():
+            d = decision.record
+            decisions[d.id] = d
+            g = grant.record if grant else None
+            rows.append((
+                d.id, decision.index, d.agent, d.action, d.resource_arns, d.tier.value,
                 d.request.get("fallback") is not None,
                 grant.index if grant else None,
                 grant.ts if grant else None,
@@ -106,8 +102,7 @@ def ledger_export(
                 g.session_name if g else None,
                 g.role_arn if g else None,
                 g.role_arn.rsplit("/", 1)[-1] if g else None,
-            )
-        )
+            ))  # fmt: skip
     return rows, decisions
 
 
@@ -151,15 +146,17 @@ def classify(
     )
     names = [c[0] for c in cur.description or ()]
     findings = [_finding(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
-    calls = [
-        Seen(*r)
-        for r in con.execute(
-            "SELECT agent, iam_action, class, event_id, event_time, decision_id FROM reconciled "
-            "WHERE list_contains($used, class) AND agent <> '' AND iam_action <> '' "
-            "ORDER BY event_time, event_key",
-            {"used": sorted(USED)},
-        ).fetchall()
-    ]
+    with paused_collection():
+        calls = [
+            Seen(*r)
+            for r in con.execute(
+                "SELECT agent, iam_action, class, event_id, event_time, decision_id "
+                "FROM reconciled WHERE list_contains($used, class) "
+                "AND agent <> '' AND iam_action <> '' "
+                "ORDER BY event_time, event_key",
+                {"used": sorted(USED)},
+            ).fetchall()
+        ]
     con.execute("DROP TABLE reconciled")
     digests = store.con.execute(
         "SELECT DISTINCT file_digest FROM events WHERE event_time >= $since "

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from remit.bulk_load import paused_collection
 from remit.decide.state import Demotion, OrgEvent
 from remit.domain.clock import parse_ts, ts_text
 from remit.domain.tiers import Tier
@@ -568,12 +569,13 @@ class LedgerReads:
         )
         out: list[tuple[Recorded[DecisionRecord], Recorded[GrantRecord] | None]] = []
         try:
-            for di, dk, dt, db, gi, gk, gt, gb in rows:
-                decision = StoredEntry(int(di), dk, dt, bytes(db)).read_as(DecisionRecord)
-                grant = None
-                if gi is not None:
-                    grant = StoredEntry(int(gi), gk, gt, bytes(gb)).read_as(GrantRecord)
-                out.append((decision, grant))
+            with paused_collection():  # every decision at once: half the time went to GC
+                for di, dk, dt, db, gi, gk, gt, gb in rows:
+                    decision = StoredEntry(int(di), dk, dt, bytes(db)).read_as(DecisionRecord)
+                    grant = None
+                    if gi is not None:
+                        grant = StoredEntry(int(gi), gk, gt, bytes(gb)).read_as(GrantRecord)
+                    out.append((decision, grant))
         except EntryFormatError as exc:
             raise LedgerUnavailable(f"damaged ledger: {exc}") from exc
         return out
