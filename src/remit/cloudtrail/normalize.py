@@ -1,7 +1,7 @@
-"""One CloudTrail record → one flat, typed event row, as real trails come: field names in
-any case, the time in `eventTime` or Logstash's `@timestamp` in several formats, events
-without `userIdentity` or with an empty one, empty access key ids, service events
-without a principal.
+"""One CloudTrail record (parsed JSON) → one flat, typed event row, as real trails come:
+field names in any case, the time in `eventTime` or Logstash's `@timestamp` in several
+formats, events without `userIdentity` or with an empty one, empty access key ids,
+service events without a principal.
 
 A record that is not a usable event (not an object, not an event, no usable time) raises
 `NotAnEvent` with the reason. Pure: no I/O; it does not read files (`reader`) or store
@@ -72,7 +72,7 @@ def lower_keys(value: Mapping[str, Any]) -> dict[str, Any]:
 
 def looks_like_event(value: object) -> bool:
     """True for an object carrying at least one CloudTrail event field."""
-    return isinstance(value, Mapping) and any(str(k).lower() in _EVENT_KEYS for k in value)
+    return isinstance(value, dict) and any(str(k).lower() in _EVENT_KEYS for k in value)
 
 
 def parse_event_time(value: object) -> datetime:
@@ -127,24 +127,24 @@ def _getter(m: Mapping[str, Any]) -> Any:
     """A lookup by camelCase name that also finds the name in any other case. Records
     written by CloudTrail use its casing (looked up directly); others are lower-cased
     once."""
-    if any(k in m for k in _CANONICAL_PROBES):
+    if not _CANONICAL_PROBES.isdisjoint(m):
         return m.get
     lowered = lower_keys(m)
     return lambda name: lowered.get(name.lower())
 
 
-_CANONICAL_PROBES: Final = (
+_CANONICAL_PROBES: Final = frozenset({
     "eventTime", "eventName", "eventSource", "principalId", "accountId", "accessKeyId",
     "sessionContext", "sessionIssuer", "sourceIdentity", "invokedBy", "userName",
     "creationDate",
-)  # fmt: skip
+})  # fmt: skip
 """Keys whose CloudTrail spelling is not all lower case: one present means the object
 uses CloudTrail's casing."""
 
 
 def _sub(get: Any, name: str) -> Any:
     value = get(name)
-    return _getter(value) if isinstance(value, Mapping) else _EMPTY
+    return _getter(value) if isinstance(value, dict) else _EMPTY
 
 
 def _empty(name: str) -> None:
@@ -156,7 +156,7 @@ _EMPTY: Final = _empty
 
 def normalize(record: object) -> Event:
     """The event row of one record; NotAnEvent says why there is none."""
-    if not isinstance(record, Mapping):
+    if not isinstance(record, dict):
         raise NotAnEvent(f"a record must be a JSON object, not {_json_type(record)}")
     r = _getter(record)
     if all(r(k) is None for k in ("eventName", "eventSource", "eventTime", "eventType")) and not (

@@ -2,7 +2,8 @@
 one, else from its request parameters for IAM, S3, EC2, Lambda and KMS. Elsewhere none
 are derived, and the event's scope is checked at action level (callers say so).
 
-Pure: no I/O. Request parameters are read case-insensitively.
+Pure: no I/O. Works on parsed JSON (dicts and lists); request parameters are read
+case-insensitively.
 """
 
 from __future__ import annotations
@@ -52,11 +53,11 @@ def derive_resources(
     found: set[str] = set()
     if isinstance(listed, list):
         for item in listed:
-            if isinstance(item, Mapping):
+            if isinstance(item, dict):
                 arn = _get(item, "arn")
                 if isinstance(arn, str) and arn.startswith("arn:"):
                     found.add(arn)
-    if not found and action and isinstance(params, Mapping):
+    if not found and action and isinstance(params, dict):
         derive = _DERIVERS.get(action.split(":", 1)[0])
         if derive is not None:
             found.update(derive(params, region or "", account or ""))
@@ -74,7 +75,7 @@ def _walk(value: Any, depth: int = 0) -> Iterator[tuple[str, Any]]:
     """Every (lower-cased key, value) pair in nested parameters (bounded depth)."""
     if depth > 4:
         return
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         for k, v in value.items():
             yield str(k).lower(), v
             yield from _walk(v, depth + 1)
