@@ -32,7 +32,8 @@ CHECKPOINT_THRESHOLD: Final = "1GB"
 """How much write-ahead log DuckDB lets grow before it folds it into the database file.
 At its default (16 MB) an ingest of 1,000,000 events checkpoints every few batches and
 each checkpoint takes seconds: storing 1,000,000 prepared rows took 38.9 s; at 1 GB,
-25.6 s (`benchmarks/bench_cloudtrail.py`). Closing the store checkpoints what is left."""
+25.6 s (docs/benchmarks.md, CloudTrail, session 12). Closing the store checkpoints what
+is left."""
 
 EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("event_key", "VARCHAR"),
