@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ import pytest
 from remit.cloudtrail import ingest as ingest_module
 from remit.cloudtrail.ingest import PARALLEL_MIN_FILES, ingest
 from remit.cloudtrail.store import TrailStore
+from remit.errors import Unavailable
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -119,14 +121,37 @@ def test_a_batch_that_cannot_be_stored_fails_the_ingest_and_leaves_whole_files_o
         nonlocal calls
         calls += 1
         if calls == 2:
-            raise OSError("disk full (simulated)")
+            raise OSError(28, "No space left on device")
         return real_add(self, files, at)
 
     monkeypatch.setattr(TrailStore, "add", add)
     with TrailStore(tmp_path / "t.duckdb") as store:
-        with pytest.raises(OSError, match="disk full"):
+        with pytest.raises(Unavailable, match=r"No space left on device.*stored whole"):
             ingest([str(folder)], store, AT, lambda: None)
         stored = _stored(store)
     assert stored and all(n == c == 20 for n, c in stored.values())  # the first batch, whole
     assert sum(c for _, c in stored.values()) < 12 * 20
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_full_temporary_folder_is_a_clear_unavailable_error_and_stores_nothing_partial(
+    tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _trail(tmp_path, 3, 10)  # few files: prepared in this process
+    made = 0
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: Any, **kwargs: Any) -> Any:
+        nonlocal made
+        made += 1
+        if made == 2:
+            raise OSError(28, "No space left on device")
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    with TrailStore(tmp_path / "t.duckdb") as store:
+        says = re.escape(f"temporary folder {scratch}") + ".*TMPDIR"
+        with pytest.raises(Unavailable, match=says):
+            ingest([str(folder)], store, AT, lambda: None)
+        assert all(n == c for n, c in _stored(store).values())
     assert list(scratch.iterdir()) == []

@@ -37,6 +37,7 @@ from remit.cloudtrail.reader import (
 )
 from remit.cloudtrail.s3source import read_s3, s3_sources
 from remit.cloudtrail.store import StoredFile, TrailStore, row
+from remit.errors import Unavailable
 
 BATCH_EVENTS = 50_000
 """Events buffered before a batch of whole files is written."""
@@ -184,6 +185,25 @@ def ingest(
     the prepared rows wait in a private temporary folder, removed at the end."""
     sources, skipped = resolve(targets, s3_client)
     report = IngestReport(skipped_files=skipped)
+    try:
+        return _ingest(sources, store, at, s3_client, progress, limit, report)
+    except OSError as exc:  # reading sources never raises it (UnreadableFile): the scratch
+        raise Unavailable(
+            f"cannot keep prepared rows in the temporary folder {tempfile.gettempdir()}: "
+            f"{exc.strerror or exc}. The files stored before it are stored whole; set "
+            "TMPDIR to a folder with room and ingest again to add the rest"
+        ) from exc
+
+
+def _ingest(
+    sources: Sequence[Source],
+    store: TrailStore,
+    at: datetime,
+    s3_client: Callable[[], Any],
+    progress: Progress | None,
+    limit: int,
+    report: IngestReport,
+) -> IngestReport:
     batch: list[StoredFile] = []
     buffered = 0
     seen: dict[str, int] = {}
