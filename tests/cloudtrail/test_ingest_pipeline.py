@@ -18,7 +18,7 @@ import pytest
 
 from remit.cloudtrail import ingest as ingest_module
 from remit.cloudtrail.ingest import PARALLEL_MIN_FILES, ingest
-from remit.cloudtrail.store import TrailStore
+from remit.cloudtrail.store import StoredFile, TrailStore
 from remit.errors import Unavailable
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
@@ -121,12 +121,12 @@ def test_a_batch_that_cannot_be_stored_fails_the_ingest_and_leaves_whole_files_o
         nonlocal calls
         calls += 1
         if calls == 2:
-            raise OSError(28, "No space left on device")
+            raise Unavailable("trail database t.duckdb: IO Error: No space left on device")
         return real_add(self, files, at)
 
     monkeypatch.setattr(TrailStore, "add", add)
     with TrailStore(tmp_path / "t.duckdb") as store:
-        with pytest.raises(Unavailable, match=r"No space left on device.*stored whole"):
+        with pytest.raises(Unavailable, match="No space left on device"):
             ingest([str(folder)], store, AT, lambda: None)
         stored = _stored(store)
     assert stored and all(n == c == 20 for n, c in stored.values())  # the first batch, whole
@@ -155,3 +155,16 @@ def test_a_full_temporary_folder_is_a_clear_unavailable_error_and_stores_nothing
             ingest([str(folder)], store, AT, lambda: None)
         assert all(n == c for n, c in _stored(store).values())
     assert list(scratch.iterdir()) == []
+
+
+def test_the_store_refusing_a_batch_is_unavailable_and_rolls_the_batch_back(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "good.ndjson"
+    good.write_text("")
+    files = [StoredFile("d1", "a.json", good, 0, 0),
+             StoredFile("d2", "b.json", tmp_path / "gone.ndjson", 5, 0)]  # fmt: skip
+    with TrailStore(tmp_path / "t.duckdb") as store:
+        with pytest.raises(Unavailable, match=r"trail database .*gone\.ndjson"):
+            store.add(files, AT)
+        assert _stored(store) == {}  # neither file: one transaction

@@ -52,6 +52,11 @@ Progress = Callable[[int, int, int], None]
 """Called after each file: (files done, files in all, events read so far)."""
 
 
+class ScratchError(Exception):
+    """The prepared rows could not be written to the temporary folder (the message says
+    why); the ingest stops with `Unavailable`."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """Something not stored: a file (`record` None) or one record of it."""
@@ -117,17 +122,21 @@ def prepare(trail: TrailFile, folder: Path) -> tuple[StoredFile, list[Rejected]]
     rejected records. Without cyclic collections: 35 → 30 µs an event."""
     rejected = [Rejected(trail.path, bad.number, bad.reason) for bad in trail.bad]
     count = 0
-    fd, name = tempfile.mkstemp(suffix=".ndjson", dir=folder)
-    with paused_collection(), os.fdopen(fd, "wb", buffering=1 << 20) as out:
-        for number, record in trail.records:
-            try:
-                event = normalize(record)
-            except NotAnEvent as exc:
-                rejected.append(Rejected(trail.path, number, str(exc)))
-                continue
-            raw = canonical(record)
-            out.write(row(event_key(trail.digest, number, raw), trail.digest, number, event, raw))
-            count += 1
+    try:
+        fd, name = tempfile.mkstemp(suffix=".ndjson", dir=folder)
+        with paused_collection(), os.fdopen(fd, "wb", buffering=1 << 20) as out:
+            for number, record in trail.records:
+                try:
+                    event = normalize(record)
+                except NotAnEvent as exc:
+                    rejected.append(Rejected(trail.path, number, str(exc)))
+                    continue
+                raw = canonical(record)
+                key = event_key(trail.digest, number, raw)
+                out.write(row(key, trail.digest, number, event, raw))
+                count += 1
+    except OSError as exc:
+        raise ScratchError(exc.strerror or str(exc)) from None
     return StoredFile(trail.digest, trail.path, Path(name), count, len(rejected)), rejected
 
 
@@ -187,12 +196,12 @@ def ingest(
     report = IngestReport(skipped_files=skipped)
     try:
         return _ingest(sources, store, at, s3_client, progress, limit, report)
-    except OSError as exc:  # reading sources never raises it (UnreadableFile): the scratch
+    except ScratchError as exc:
         raise Unavailable(
             f"cannot keep prepared rows in the temporary folder {tempfile.gettempdir()}: "
-            f"{exc.strerror or exc}. The files stored before it are stored whole; set "
-            "TMPDIR to a folder with room and ingest again to add the rest"
-        ) from exc
+            f"{exc}. The files stored before it are stored whole; set TMPDIR to a folder "
+            "with room and ingest again to add the rest"
+        ) from None
 
 
 def _ingest(
@@ -207,8 +216,12 @@ def _ingest(
     batch: list[StoredFile] = []
     buffered = 0
     seen: dict[str, int] = {}
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="remit-trail-")
+    except OSError as exc:
+        raise ScratchError(exc.strerror or str(exc)) from None
     with (
-        tempfile.TemporaryDirectory(prefix="remit-trail-") as scratch,
+        folder as scratch,
         ThreadPoolExecutor(1, thread_name_prefix="remit-trail-store") as storing,
     ):
         in_store: Future[int] | None = None

@@ -156,8 +156,10 @@ class TrailStore:
                     [[f.digest, f.path, f.count, f.rejected_records, at] for f in files],
                 )
                 cur.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 cur.execute("ROLLBACK")
+                if isinstance(exc, duckdb.Error):
+                    raise Unavailable(f"trail database {self.path}: {exc}") from exc
                 raise
         finally:
             cur.close()
