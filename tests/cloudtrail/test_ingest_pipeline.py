@@ -90,6 +90,12 @@ def test_many_files_in_overlapping_batches_are_stored_once_each_and_whole(
         report = ingest([str(folder)], store, AT, lambda: None,
                         progress=lambda *a: done.append(a))  # fmt: skip
         stored = _stored(store)
+        store.con.execute("CHECKPOINT")
+        raw_compression = store.con.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('events') "
+            "WHERE column_name = 'raw' AND segment_type = 'VARCHAR'"
+        ).fetchall()
+    assert raw_compression == [("ZSTD",)]  # each event's raw record, compressed
     copies = files // 5
     assert report.files == files
     assert len(report.duplicate_files) == copies
