@@ -61,16 +61,15 @@ def main() -> None:
     table = Table(title=f"Two processes, {a.appends:,} appends each (ms)")
     for col in ("waiting", "round", "mean", "p50", "p90", "p99"):
         table.add_column(col)
+    spawn = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as d:
         for r in range(a.rounds):
             for waits in ("sqlite", "short steps"):
                 path = str(Path(d) / f"{r}-{waits.replace(' ', '-')}.db")
                 SqliteStore(path).close()
-                q: Any = mp.get_context("spawn").Queue()
+                q: Any = spawn.Queue()
                 procs = [
-                    mp.get_context("spawn").Process(
-                        target=appender, args=(path, waits, a.appends, name, q)
-                    )
+                    spawn.Process(target=appender, args=(path, waits, a.appends, name, q))
                     for name in ("a", "b")
                 ]
                 for p in procs:

@@ -119,12 +119,14 @@ def resolve(targets: Sequence[str], s3_client: Callable[[], Any]) -> tuple[list[
 
 def prepare(trail: TrailFile, folder: Path) -> tuple[StoredFile, list[Rejected]]:
     """A file's events as rows to store, written to a new file in `folder`, and its
-    rejected records. Without cyclic collections: 35 → 30 µs an event."""
+    rejected records. Callers read and prepare a file with the cyclic garbage collector
+    paused: parsing and preparing make many objects and no cycles (39–43 → 33–36 µs an
+    event)."""
     rejected = [Rejected(trail.path, bad.number, bad.reason) for bad in trail.bad]
     count = 0
     try:
         fd, name = tempfile.mkstemp(suffix=".ndjson", dir=folder)
-        with paused_collection(), os.fdopen(fd, "wb", buffering=1 << 20) as out:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as out:
             for number, record in trail.records:
                 try:
                     event = normalize(record)
@@ -146,7 +148,7 @@ Prepared = tuple[StoredFile, list[Rejected]] | Rejected
 def read_and_prepare(source: Source, limit: int, folder: Path) -> Prepared:
     """Read and prepare one local file (in a worker process when there are many)."""
     try:
-        with paused_collection():  # parsing makes as many objects as preparing
+        with paused_collection():
             return prepare(read_local(source, limit), folder)
     except UnreadableFile as exc:
         return Rejected(source.path, None, str(exc))
@@ -165,9 +167,11 @@ def _prepared(
                 yield read_and_prepare(source, limit, folder)
                 continue
             try:
-                yield prepare(read_s3(s3_client(), source, limit), folder)
+                with paused_collection():
+                    result: Prepared = prepare(read_s3(s3_client(), source, limit), folder)
             except UnreadableFile as exc:
-                yield Rejected(source.path, None, str(exc))
+                result = Rejected(source.path, None, str(exc))
+            yield result
         return
     spawn = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB
     with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
@@ -226,11 +230,18 @@ def _ingest(
     ):
         in_store: Future[int] | None = None
 
+        def collect() -> None:
+            """Wait for the batch being stored, if any, and count what it added."""
+            nonlocal in_store
+            if in_store is not None:
+                report.new_events += in_store.result()
+                in_store = None
+
         def store_batch() -> None:
             nonlocal in_store, batch, buffered
-            if in_store is not None:  # one batch at a time, in order
-                report.new_events += in_store.result()
-            in_store = storing.submit(_store, store, batch, at) if batch else None
+            collect()  # one batch at a time, in order
+            if batch:
+                in_store = storing.submit(_store, store, batch, at)
             batch, buffered = [], 0
 
         prepared = _prepared(sources, s3_client, limit, Path(scratch))
@@ -255,8 +266,8 @@ def _ingest(
             if buffered >= BATCH_EVENTS:
                 store_batch()
             _tick(progress, done, len(sources), report)
-        store_batch()
-        store_batch()  # waits for the last one
+        store_batch()  # the last, partial batch
+        collect()
     return report
 
 
