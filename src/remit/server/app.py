@@ -31,6 +31,7 @@ from remit.errors import (
     Unprocessable,
     Upstream,
 )
+from remit.server.decision_route import DecisionRoute
 from remit.server.routes import (
     admin,
     approvals,
@@ -214,6 +215,7 @@ def create_app(rt: Runtime) -> FastAPI:
         oversight.router,
     ):
         app.include_router(r)
+    app.add_middleware(DecisionRoute)  # the hot path, inside the body limit (added next)
     app.add_middleware(BodyLimit, limit=rt.config.max_body_bytes)
     _add_component_schemas(app, ActionRequest)
     return app

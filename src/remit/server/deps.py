@@ -26,13 +26,17 @@ def _authenticate(request: Request, creds: HTTPAuthorizationCredentials | None) 
 
 def _identify(request: Request, key: str | None) -> Identity:
     """The identity of a bearer `key` (None: no key was sent), or 401/503."""
+    rt: Runtime = request.app.state.runtime
+    return _identify_key(rt, key)
+
+
+def _identify_key(rt: Runtime, key: str | None) -> Identity:
     if not key:
         raise HTTPException(
             401,
             "missing API key: send Authorization: Bearer <key>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    rt: Runtime = request.app.state.runtime
     # A cached lookup (no I/O) most of the time; a short read otherwise.
     who = rt.keys.authenticate(key)
     if who is None:
@@ -69,13 +73,14 @@ def require(*roles: Role) -> Callable[..., Awaitable[Identity]]:
     return check
 
 
-def caller(request: Request, *roles: Role) -> Identity:
-    """The same check as `require`, called directly by the one route that answers without
-    FastAPI's dependency machinery (`POST /v1/decisions`, the hot path). The route
-    declares `BEARER` in its OpenAPI security so the document still says it needs a key."""
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+def caller(rt: Runtime, authorization: str, *roles: Role) -> Identity:
+    """The same check as `require`, on the `Authorization` header's value, for the one
+    route that answers without FastAPI's dependency machinery (`POST /v1/decisions`, the
+    hot path). The route declares `BEARER` in its OpenAPI security so the document still
+    says it needs a key."""
+    scheme, _, key = authorization.partition(" ")
     key = key.strip() if scheme.lower() == "bearer" else ""
-    return _admit(_identify(request, key), {*roles, Role.ADMIN})
+    return _admit(_identify_key(rt, key), {*roles, Role.ADMIN})
 
 
 BEARER: list[dict[str, list[str]]] = [{"HTTPBearer": []}]

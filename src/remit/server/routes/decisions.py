@@ -4,6 +4,7 @@ decision, and report the outcome of an action."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -77,20 +78,37 @@ async def create_decision(request: Request) -> Response:
     """Decide one request. It is on the ledger before this answers; if it cannot be
     recorded the answer is deny with LEDGER_UNAVAILABLE.
 
-    The hot path: the key is checked here, directly rather than through FastAPI's
-    dependency machinery; the body goes as received to the decision writer, which
-    validates it (422, the same errors as every other route) and checks the agent the key
-    is bound to (403) on the request it then decides."""
+    `remit serve` answers this route ahead of FastAPI's routing
+    (`remit.server.decision_route`); both call `answer_decision`."""
     rt: Runtime = request.app.state.runtime
-    who = caller(request, Role.AGENT)
-    raw = await request.body()
+    code, body = await answer_decision(
+        rt, request.scope, request.headers.get("authorization", ""), request.body
+    )
+    return Response(body, status_code=code, media_type=JSON)
+
+
+async def answer_decision(
+    rt: Runtime,
+    scope: MutableMapping[str, Any],
+    authorization: str,
+    body: Callable[[], Awaitable[bytes]],
+) -> tuple[int, bytes]:
+    """The status and JSON body that answer `POST /v1/decisions`, or a `RemitError` /
+    `HTTPException` for the app's handlers to render.
+
+    The hot path: the key (the `Authorization` header's value) is checked directly, then
+    the body is read; it goes as received to the decision writer, which validates it
+    (422, the same errors as every other route) and checks the agent the key is bound to
+    (403) on the request it then decides. The decision's summary is left in `scope` for
+    the access log."""
+    who = caller(rt, authorization, Role.AGENT)
+    raw = await body()
     answer = await rt.decide_async(raw, who)  # EnvelopeUnavailable: 503, nothing allowed
     if answer.summary is not None:  # what the access log names (remit.server.access_log)
-        request.scope[DECISION_SCOPE_KEY] = (*answer.summary, answer.tier)
+        scope[DECISION_SCOPE_KEY] = (*answer.summary, answer.tier)
     if answer.status is Status.FORBIDDEN:
         raise Forbidden(answer.body.decode())
-    code = 422 if answer.status is Status.INVALID else 200
-    return Response(answer.body, status_code=code, media_type=JSON)
+    return (422 if answer.status is Status.INVALID else 200), answer.body
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut, responses=ERRORS)
