@@ -3,7 +3,14 @@ against a bare FastAPI endpoint on the same server settings returning a fixed bo
 same run. Reports decisions/s, p50/p99 latency, the ratio to the bare endpoint, and p99
 at 70% of the measured peak — on SQLite and on PostgreSQL.
 
-Run: `.venv/bin/python benchmarks/bench_http.py [--seconds 10] [--concurrency 32]`.
+Run: `.venv/bin/python benchmarks/bench_http.py [--rounds 5] [--seconds 5] [--concurrency 32]`.
+
+The three servers run side by side (only the one under load does any work) and are
+measured in rounds: one closed-loop run of each per round, the order rotated from round
+to round. Each round's ratio compares runs seconds apart, and the table gives the median
+of the rounds' ratios with their range. On a shared VM whose speed drifts by ±20% within
+minutes, one long run per server, minutes apart, moved the same code's ratio from 0.27 to
+0.46 (docs/benchmarks.md, sessions 12 and 13).
 
 Load comes from another process: `wrk` (Debian package `wrk`) when it is installed, else
 the Python load generator (benchmarks/http/loadgen.py); the table says which. wrk costs
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,10 +36,12 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,32 +201,20 @@ def setup(folder: Path, db: str) -> tuple[list[str], str]:
     return ["--envelope", str(env), "--trusted-keys", str(pub), "--db", db], key
 
 
-def measure(
-    name: str, args: list[str], key: str, body: Path, a: argparse.Namespace, folder: Path
-) -> dict:
+def start_remit(name: str, args: list[str], folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    remit = start(
+    proc = start(
         [PY, "-m", "remit.cli", "serve", *args, "--port", str(port)],
         port,
         "/readyz",
         folder / f"{name}.log",
     )
-    try:
-        url = f"http://127.0.0.1:{port}/v1/decisions"
-        hdr = f"Authorization: Bearer {key}"
-        drive(url, body, hdr, 2, a.concurrency)  # warm-up
-        top = drive(url, body, hdr, a.seconds, a.concurrency)
-        at70 = drive(url, body, hdr, a.seconds, a.concurrency, rate=0.7 * top["rps"])
-    finally:
-        remit.terminate()
-        remit.wait(10)
-    return {"peak": top, "at70": at70}
+    return proc, f"http://127.0.0.1:{port}/v1/decisions"
 
 
-def measure_bare(body: Path, a: argparse.Namespace, folder: Path) -> dict:
-    """The bare FastAPI endpoint's closed-loop peak (after a warm-up)."""
+def start_bare(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    bare = start(
+    proc = start(
         [
             PY,
             "-m",
@@ -234,92 +232,134 @@ def measure_bare(body: Path, a: argparse.Namespace, folder: Path) -> dict:
         "/v1/decisions",
         folder / "bare.log",
     )
-    try:
-        url = f"http://127.0.0.1:{port}/v1/decisions"
-        drive(url, body, None, 2, a.concurrency)
-        return drive(url, body, None, a.seconds, a.concurrency)
-    finally:
-        bare.terminate()
-        bare.wait(10)
+    return proc, f"http://127.0.0.1:{port}/v1/decisions"
+
+
+def stop(procs: dict[str, subprocess.Popen[bytes]], name: str) -> None:
+    """Stops server `name` if it still runs."""
+    proc = procs.pop(name, None)
+    if proc is not None:
+        proc.terminate()
+        proc.wait(10)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--seconds", type=float, default=5, help="seconds per closed-loop run")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of one run per server")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--skip-postgres", action="store_true")
     a = ap.parse_args()
-    results: dict[str, object] = {"seconds": a.seconds, "concurrency": a.concurrency}
+    if a.rounds < 1 or a.seconds < 1:
+        ap.error("--rounds and --seconds must be at least 1")
+    results: dict[str, Any] = {
+        "seconds": a.seconds,
+        "rounds": a.rounds,
+        "concurrency": a.concurrency,
+    }
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    pg_name: str | None = None
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d)
         body = folder / "request.json"
         shutil.copy(ROOT / "examples" / "request.json", body)
-        runs = [measure_bare(body, a, folder)]
-        args, key = setup(folder, str(folder / "remit.db"))
-        results["sqlite"] = measure("sqlite", args, key, body, a, folder)
-        if not a.skip_postgres:
-            name = "remit_bench_" + uuid.uuid4().hex[:8]
-            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{name}"')
-            try:
+        targets: dict[str, tuple[str, str | None]] = {}  # name: (url, header)
+        try:
+            proc, url = start_bare(folder)
+            procs["bare"] = proc
+            targets["bare"] = (url, None)
+            args, key = setup(folder, str(folder / "remit.db"))
+            proc, url = start_remit("sqlite", args, folder)
+            procs["sqlite"] = proc
+            targets["sqlite"] = (url, f"Authorization: Bearer {key}")
+            if not a.skip_postgres:
+                pg_name = "remit_bench_" + uuid.uuid4().hex[:8]
+                with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                    admin.execute(f'CREATE DATABASE "{pg_name}"')
                 pg_folder = folder / "pg"
                 pg_folder.mkdir()
-                args, key = setup(pg_folder, PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
-                results["postgres"] = measure("postgres", args, key, body, a, folder)
-            finally:
+                args, key = setup(pg_folder, PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name)
+                proc, url = start_remit("postgres", args, folder)
+                procs["postgres"] = proc
+                targets["postgres"] = (url, f"Authorization: Bearer {key}")
+            names = list(targets)
+            runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("warm-up, then rounds", total=len(names) * (a.rounds + 1))
+                for n in names:  # warm-up: first connections, caches, the writer's start
+                    url, header = targets[n]
+                    drive(url, body, header, 2, a.concurrency)
+                    progress.advance(task)
+                for i in range(a.rounds):
+                    # Every server once per round, the order rotated: each ratio compares
+                    # runs a few seconds apart, whatever the machine's speed does meanwhile.
+                    for n in names[i % len(names) :] + names[: i % len(names)]:
+                        url, header = targets[n]
+                        runs[n].append(drive(url, body, header, a.seconds, a.concurrency))
+                        progress.advance(task)
+            for n in names:
+                results[n] = {"runs": runs[n]}
+            # The paced runs measure a tail: each server once the ones before it are
+            # stopped (the bare endpoint first), so fewer servers' background work (about 2%
+            # of a core each, in bursts) is in it. Not started again: a new service catches
+            # its drift monitor up on the whole ledger first.
+            stop(procs, "bare")
+            for n in names[1:]:
+                ratios = [r["rps"] / b["rps"] for r, b in zip(runs[n], runs["bare"], strict=True)]
+                results[n]["ratios"] = ratios
+                peak = median([r["rps"] for r in runs[n]])
+                url, header = targets[n]
+                results[n]["at70"] = drive(url, body, header, 10, a.concurrency, rate=0.7 * peak)
+                stop(procs, n)
+        finally:
+            for n in list(procs):
+                stop(procs, n)
+            if pg_name is not None:
                 with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        # The bare endpoint again after Remit, so a machine that got slower or faster
-        # during the run moves both sides of the ratio alike; the ratio uses the mean.
-        runs.append(measure_bare(body, a, folder))
-        results["bare_runs"] = runs
-        results["bare"] = {
-            **runs[0],
-            "rps": sum(r["rps"] for r in runs) / len(runs),
-            "p50_ms": sum(r["p50_ms"] for r in runs) / len(runs),
-            "p99_ms": sum(r["p99_ms"] for r in runs) / len(runs),
-            "errors": sum(r["errors"] for r in runs),
-        }
-    bare_rps = results["bare"]["rps"]  # type: ignore[index]
+                    admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    generator = results["bare"]["runs"][0]["generator"]
     t = Table(
-        title=f"POST /v1/decisions over loopback ({a.concurrency} clients, {a.seconds:.0f} s per "
-        f"run; load from {results['bare']['generator']})"
+        title=f"POST /v1/decisions over loopback ({a.concurrency} clients; {a.rounds} rounds of "
+        f"one {a.seconds:.0f} s run per server, order rotated; load from {generator})"
     )
     for col in (
         "server",
-        "req/s",
+        "req/s (median)",
         "p50 ms",
         "p99 ms",
-        "ratio to bare (≥ 0.4)",
+        "ratio to bare (≥ 0.4): median of the rounds (range)",
         "p99 at 70% of peak (< 25 ms)",
         "errors",
     ):
         t.add_column(col)
-    b = results["bare"]
-    t.add_row(
-        "bare FastAPI endpoint (mean of the runs before and after Remit: "
-        + " and ".join(f"{r['rps']:,.0f}" for r in results["bare_runs"])  # type: ignore[attr-defined]
-        + ")",
-        f"{b['rps']:,.0f}",
-        f"{b['p50_ms']:.1f}",
-        f"{b['p99_ms']:.1f}",
-        "1.00",
-        "—",
-        str(b["errors"]),
-    )
-    for store in ("sqlite", "postgres"):
-        if store in results:
-            r = results[store]
-            p, s = r["peak"], r["at70"]
-            t.add_row(
-                f"remit ({store}, durable)",
-                f"{p['rps']:,.0f}",
-                f"{p['p50_ms']:.1f}",
-                f"{p['p99_ms']:.1f}",
-                f"{p['rps'] / bare_rps:.2f}",
-                f"{s['p99_ms']:.1f} at {s['rps']:,.0f}/s",
-                str(p["errors"] + s["errors"]),
-            )
+    for n in ("bare", "sqlite", "postgres"):
+        if n not in results:
+            continue
+        r = results[n]
+        rps = [x["rps"] for x in r["runs"]]
+        label = "bare FastAPI endpoint" if n == "bare" else f"remit ({n}, durable)"
+        ratio = "1.00"
+        at70 = "—"
+        errors = sum(x["errors"] for x in r["runs"])
+        if n != "bare":
+            q = r["ratios"]
+            ratio = f"{median(q):.2f} ({min(q):.2f}–{max(q):.2f})"
+            s = r["at70"]
+            at70 = f"{s['p99_ms']:.1f} at {s['rps']:,.0f}/s"
+            errors += s["errors"]
+        t.add_row(
+            label,
+            f"{median(rps):,.0f} ({min(rps):,.0f}–{max(rps):,.0f})",
+            f"{median([x['p50_ms'] for x in r['runs']]):.1f}",
+            f"{median([x['p99_ms'] for x in r['runs']]):.1f}",
+            ratio,
+            at70,
+            str(errors),
+        )
     console.print(t)
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
