@@ -262,30 +262,32 @@ def main() -> None:
         "concurrency": a.concurrency,
     }
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    pg_name: str | None = None
+    databases: list[str] = []  # PostgreSQL databases made for the run, dropped at the end
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d)
         body = folder / "request.json"
         shutil.copy(ROOT / "examples" / "request.json", body)
         targets: dict[str, tuple[str, str | None]] = {}  # name: (url, header)
-        try:
-            proc, url = start_bare(folder)
-            procs["bare"] = proc
-            targets["bare"] = (url, None)
-            args, key = setup(folder, str(folder / "remit.db"))
-            proc, url = start_remit("sqlite", args, folder)
-            procs["sqlite"] = proc
-            targets["sqlite"] = (url, f"Authorization: Bearer {key}")
-            if not a.skip_postgres:
-                pg_name = "remit_bench_" + uuid.uuid4().hex[:8]
+
+        def start_store(name: str, folder: Path) -> tuple[str, str]:
+            """A Remit service on a new ledger of store `name`: its URL and key header."""
+            folder.mkdir()
+            if name == "sqlite":
+                db = str(folder / "remit.db")
+            else:
+                databases.append("remit_bench_" + uuid.uuid4().hex[:8])
                 with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                    admin.execute(f'CREATE DATABASE "{pg_name}"')
-                pg_folder = folder / "pg"
-                pg_folder.mkdir()
-                args, key = setup(pg_folder, PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name)
-                proc, url = start_remit("postgres", args, folder)
-                procs["postgres"] = proc
-                targets["postgres"] = (url, f"Authorization: Bearer {key}")
+                    admin.execute(f'CREATE DATABASE "{databases[-1]}"')
+                db = PG_ADMIN.rsplit("/", 1)[0] + "/" + databases[-1]
+            args, key = setup(folder, db)
+            procs[name], url = start_remit(name, args, folder)
+            return url, f"Authorization: Bearer {key}"
+
+        try:
+            procs["bare"], url = start_bare(folder)
+            targets["bare"] = (url, None)
+            for n in ("sqlite",) if a.skip_postgres else ("sqlite", "postgres"):
+                targets[n] = start_store(n, folder / n)
             names = list(targets)
             runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
             with Progress(console=console, transient=True) as progress:
@@ -303,24 +305,24 @@ def main() -> None:
                         progress.advance(task)
             for n in names:
                 results[n] = {"runs": runs[n]}
-            # The paced runs measure a tail: each server once the ones before it are
-            # stopped (the bare endpoint first), so fewer servers' background work (about 2%
-            # of a core each, in bursts) is in it. Not started again: a new service catches
-            # its drift monitor up on the whole ledger first.
-            stop(procs, "bare")
+                stop(procs, n)
+            # The paced runs measure a tail, each on a service of its own on a new ledger
+            # (as before session 13): the others' background work (about 2% of a core each,
+            # in bursts) is not in it, nor the minutes of ledger the rounds left behind.
             for n in names[1:]:
                 ratios = [r["rps"] / b["rps"] for r, b in zip(runs[n], runs["bare"], strict=True)]
                 results[n]["ratios"] = ratios
                 peak = median([r["rps"] for r in runs[n]])
-                url, header = targets[n]
+                url, header = start_store(n, folder / f"{n}-paced")
+                drive(url, body, header, 2, a.concurrency)
                 results[n]["at70"] = drive(url, body, header, 10, a.concurrency, rate=0.7 * peak)
                 stop(procs, n)
         finally:
             for n in list(procs):
                 stop(procs, n)
-            if pg_name is not None:
+            for name in databases:
                 with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     generator = results["bare"]["runs"][0]["generator"]
     t = Table(
         title=f"POST /v1/decisions over loopback ({a.concurrency} clients; {a.rounds} rounds of "
