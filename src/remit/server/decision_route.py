@@ -8,7 +8,7 @@ Errors are rendered by the app's own exception handlers, so a 401, 403, 413 or 5
 is byte for byte the one the router would give. What it skips is per-request machinery
 this route does not use: the exception middleware, the exit stack, the router's match
 over every route, the dependency solver and the `Request` object. Measured at the peak
-of `benchmarks/bench_http.py`: the service process's CPU per decision 281–372 → 156–221
+of `benchmarks/bench_http.py`: the service process's CPU per decision 281–372 → 144–221
 µs (docs/benchmarks.md, session 13).
 
 It does not decide, validate or record anything itself (`answer_decision` and the

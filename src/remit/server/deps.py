@@ -21,16 +21,11 @@ async def runtime(request: Request) -> Runtime:
 
 def _authenticate(request: Request, creds: HTTPAuthorizationCredentials | None) -> Identity:
     key = creds.credentials if creds is not None and creds.scheme.lower() == "bearer" else None
-    return _identify(request, key)
+    return _identify(request.app.state.runtime, key)
 
 
-def _identify(request: Request, key: str | None) -> Identity:
-    """The identity of a bearer `key` (None: no key was sent), or 401/503."""
-    rt: Runtime = request.app.state.runtime
-    return _identify_key(rt, key)
-
-
-def _identify_key(rt: Runtime, key: str | None) -> Identity:
+def _identify(rt: Runtime, key: str | None) -> Identity:
+    """The identity of a bearer `key` (None or empty: no key was sent), or 401/503."""
     if not key:
         raise HTTPException(
             401,
@@ -80,7 +75,7 @@ def caller(rt: Runtime, authorization: str, *roles: Role) -> Identity:
     says it needs a key."""
     scheme, _, key = authorization.partition(" ")
     key = key.strip() if scheme.lower() == "bearer" else ""
-    return _admit(_identify_key(rt, key), {*roles, Role.ADMIN})
+    return _admit(_identify(rt, key), {*roles, Role.ADMIN})
 
 
 BEARER: list[dict[str, list[str]]] = [{"HTTPBearer": []}]
