@@ -142,7 +142,14 @@ def _vkey_text(name: str, key_id_hex: str, blob: bytes) -> str:
     return f"{name}+{key_id_hex}+{base64.b64encode(blob).decode()}"
 
 
-_GOOD = generate_signing_key("example.com/good")
+# A fixed key (seed 0x07 × 32): the cases below carry it in their test ids, which must be
+# the same in every process that collects them (pytest-xdist workers).
+_SEED = Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
+_GOOD = SigningKey(
+    "example.com/good",
+    key_id_for("example.com/good", _SEED.public_key().public_bytes_raw()),
+    _SEED,
+)
 _RAW = _GOOD.verifier().raw_public()
 _ID = _GOOD.key_id_hex
 
