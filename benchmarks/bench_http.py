@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import httpx
@@ -241,10 +241,6 @@ def stop(procs: dict[str, subprocess.Popen[bytes]], name: str) -> None:
     if proc is not None:
         proc.terminate()
         proc.wait(10)
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def main() -> None:

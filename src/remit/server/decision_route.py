@@ -20,13 +20,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from remit.server.routes.decisions import answer_decision
+from remit.server.routes.decisions import answer_decision, create_decision, router
 from remit.server.runtime import Runtime
 
-PATH = "/v1/decisions"
+PATH: str = next(
+    r.path for r in router.routes if isinstance(r, APIRoute) and r.endpoint is create_decision
+)
+"""The declared route's path (`/v1/decisions`), read from it rather than written again."""
 JSON_HEADER = (b"content-type", b"application/json")
 
 
