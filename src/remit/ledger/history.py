@@ -2,8 +2,10 @@
 reviews read (the what-if replay, review samples, drift). Streams entries of the kinds
 asked for, from an index on, parsing each into its typed record; never writes.
 
-Reads committed state only (its own read-only scan), so a long replay neither blocks
-appends nor sees a half-written batch.
+Reads committed state only. A long read streams on a read-only scan of its own, so a
+long replay neither blocks appends nor sees a half-written batch; a short one (the few
+entries a periodic sweep asks for) goes through the store's own connection instead of
+opening one per call — on PostgreSQL that was a new server session a second.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def records(
     if not wanted:
         return
     where, params = _range(wanted, start, end)
-    yield from _read(store, f"SELECT idx, kind, ts, body FROM entries WHERE {where}", params)
+    sql = f"SELECT idx, kind, ts, body FROM entries WHERE {where}"
+    yield from _read(store, sql, params, _short(start, end))
 
 
 def kinds_in(
@@ -41,7 +44,7 @@ def kinds_in(
         return []
     where, params = _range(wanted, start, end)
     sql = f"SELECT idx, kind FROM entries WHERE {where} ORDER BY idx"
-    return [(int(i), str(k)) for i, k in _rows(store, sql, params)]
+    return [(int(i), str(k)) for i, k in _rows(store, sql, params, _short(start, end))]
 
 
 def records_at(store: LedgerStore, indexes: Sequence[int]) -> Iterator[Recorded[Record]]:
@@ -49,13 +52,19 @@ def records_at(store: LedgerStore, indexes: Sequence[int]) -> Iterator[Recorded[
     for at in range(0, len(indexes), _IN_CHUNK):
         part = list(indexes[at : at + _IN_CHUNK])
         marks = ",".join("?" for _ in part)
-        yield from _read(
-            store, f"SELECT idx, kind, ts, body FROM entries WHERE idx IN ({marks})", part
-        )
+        sql = f"SELECT idx, kind, ts, body FROM entries WHERE idx IN ({marks})"
+        yield from _read(store, sql, part, short=True)
 
 
 _IN_CHUNK = 500
 """Indexes asked for in one `IN (…)` list."""
+
+_SHORT = 10_000
+"""A read of an index range no longer than this is short: one batch of a streamed scan."""
+
+
+def _short(start: int, end: int | None) -> bool:
+    return end is not None and end - start <= _SHORT
 
 
 def _range(kinds: list[str], start: int, end: int | None) -> tuple[str, list[object]]:
@@ -68,8 +77,10 @@ def _range(kinds: list[str], start: int, end: int | None) -> tuple[str, list[obj
     return where, params
 
 
-def _read(store: LedgerStore, sql: str, params: Sequence[object]) -> Iterator[Recorded[Record]]:
-    for i, k, t, b in _rows(store, sql + " ORDER BY idx", params):
+def _read(
+    store: LedgerStore, sql: str, params: Sequence[object], short: bool
+) -> Iterator[Recorded[Record]]:
+    for i, k, t, b in _rows(store, sql + " ORDER BY idx", params, short):
         try:
             yield StoredEntry(int(i), k, t, bytes(b)).read()
         except EntryFormatError as exc:
@@ -77,11 +88,16 @@ def _read(store: LedgerStore, sql: str, params: Sequence[object]) -> Iterator[Re
 
 
 def _rows(
-    store: LedgerStore, sql: str, params: Sequence[object], batch: int = 10_000
+    store: LedgerStore, sql: str, params: Sequence[object], short: bool, batch: int = _SHORT
 ) -> Iterator[tuple[Any, ...]]:
-    """The rows of a read-only query, streamed; a storage error is `LedgerUnavailable`."""
+    """The rows of a read-only query: a `short` one read at once through the store's own
+    connection, any other streamed on a scan of its own; a storage error is
+    `LedgerUnavailable`."""
     try:
-        yield from store._iter(store._sql(sql), params, batch)
+        if short:
+            yield from store._guarded_read(store._sql(sql), params)
+        else:
+            yield from store._iter(store._sql(sql), params, batch)
     except Exception as exc:
         if store._is_storage_error(exc):
             raise LedgerUnavailable(f"ledger read failed at {store.location}: {exc}") from exc
@@ -106,7 +122,7 @@ def period_decisions(
     """(id, index, tier, agent) of every decision recorded in [since, until), in index
     order, from the decisions index (no entry is parsed: what sampling reads)."""
     sql = "SELECT id, idx, tier, agent FROM decisions WHERE ts >= ? AND ts < ? ORDER BY idx"
-    for did, idx, tier, agent in _rows(store, sql, (ts_text(since), ts_text(until)), 50_000):
+    for did, idx, tier, agent in _rows(store, sql, (ts_text(since), ts_text(until)), False, 50_000):
         yield str(did), int(idx), str(tier), str(agent)
 
 
