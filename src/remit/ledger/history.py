@@ -122,7 +122,8 @@ def period_decisions(
     """(id, index, tier, agent) of every decision recorded in [since, until), in index
     order, from the decisions index (no entry is parsed: what sampling reads)."""
     sql = "SELECT id, idx, tier, agent FROM decisions WHERE ts >= ? AND ts < ? ORDER BY idx"
-    for did, idx, tier, agent in _rows(store, sql, (ts_text(since), ts_text(until)), False, 50_000):
+    window = (ts_text(since), ts_text(until))
+    for did, idx, tier, agent in _rows(store, sql, window, short=False, batch=50_000):
         yield str(did), int(idx), str(tier), str(agent)
 
 
